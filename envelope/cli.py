@@ -1,0 +1,237 @@
+"""The `envelope` command: thin click wrappers around envelope's services."""
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import click
+
+from envelope import accounts, releases, tokens
+from envelope.config import Settings
+from envelope.errors import EnvelopeError, InvalidInput
+from envelope.runtime import Runtime
+
+T = TypeVar("T")
+
+
+def _actor() -> str:
+    return f"cli {getpass.getuser()}"
+
+
+def _runtime() -> Runtime:
+    from envelope.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    return Runtime.from_settings(settings)
+
+
+def friendly_errors(command: Callable[..., T]) -> Callable[..., T]:
+    """EnvelopeError -> one sentence on stderr and exit status 1, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EnvelopeError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Envelope: a private Python package index."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
+    from envelope.serve import serve_forever
+
+    settings = Settings.from_env()
+    from envelope.migrate import upgrade
+
+    upgrade(settings.database_url)
+    serve_forever(settings, host=host, port=port, workers=workers)
+
+
+@main.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@friendly_errors
+def org_create(name: str) -> None:
+    with _runtime().db.write() as session:
+        accounts.create_organization(session, name, actor=_actor())
+    click.echo(f"Created organization {name}. Index URL: /{name}/simple/")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--admin", is_flag=True, help="May administer the whole instance.")
+@click.option("--org", "orgs", multiple=True, metavar="ORG[:ROLE]", help="Add to ORG (role reader, maintainer or owner; default reader).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly_errors
+def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], password_stdin: bool) -> None:
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with _runtime().db.write() as session:
+        new_user = accounts.create_user(
+            session, username, email=email, password=password, is_admin=admin, actor=_actor()
+        )
+        for text in orgs:
+            org_name, role = accounts.parse_org_role(text)
+            organization = accounts.get_organization(session, org_name)
+            accounts.add_member(session, organization, new_user, role, actor=_actor())
+    click.echo(f"Created user {username}.")
+
+
+@main.group()
+def token() -> None:
+    """Access tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_name", required=True)
+@click.option("--user", "username", help="Act as this user: never more than the user's role.")
+@click.option("--name", default=None, help="A label to recognise the token by.")
+@click.option("--scope", type=click.Choice(["read", "upload"]), default="read", show_default=True)
+@click.option("--project", "projects", multiple=True, metavar="NAME[SPECIFIER]", help="Limit to a project, optionally to versions, e.g. 'billing>=1,<2'. Repeatable.")
+@click.option("--expires", help="30d, 2h, 45m, 1w or an ISO-8601 date/time.")
+@friendly_errors
+def token_create(org_name, username, name, scope, projects, expires) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    expiry = tokens.parse_expiry(expires) if expires else None
+    with _runtime().db.write() as session:
+        organization = accounts.get_organization(session, org_name)
+        owner = accounts.get_user(session, username) if username else None
+        issued = tokens.issue_token(
+            session,
+            organization,
+            name=name or f"{scope} token",
+            scope=scope,
+            projects=list(projects),
+            expires=expiry,
+            user=owner,
+            actor=_actor(),
+        )
+    t = issued.token
+    limits = ", ".join(f"{r['project']}{r['specifier']}" for r in t.restrictions) or "all projects"
+    click.echo(
+        f"Created token #{t.id} {t.name!r} for {org_name}: scope {scope}, {limits}, "
+        f"expires {t.expires:%Y-%m-%d %H:%M} UTC." if t.expires else
+        f"Created token #{t.id} {t.name!r} for {org_name}: scope {scope}, {limits}, never expires."
+    )
+    click.echo("Store it now: it is not shown again.")
+    click.echo(issued.secret)
+
+
+def _token_row(t) -> dict:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "scope": t.scope,
+        "user": t.user.username if t.user else None,
+        "projects": [f"{r['project']}{r['specifier']}" for r in t.restrictions],
+        "hint": tokens.PREFIX + t.hint + "…",
+        "created": t.created.isoformat(),
+        "expires": t.expires.isoformat() if t.expires else None,
+        "last_used": t.last_used.isoformat() if t.last_used else None,
+        "revoked": t.revoked.isoformat() if t.revoked else None,
+    }
+
+
+@token.command("list")
+@click.option("--org", "org_name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def token_list(org_name: str, as_json: bool) -> None:
+    with _runtime().db.read() as session:
+        organization = accounts.get_organization(session, org_name)
+        rows = [_token_row(t) for t in tokens.list_tokens(session, organization)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "scope", "projects", "expires", "last used", "status", box=None)
+    for r in rows:
+        status = "revoked" if r["revoked"] else "active"
+        table.add_row(
+            str(r["id"]), r["name"], r["scope"], ", ".join(r["projects"]) or "all",
+            (r["expires"] or "never")[:16], (r["last_used"] or "never")[:16], status,
+        )
+    Console().print(table)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@friendly_errors
+def token_revoke(token_id: int) -> None:
+    with _runtime().db.write() as session:
+        revoked = tokens.revoke_token(session, token_id, actor=_actor())
+    click.echo(f"Revoked token #{revoked.id} {revoked.name!r}.")
+
+
+def _project_version(spec: str) -> tuple[str, str]:
+    name, sep, version = spec.partition("==")
+    if not sep or not name.strip() or not version.strip():
+        raise InvalidInput(f"Expected PROJECT==VERSION, got {spec!r}.")
+    return name.strip(), version.strip()
+
+
+def _yank_command(yanked: bool):
+    @click.option("--org", "org_name", required=True)
+    @click.argument("spec", metavar="PROJECT==VERSION")
+    @click.option("--file", "filename", help="Only this file of the release.")
+    @friendly_errors
+    def command(org_name: str, spec: str, filename: str | None, reason: str | None = None) -> None:
+        name, version = _project_version(spec)
+        with _runtime().db.write() as session:
+            organization = accounts.get_organization(session, org_name)
+            files = releases.set_yanked(
+                session, organization, name, version,
+                yanked=yanked, reason=reason, filename=filename, actor=_actor(),
+            )
+        verb = "Yanked" if yanked else "Unyanked"
+        for f in files:
+            click.echo(f"{verb} {f.filename}")
+
+    return command
+
+
+main.command("yank", help="Yank a release (or one file): installers skip it unless pinned.")(
+    click.option("--reason", help="Shown to people who install it anyway.")(_yank_command(True))
+)
+main.command("unyank", help="Undo a yank.")(_yank_command(False))
+
+
+@main.command("import")
+@click.option("--org", "org_name", required=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@friendly_errors
+def import_(org_name: str, paths: tuple[Path, ...]) -> None:
+    """Bulk import wheels and sdists (files or directories)."""
+    from envelope.bulk_import import import_files
+
+    failures = import_files(_runtime(), org_name, paths, actor=_actor())
+    if failures:
+        sys.exit(1)

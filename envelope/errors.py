@@ -1,0 +1,48 @@
+"""Domain errors. The web layer maps each to a status code; the CLI prints the message."""
+from __future__ import annotations
+
+
+class EnvelopeError(Exception):
+    """Root of every error Envelope raises on purpose; the message is for a person."""
+
+    status = 400
+
+
+class NotFound(EnvelopeError):
+    status = 404
+
+
+class Unauthorized(EnvelopeError):
+    """Missing, unknown, revoked or expired credentials."""
+
+    status = 401
+
+
+class Forbidden(EnvelopeError):
+    status = 403
+
+
+class Conflict(EnvelopeError):
+    status = 409
+
+
+class InvalidInput(EnvelopeError):
+    """A request field is malformed: a name, a version, a specifier, a digest."""
+
+    status = 400
+
+
+class InvalidDistribution(EnvelopeError):
+    """The archive itself is unacceptable: bad filename, bad metadata, hostile members."""
+
+    status = 400
+
+
+class FileExists(EnvelopeError):
+    """twine's --skip-existing looks for this message prefix: keep 'File already exists'."""
+
+    status = 400
+
+
+class FileTooLarge(EnvelopeError):
+    status = 413

@@ -1,0 +1,147 @@
+"""The simple repository API as data: one PEP 691-shaped dict per page.
+
+The web layer renders the same dict as JSON (PEP 691) or HTML (PEP 503), so
+the two can never disagree. Covers PEP 503, 592 (yanked), 658/714 (core
+metadata), 691 (JSON) and 700 (versions, size, upload-time).
+"""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from packaging.version import Version
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from envelope.access import Principal
+from envelope.errors import NotFound
+from envelope.models import File, Organization, Project, Release
+from envelope.names import normalize
+
+API_VERSION = "1.1"
+
+
+def visible_project(
+    session: Session, organization: Organization, principal: Principal, name: str
+) -> Project:
+    """The project named (in any spelling) if this caller may read it; NotFound
+    otherwise, identical whether it is missing or merely hidden."""
+    normalized = normalize(name)
+    if not principal.may_read_project(normalized):
+        raise NotFound("Not Found")
+    project = session.scalar(
+        select(Project).where(
+            Project.organization_id == organization.id, Project.normalized_name == normalized
+        )
+    )
+    if project is None:
+        raise NotFound("Not Found")
+    return project
+
+
+def project_list(session: Session, organization: Organization, principal: Principal) -> dict[str, Any]:
+    rows = session.execute(
+        select(Project.name, Project.normalized_name)
+        .where(Project.organization_id == organization.id)
+        .order_by(Project.normalized_name)
+    )
+    return {
+        "meta": {"api-version": API_VERSION, "_last-serial": organization.serial},
+        "projects": [
+            {"name": name, "_normalized": normalized}
+            for name, normalized in rows
+            if principal.may_read_project(normalized)
+        ],
+    }
+
+
+def visible_files(session: Session, project: Project, principal: Principal) -> list[tuple[File, str]]:
+    """(file, version) pairs this caller may see, in version then filename order."""
+    rows = session.execute(
+        select(File, Release.version)
+        .join(Release, File.release_id == Release.id)
+        .where(File.project_id == project.id)
+    ).all()
+    visible = [
+        (file, version)
+        for file, version in rows
+        if principal.may_read_version(project.normalized_name, version)
+    ]
+    visible.sort(key=lambda row: (Version(row[1]), row[0].filename))
+    return visible
+
+
+def file_url(file: File) -> str:
+    """Relative to the project page, so the index works behind any proxy."""
+    return f"../../files/{file.sha256}/{file.filename}"
+
+
+def project_detail(session: Session, project: Project, principal: Principal) -> dict[str, Any]:
+    files = visible_files(session, project, principal)
+    versions = sorted({version for _, version in files}, key=Version)
+    return {
+        "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
+        "name": project.normalized_name,
+        "versions": versions,
+        "files": [_file_entry(file) for file, _ in files],
+    }
+
+
+def _file_entry(file: File) -> dict[str, Any]:
+    # PEP 658 metadata is offered for wheels only: an sdist's PKG-INFO may
+    # have dynamic fields, and installers must build it to know.
+    metadata: dict[str, str] | bool = (
+        {"sha256": file.metadata_sha256} if file.packagetype == "bdist_wheel" else False
+    )
+    return {
+        "filename": file.filename,
+        "url": file_url(file),
+        "hashes": {"sha256": file.sha256, "blake2b_256": file.blake2b_256},
+        "requires-python": file.requires_python,
+        "core-metadata": metadata,
+        "dist-info-metadata": metadata,
+        "yanked": (file.yanked_reason or True) if file.yanked else False,
+        "size": file.size,
+        "upload-time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+
+
+def render_list_html(data: dict[str, Any]) -> str:
+    links = "".join(
+        f'<a href="{html.escape(p["_normalized"])}/">{html.escape(p["name"])}</a><br>\n'
+        for p in data["projects"]
+    )
+    return _page("Simple index", links)
+
+
+def render_detail_html(data: dict[str, Any]) -> str:
+    links = []
+    for f in data["files"]:
+        attrs = [f'href="{html.escape(f["url"])}#sha256={f["hashes"]["sha256"]}"']
+        if f["requires-python"]:
+            attrs.append(f'data-requires-python="{html.escape(f["requires-python"])}"')
+        if f["core-metadata"]:
+            value = f'sha256={f["core-metadata"]["sha256"]}'
+            attrs.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
+        if f["yanked"] is not False:
+            reason = "" if f["yanked"] is True else f["yanked"]
+            attrs.append(f'data-yanked="{html.escape(reason)}"')
+        links.append(f'<a {" ".join(attrs)}>{html.escape(f["filename"])}</a><br>\n')
+    return _page(f"Links for {data['name']}", "".join(links))
+
+
+def _page(title: str, body: str) -> str:
+    title = html.escape(title)
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n"
+        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n{body}</body>\n</html>\n"
+    )
+
+
+def json_view(data: dict[str, Any]) -> dict[str, Any]:
+    """The dict without our private keys (those starting with '_' below meta)."""
+    out = {k: v for k, v in data.items()}
+    if "projects" in out:
+        out["projects"] = [{"name": p["name"]} for p in out["projects"]]
+    return out

@@ -1,0 +1,19 @@
+"""All tables, importable from one place (Alembic needs every model loaded)."""
+from envelope.models.accounts import AccessToken, Membership, Organization, Role, User
+from envelope.models.audit import AuditEvent, ServiceHeartbeat
+from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
+
+__all__ = [
+    "AccessToken",
+    "AuditEvent",
+    "DeletedFilename",
+    "File",
+    "FileSource",
+    "Membership",
+    "Organization",
+    "Project",
+    "Release",
+    "Role",
+    "ServiceHeartbeat",
+    "User",
+]

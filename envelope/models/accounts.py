@@ -1,0 +1,87 @@
+"""Organizations, people, their roles, and access tokens."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from envelope.db import Base
+from envelope.models.base import UTCDateTime, utcnow
+
+
+class Role(str, enum.Enum):
+    """Ordered: each role can do everything the ones before it can."""
+
+    reader = "reader"
+    maintainer = "maintainer"
+    owner = "owner"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # Bumped whenever the set of projects changes: the /simple/ page's ETag.
+    serial: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class AccessToken(Base):
+    """Only the SHA-256 of the secret is kept: tokens are 190 random bits, so
+    a fast hash is as strong as a slow one and keeps auth cheap."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16))
+    # [{"project": normalized name, "specifier": "" or a PEP 440 specifier}]
+    restrictions: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters after the prefix, shown in listings so people can
+    # tell tokens apart without the secret.
+    hint: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization] = relationship()
+    user: Mapped[User | None] = relationship()

@@ -1,0 +1,110 @@
+"""Projects, releases and the files that make them up."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from envelope.db import Base
+from envelope.models.accounts import Organization
+from envelope.models.base import UTCDateTime, utcnow
+
+
+class FileSource(str, enum.Enum):
+    upload = "upload"
+    github = "github"
+    import_ = "import"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("organization_id", "normalized_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    normalized_name: Mapped[str] = mapped_column(String(200))
+    # Bumped on every change to the project's files: the detail page's ETag.
+    serial: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    releases: Mapped[list["Release"]] = relationship(back_populates="project")
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "canonical_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(100))
+    canonical_version: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str | None] = mapped_column(String(512))
+    requires_python: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    description_content_type: Mapped[str | None] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="releases")
+    files: Mapped[list["File"]] = relationship(back_populates="release")
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("project_id", "filename"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255), index=True)
+    packagetype: Mapped[str] = mapped_column(String(16))  # bdist_wheel | sdist
+    python_version: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    blake2b_256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str] = mapped_column(String(32))
+    requires_python: Mapped[str | None] = mapped_column(String(200))
+    metadata_sha256: Mapped[str] = mapped_column(String(64))
+    metadata_size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(512))
+    upload_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked_reason: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[FileSource] = mapped_column(
+        Enum(FileSource, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+
+    release: Mapped[Release] = relationship(back_populates="files")
+    project: Mapped[Project] = relationship()
+
+    @property
+    def metadata_key(self) -> str:
+        return self.storage_key + ".metadata"
+
+
+class DeletedFilename(Base):
+    """A filename once deleted is never reused: pip caches by filename, and a
+    mirror that saw the old bytes must never be handed different ones."""
+
+    __tablename__ = "deleted_filenames"
+    __table_args__ = (UniqueConstraint("organization_id", "filename"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    deleted: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,124 @@
+"""Project names, versions and distribution filenames, by packaging's rules."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidName,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from envelope.errors import InvalidDistribution, InvalidInput
+
+MAX_FILENAME_LENGTH = 255  # bytes: what every filesystem and S3 key segment accepts
+ORG_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Top-level paths of the web UI and API: an organization may not shadow them.
+RESERVED_ORG_NAMES = frozenset(
+    {
+        "login", "logout", "signup", "register", "static", "api", "hooks", "healthz",
+        "account", "accounts", "admin", "orgs", "organizations", "settings", "tokens",
+        "simple", "files", "legacy", "help", "docs", "about", "invitations", "reset",
+        "verify", "new", "openapi", "openapi.json", "favicon.ico", "robots.txt",
+    }
+)
+
+
+def normalize(name: str) -> NormalizedName:
+    """PEP 503 normalised form of a valid project name; InvalidInput otherwise."""
+    try:
+        return canonicalize_name(name, validate=True)
+    except InvalidName:
+        raise InvalidInput(f"Invalid project name: {name!r}.") from None
+
+
+def validate_org_name(name: str) -> str:
+    if not ORG_NAME.match(name):
+        raise InvalidInput(
+            f"Invalid organization name {name!r}: use 1-64 lowercase letters, digits "
+            "and hyphens, starting and ending with a letter or digit."
+        )
+    if name in RESERVED_ORG_NAMES:
+        raise InvalidInput(f"The organization name {name!r} is reserved; choose another.")
+    return name
+
+
+@dataclass(frozen=True)
+class DistributionFilename:
+    """What a filename promises; the archive's metadata must keep the promise."""
+
+    filename: str
+    name: NormalizedName
+    version: Version
+    packagetype: str  # "bdist_wheel" or "sdist"
+    tags: frozenset[Tag]
+
+    @property
+    def python_version(self) -> str:
+        """The legacy 'python_version' field PyPI shows: the interpreter tags, or 'source'."""
+        if self.packagetype == "sdist":
+            return "source"
+        return ".".join(sorted({tag.interpreter for tag in self.tags}))
+
+
+def parse_filename(filename: str) -> DistributionFilename:
+    """Parse a wheel or sdist filename; InvalidDistribution with the reason otherwise."""
+    if "/" in filename or "\\" in filename or filename.startswith(".") or "\x00" in filename:
+        raise InvalidDistribution(f"Invalid distribution filename: {filename!r}.")
+    if len(filename.encode()) > MAX_FILENAME_LENGTH:
+        raise InvalidDistribution(
+            f"Filename is longer than {MAX_FILENAME_LENGTH} bytes: {filename[:60]!r}…"
+        )
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            return DistributionFilename(filename, name, version, "bdist_wheel", tags)
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return DistributionFilename(filename, name, version, "sdist", frozenset())
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise InvalidDistribution(f"Invalid distribution filename: {exc}") from None
+    raise InvalidDistribution(
+        f"Unsupported file type {filename!r}: upload wheels (.whl) or sdists (.tar.gz)."
+    )
+
+
+def canonical_version(version: Version | str) -> str:
+    """The release key: 1.0 and 1.0.0 are one release, as PyPI treats them."""
+    return canonicalize_version(version, strip_trailing_zero=True)
+
+
+def parse_specifier(text: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise InvalidInput(f"Invalid version specifier: {text!r}.") from None
+
+
+def parse_project_restriction(text: str) -> tuple[NormalizedName, str]:
+    """'billing>=1,<2' -> ('billing', '<2,>=1'); a bare name allows every version.
+
+    Parsed as a PEP 508 requirement so the grammar is packaging's, not ours;
+    extras, URLs and markers mean nothing for a token and are refused."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        raise InvalidInput(
+            f"Invalid project restriction {text!r}: expected NAME or NAME followed by a "
+            "version specifier, e.g. 'billing>=1,<2'."
+        ) from None
+    if requirement.extras or requirement.url or requirement.marker:
+        raise InvalidInput(
+            f"Invalid project restriction {text!r}: extras, URLs and markers are not allowed."
+        )
+    return normalize(requirement.name), str(requirement.specifier)

@@ -1,0 +1,104 @@
+"""`envelope serve`: gunicorn, a Celery worker and beat, supervised.
+
+The children are started with the same commands the Procfile uses, so the
+laptop setup and production differ only in where those commands run. A child
+that dies is restarted (with back-off); Ctrl-C or SIGTERM stops them all.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from envelope.config import Settings
+
+POLL = 0.5  # seconds between supervision checks
+MAX_BACKOFF = 30.0  # seconds
+STOP_GRACE = 10.0  # seconds before SIGKILL
+
+
+def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "web": [
+            python, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+            "--graceful-timeout", "10", "web.wsgi:app",
+        ],
+        "worker": [
+            python, "-m", "celery", "-A", "worker.celery_app", "worker",
+            "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle",
+        ],
+        "beat": [
+            python, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO",
+            "--schedule", str(settings.data_dir / "celerybeat-schedule"),
+        ],
+    }
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    backoff: float = 1.0
+    restart_at: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv)
+        self.started_at = time.monotonic()
+
+
+def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    children = [Child(name, argv) for name, argv in commands(settings, host=host, port=port, workers=workers).items()]
+    stopping = False
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for child in children:
+        child.start()
+    print(f"Envelope serving on http://{host}:{port}/ (data in {settings.data_dir})", flush=True)
+    try:
+        while not stopping:
+            time.sleep(POLL)
+            for child in children:
+                _supervise(child)
+    finally:
+        _stop_all(children)
+
+
+def _supervise(child: Child) -> None:
+    now = time.monotonic()
+    if child.process is not None and child.process.poll() is None:
+        if now - child.started_at > 60:
+            child.backoff = 1.0  # it has been healthy a while: forget earlier crashes
+        return
+    if child.process is not None:
+        code = child.process.returncode
+        print(f"envelope serve: {child.name} exited with {code}; restarting in {child.backoff:.0f}s",
+              file=sys.stderr, flush=True)
+        child.process = None
+        child.restart_at = now + child.backoff
+        child.backoff = min(child.backoff * 2, MAX_BACKOFF)
+    if now >= child.restart_at:
+        child.start()
+
+
+def _stop_all(children: list[Child]) -> None:
+    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

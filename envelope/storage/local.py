@@ -1,0 +1,61 @@
+"""Files on local disk, written atomically (temp file, fsync, rename)."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+COPY_BUFFER = 1024 * 1024  # bytes
+
+
+class LocalStorage:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"Storage key escapes the storage root: {key!r}")
+        return path
+
+    def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        with open(path, "rb") as source:
+            self._write(key, lambda out: shutil.copyfileobj(source, out, COPY_BUFFER))
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._write(key, lambda out: out.write(data))
+
+    def _write(self, key: str, fill) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        # Make the rename itself durable.
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)

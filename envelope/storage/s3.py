@@ -1,0 +1,69 @@
+"""Objects in an S3 bucket (AWS, MinIO, any S3 API) through boto3.
+
+boto3 reads AWS_ENDPOINT_URL, credentials and region from the environment,
+so the same code talks to AWS, MinIO or a test server.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# Multipart above 64 MiB: bounded memory for any file size, few parts for
+# typical wheels.
+TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize=16 * 1024**2)
+
+
+class S3Storage:
+    def __init__(self, bucket: str, *, prefix: str = "") -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.client = boto3.client(
+            "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"})
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        # A multipart upload becomes visible only when completed: all or nothing.
+        self.client.upload_file(
+            str(path),
+            self.bucket,
+            self._key(key),
+            ExtraArgs={"ContentType": content_type},
+            Config=TRANSFER,
+        )
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+        )
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from None
+            raise
+        return response["Body"]
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def local_path(self, key: str) -> Path | None:
+        return None

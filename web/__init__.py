@@ -1,0 +1,29 @@
+"""Flask application factory. Views parse HTTP, call envelope/, render."""
+from __future__ import annotations
+
+from flask import Flask
+
+from envelope.config import Settings
+from envelope.runtime import Runtime
+
+FORM_FIELD_LIMIT = 4 * 1024**2  # bytes: long READMEs fit, abuse does not
+REQUEST_OVERHEAD = 16 * 1024**2  # bytes allowed on top of the file for form fields
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_file_size + REQUEST_OVERHEAD,
+        MAX_FORM_MEMORY_SIZE=FORM_FIELD_LIMIT,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["envelope"] = Runtime.from_settings(settings)
+
+    from web import errors, files, health, simple, upload
+
+    errors.register(app)
+    for module in (health, simple, files, upload):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,52 @@
+"""EnvelopeError -> HTTP status with the message in the reason phrase.
+
+twine and pip print the status line, not the body, so the sentence a person
+needs to act on goes there (as PyPI does), and in the body too.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from envelope.errors import EnvelopeError, Unauthorized
+from web.runtime import runtime
+
+REALM = 'Basic realm="envelope"'
+MAX_REASON = 300  # characters
+
+
+def reason_phrase(message: str) -> str:
+    """A status-line-safe version of `message`: one latin-1 line."""
+    line = " ".join(message.split())
+    return line.encode("latin-1", "replace").decode("latin-1")[:MAX_REASON]
+
+
+def error_response(status: int, message: str) -> Response:
+    response = Response(message + "\n", mimetype="text/plain")
+    response.status = f"{status} {reason_phrase(message)}"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = REALM
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(EnvelopeError)
+    def envelope_error(exc: EnvelopeError) -> Response:
+        return error_response(exc.status, str(exc))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Response:
+        if (request.content_length or 0) > app.config["MAX_CONTENT_LENGTH"]:
+            limit = runtime().settings.max_file_size
+            message = f"File too large. Limit for this index is {limit} bytes."
+        else:
+            field_limit = app.config["MAX_FORM_MEMORY_SIZE"]
+            message = f"A form field is too large: fields may be at most {field_limit} bytes."
+        return error_response(413, message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, exc.description or exc.name)
+
+
+__all__ = ["Unauthorized", "error_response", "register"]

@@ -1,0 +1,85 @@
+"""The simple repository API: /{org}/simple/ and /{org}/simple/{project}/."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Blueprint, Response, redirect, request
+
+from envelope import index
+from envelope.names import normalize
+from web.auth import basic_auth
+from web.errors import error_response
+from web.negotiation import choose_format, is_json
+from web.runtime import runtime
+
+bp = Blueprint("simple", __name__)
+
+
+@bp.get("/<org>/simple/")
+def project_list(org: str) -> Response:
+    auth = basic_auth(org)
+    content_type = choose_format(request.headers.get("Accept"))
+    if content_type is None:
+        return _not_acceptable()
+    etag = f"{auth.organization.serial}-{auth.principal.restriction_key}-{content_type}"
+    if _fresh(etag):
+        return _not_modified(etag)
+    with runtime().db.read() as session:
+        data = index.project_list(session, auth.organization, auth.principal)
+    body = json.dumps(index.json_view(data)) if is_json(content_type) else index.render_list_html(data)
+    return _page(body, content_type, etag)
+
+
+@bp.get("/<org>/simple/<project>/")
+def project_detail(org: str, project: str) -> Response:
+    auth = basic_auth(org)
+    if normalize(project) != project:
+        return redirect(f"/{org}/simple/{normalize(project)}/", code=301)
+    content_type = choose_format(request.headers.get("Accept"))
+    if content_type is None:
+        return _not_acceptable()
+    with runtime().db.read() as session:
+        row = index.visible_project(session, auth.organization, auth.principal, project)
+        etag = f"{row.id}.{row.serial}-{auth.principal.restriction_key}-{content_type}"
+        if _fresh(etag):
+            return _not_modified(etag)
+        data = index.project_detail(session, row, auth.principal)
+    body = json.dumps(data) if is_json(content_type) else index.render_detail_html(data)
+    return _page(body, content_type, etag)
+
+
+def _quoted(etag: str) -> str:
+    """A compact opaque tag: serial, restriction and format hashed together."""
+    return '"' + hashlib.sha256(etag.encode()).hexdigest()[:24] + '"'
+
+
+def _fresh(etag: str) -> bool:
+    return _quoted(etag)[1:-1] in request.if_none_match
+
+
+def _not_modified(etag: str) -> Response:
+    response = Response(status=304)
+    _cache_headers(response, etag)
+    return response
+
+
+def _page(body: str, content_type: str, etag: str) -> Response:
+    response = Response(body, content_type=content_type)
+    _cache_headers(response, etag)
+    return response
+
+
+def _cache_headers(response: Response, etag: str) -> None:
+    response.headers["ETag"] = _quoted(etag)
+    # Pages differ per token and change on publish: any cache must revalidate.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "Accept, Authorization"
+
+
+def _not_acceptable() -> Response:
+    return error_response(
+        406,
+        "Not Acceptable: this index serves text/html, application/vnd.pypi.simple.v1+html "
+        "and application/vnd.pypi.simple.v1+json.",
+    )
