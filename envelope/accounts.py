@@ -54,11 +54,11 @@ def create_user(
     is_admin: bool = False,
     actor: str,
 ) -> User:
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise InvalidInput(
             f"Invalid username {username!r}: use 1-64 letters, digits, '.', '_' or '-'."
         )
-    if not EMAIL.match(email):
+    if not EMAIL.fullmatch(email):
         raise InvalidInput(f"Invalid email address {email!r}.")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters.")

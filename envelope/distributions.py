@@ -10,11 +10,12 @@ import gzip
 import io
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata
+from packaging.metadata import InvalidMetadata, Metadata, parse_email
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -113,7 +114,7 @@ def _read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         # member that lies about its size cannot make this read grow.
         with archive.open(info) as member:
             return member.read(MAX_METADATA_SIZE + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise InvalidDistribution(f"Cannot read {info.filename}: {exc}.") from None
 
 
@@ -190,6 +191,7 @@ class _BoundedReader(io.RawIOBase):
 def _tar_sdist_metadata(path: Path, archive_size: int) -> bytes:
     pkg_info: dict[str, bytes] = {}
     names: list[str] = []
+    links: set[PurePosixPath] = set()
     try:
         with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as inflated:
             bounded = io.BufferedReader(_BoundedReader(inflated, archive_size), 1024 * 1024)
@@ -199,13 +201,14 @@ def _tar_sdist_metadata(path: Path, archive_size: int) -> bytes:
                         raise InvalidDistribution(
                             f"Archive has more than {MAX_MEMBERS} members; refused."
                         )
-                    names.append(_check_tar_member(member))
-                    if member.isfile() and _is_top_level_pkg_info(member.name):
+                    path = _check_tar_member(member, links)
+                    names.append(str(path))
+                    if member.isfile() and _is_top_level_pkg_info(path):
                         if member.size > MAX_METADATA_SIZE:
                             raise InvalidDistribution("PKG-INFO is larger than 4 MiB; refused.")
                         extracted = archive.extractfile(member)
                         assert extracted is not None
-                        pkg_info[member.name] = extracted.read(MAX_METADATA_SIZE + 1)
+                        pkg_info[str(path)] = extracted.read(MAX_METADATA_SIZE + 1)
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, ValueError) as exc:
         raise InvalidDistribution(f"Not a valid .tar.gz archive: {exc}.") from None
     candidate = _find_pkg_info(names)
@@ -214,23 +217,34 @@ def _tar_sdist_metadata(path: Path, archive_size: int) -> bytes:
     return pkg_info[candidate]
 
 
-def _is_top_level_pkg_info(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return len(parts) == 2 and parts[1] == "PKG-INFO"
+def _is_top_level_pkg_info(path: PurePosixPath) -> bool:
+    return len(path.parts) == 2 and path.parts[1] == "PKG-INFO"
 
 
-def _check_tar_member(member: tarfile.TarInfo) -> str:
+def _check_tar_member(member: tarfile.TarInfo, links: set[PurePosixPath]) -> PurePosixPath:
+    """Refuse members that could write or point outside an extraction directory.
+
+    `links` holds the symlinks seen so far: a path through one of them could
+    lead anywhere once extracted, so such paths are refused too."""
     path = _check_member_path(member.name)
+    if _through_link(path, links):
+        raise InvalidDistribution(f"Archive member {member.name!r} lies below a symbolic link.")
     if member.issym() or member.islnk():
         target = PurePosixPath(member.linkname)
         resolved = target if member.islnk() else path.parent / target
-        if target.is_absolute() or _escapes(resolved):
+        if target.is_absolute() or _escapes(resolved) or _through_link(resolved, links):
             raise InvalidDistribution(
                 f"Archive member {member.name!r} links outside the archive: {member.linkname!r}."
             )
+        if member.issym():
+            links.add(path)
     elif not (member.isfile() or member.isdir()):
         raise InvalidDistribution(f"Archive member {member.name!r} is a device or fifo; refused.")
-    return str(path)
+    return path
+
+
+def _through_link(path: PurePosixPath, links: set[PurePosixPath]) -> bool:
+    return any(parent in links for parent in path.parents)
 
 
 def _escapes(path: PurePosixPath) -> bool:
@@ -243,32 +257,50 @@ def _escapes(path: PurePosixPath) -> bool:
 
 
 def _parse_metadata(raw: bytes, expected: DistributionFilename) -> DistributionInfo:
+    """Validate what installers act on; tolerate the rest.
+
+    Name, version, Metadata-Version and Requires-Python must be valid: pip
+    acts on them. Other fields are read leniently, because real archives on
+    PyPI carry fields newer than the Metadata-Version they declare (attrs
+    23.2.0 has License-Expression under 2.1) and refusing them would make
+    importing a PyPI mirror fail."""
     if not raw:
         raise InvalidDistribution("Distribution has no core metadata.")
     if len(raw) > MAX_METADATA_SIZE:
         raise InvalidDistribution("Core metadata is larger than 4 MiB; refused.")
+    fields, _unknown = parse_email(raw)
+    metadata = Metadata.from_raw(fields, validate=False)
     try:
-        metadata = Metadata.from_email(raw, validate=True)
-    except ExceptionGroup as group:
-        problems = "; ".join(str(exc) for exc in group.exceptions[:3])
-        raise InvalidDistribution(f"Invalid core metadata: {problems}.") from None
-    except (InvalidMetadata, ValueError) as exc:
+        if "metadata_version" not in fields:
+            raise InvalidMetadata("metadata_version", "Metadata-Version is missing")
+        metadata.metadata_version  # noqa: B018  (attribute access validates the field)
+        name, version = metadata.name, metadata.version
+        requires_python = metadata.requires_python
+    except InvalidMetadata as exc:
         raise InvalidDistribution(f"Invalid core metadata: {exc}.") from None
-    if canonicalize_name(metadata.name) != expected.name:
+    if canonicalize_name(name) != expected.name:
         raise InvalidDistribution(
-            f"Metadata name {metadata.name!r} does not match the filename {expected.filename!r}."
+            f"Metadata name {name!r} does not match the filename {expected.filename!r}."
         )
-    if metadata.version != expected.version:
+    if version != expected.version:
         raise InvalidDistribution(
-            f"Metadata version {metadata.version} does not match the filename "
-            f"{expected.filename!r}."
+            f"Metadata version {version} does not match the filename {expected.filename!r}."
         )
     return DistributionInfo(
-        name=metadata.name,
-        version=metadata.version,
+        name=name,
+        version=version,
         metadata_bytes=raw,
-        summary=metadata.summary,
-        requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-        description=metadata.description,
-        description_content_type=metadata.description_content_type,
+        summary=_lenient(metadata, "summary"),
+        requires_python=str(requires_python) if requires_python else None,
+        description=_lenient(metadata, "description"),
+        description_content_type=_lenient(metadata, "description_content_type"),
     )
+
+
+def _lenient(metadata: Metadata, field: str) -> str | None:
+    """A display-only field: None when it does not validate."""
+    try:
+        value = getattr(metadata, field)
+    except InvalidMetadata:
+        return None
+    return value if isinstance(value, str) else None

@@ -43,7 +43,7 @@ def normalize(name: str) -> NormalizedName:
 
 
 def validate_org_name(name: str) -> str:
-    if not ORG_NAME.match(name):
+    if not ORG_NAME.fullmatch(name):
         raise InvalidInput(
             f"Invalid organization name {name!r}: use 1-64 lowercase letters, digits "
             "and hyphens, starting and ending with a letter or digit."

@@ -124,7 +124,10 @@ def _human(size: int) -> str:
 def _check_expected_digests(digests: Digests, expected: dict[str, str]) -> None:
     for name, claimed in expected.items():
         actual = getattr(digests, name)
-        if not hmac.compare_digest(actual, claimed.strip().lower()):
+        claimed = claimed.strip().lower()
+        if len(claimed) != len(actual) or any(c not in "0123456789abcdef" for c in claimed):
+            raise InvalidInput(f"The {name} digest supplied is not a hex digest.")
+        if not hmac.compare_digest(actual, claimed):
             raise InvalidInput(
                 f"The {name} digest supplied does not match the digest of the uploaded file."
             )

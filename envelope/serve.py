@@ -6,6 +6,7 @@ that dies is restarted (with back-off); Ctrl-C or SIGTERM stops them all.
 """
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from envelope.config import Settings
 
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks
 MAX_BACKOFF = 30.0  # seconds
 STOP_GRACE = 10.0  # seconds before SIGKILL
@@ -25,7 +27,7 @@ def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[
         "web": [
             python, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-            "--graceful-timeout", "10", "web.wsgi:app",
+            "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
         ],
         "worker": [
             python, "-m", "celery", "-A", "worker.celery_app", "worker",
@@ -48,8 +50,22 @@ class Child:
     started_at: float = field(default=0.0)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv)
+        # Own session: a terminal's Ctrl-C reaches only `serve`, which then
+        # stops each child once, in order. Celery given SIGINT by the
+        # terminal and SIGTERM by us at once respawns its pool and hangs.
+        self.process = subprocess.Popen(
+            self.argv, start_new_session=True, preexec_fn=_die_with_parent
+        )
         self.started_at = time.monotonic()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if `serve` itself is killed, so no orphans."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -68,6 +84,8 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> 
     try:
         while not stopping:
             time.sleep(POLL)
+            if stopping:  # the signal arrived during the sleep: do not restart anything
+                break
             for child in children:
                 _supervise(child)
     finally:

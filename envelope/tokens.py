@@ -70,10 +70,15 @@ def hash_secret(secret: str) -> str:
 def parse_expiry(text: str, now: datetime | None = None) -> datetime:
     """'30d', '2h', '45m', '1w', or an ISO-8601 date/time (UTC unless it says otherwise)."""
     now = now or utcnow()
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if match:
         amount, unit = match.groups()
-        return now + timedelta(**{_UNITS[unit]: int(amount)})
+        if int(amount) == 0:
+            raise InvalidInput(f"Expiry {text!r} is not in the future.")
+        try:
+            return now + timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise InvalidInput(f"Expiry {text!r} is too far in the future.") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

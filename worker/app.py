@@ -7,8 +7,6 @@ from envelope.config import Settings
 
 from worker import broker
 
-HEARTBEAT_INTERVAL = 30.0  # seconds
-
 
 def make_celery(settings: Settings) -> Celery:
     """JSON only, late acks and prefetch 1: a task a dead worker held runs again."""
@@ -23,7 +21,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            "heartbeat": {"task": "envelope.heartbeat", "schedule": HEARTBEAT_INTERVAL},
+            # Runs with the reconciler's rhythm: both prove the pipeline moves.
+            "heartbeat": {"task": "envelope.heartbeat", "schedule": float(settings.reconcile_interval)},
         },
     )
     broker.install()

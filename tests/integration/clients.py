@@ -1,0 +1,60 @@
+"""Run the real clients (pip, uv, twine) against a server, with only that server answering."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+BIN = Path(sys.executable).parent
+
+
+def index_url(base_url: str, org: str, token: str | None) -> str:
+    host = base_url.split("://", 1)[1]
+    userinfo = f"__token__:{quote(token, safe='')}@" if token else ""
+    return f"http://{userinfo}{host}/{org}/simple/"
+
+
+def run(argv: list[str], env: dict[str, str], *, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv[:3])} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def pip(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(
+        [str(BIN / "python"), "-m", "pip", *args, "--no-cache-dir", "--disable-pip-version-check"],
+        env,
+        check=check,
+    )
+
+
+def uv(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(BIN / "uv"), *args, "--no-config", "--no-cache"], env, check=check)
+
+
+def twine_upload(
+    env: dict[str, str], base_url: str, org: str, token: str, files: list[Path], *extra: str,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    return run(
+        [
+            str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+            "--repository-url", f"{base_url}/{org}/legacy/", "-u", "__token__", "-p", token,
+            *extra, *map(str, files),
+        ],
+        env,
+        check=check,
+    )
+
+
+def installed_version(target: Path, module: str) -> str:
+    """__version__ of a module installed with --target, read in a fresh interpreter."""
+    code = f"import sys; sys.path.insert(0, {str(target)!r}); import {module}; print({module}.__version__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    return out.stdout.strip()

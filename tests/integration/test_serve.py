@@ -1,0 +1,75 @@
+"""`envelope serve` runs web, worker and beat on the embedded broker, and
+restarts a child that dies."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+
+import pytest
+import requests
+
+from tests.services import Backend
+
+HEARTBEAT_EVERY = 1  # seconds: ENVELOPE_RECONCILE_INTERVAL for this module's server
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    return {"ENVELOPE_RECONCILE_INTERVAL": str(HEARTBEAT_EVERY)}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    """Supervision does not depend on the database or storage: embedded defaults only."""
+    return Backend("sqlite-file")
+
+
+def _worker_seen(server) -> datetime | None:
+    seen = requests.get(f"{server.base_url}/healthz", timeout=10).json()["worker_last_seen"]
+    return datetime.fromisoformat(seen) if seen else None
+
+
+def _wait_for_heartbeat_after(server, moment: datetime | None, timeout: float = 60) -> datetime:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = _worker_seen(server)
+        if seen is not None and (moment is None or seen > moment):
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"no worker heartbeat after {moment} within {timeout}s:\n{server.log_text()[-3000:]}")
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == pid:
+            found.append((int(entry), cmdline))
+    return found
+
+
+def test_embedded_worker_and_beat_run_tasks(server) -> None:
+    first = _wait_for_heartbeat_after(server, None)
+    assert _wait_for_heartbeat_after(server, first) > first
+
+
+def test_a_killed_worker_is_restarted(server) -> None:
+    (worker_pid,) = [pid for pid, cmd in _children(server.pid) if " worker" in cmd and "celery" in cmd]
+    os.kill(worker_pid, signal.SIGKILL)
+    killed_at = _wait_for_heartbeat_after(server, None)
+    time.sleep(HEARTBEAT_EVERY * 2)
+    after = _wait_for_heartbeat_after(server, killed_at, timeout=90)
+    assert after > killed_at
+    restarted = [pid for pid, cmd in _children(server.pid) if " worker" in cmd and "celery" in cmd]
+    assert restarted and restarted[0] != worker_pid
+    assert "worker exited" in server.log_text()

@@ -1,0 +1,332 @@
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from html.parser import HTMLParser
+
+import pytest
+from packaging.specifiers import SpecifierSet
+
+from envelope import index
+from envelope.access import Principal, Restriction
+from envelope.errors import InvalidInput, NotFound
+from envelope.releases import set_yanked
+from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
+
+SHA = "a" * 64
+META_SHA = "b" * 64
+
+
+class Anchors(HTMLParser):
+    """Every <a> of a page as (attributes, text), with entities decoded."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self.meta: list[dict[str, str | None]] = []
+        self._open: dict[str, str | None] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._open = dict(attrs)
+            self.anchors.append((self._open, ""))
+        elif tag == "meta":
+            self.meta.append(dict(attrs))
+
+    def handle_data(self, data):
+        if self._open is not None:
+            attrs, text = self.anchors[-1]
+            self.anchors[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self._open = None
+
+
+def entry(filename: str = "demo-1.0-py3-none-any.whl", **overrides) -> dict:
+    """A file entry shaped like index._file_entry's."""
+    data = {
+        "filename": filename,
+        "url": f"../../files/{SHA}/{filename}",
+        "hashes": {"sha256": SHA, "blake2b_256": "c" * 64},
+        "requires-python": None,
+        "core-metadata": {"sha256": META_SHA},
+        "dist-info-metadata": {"sha256": META_SHA},
+        "yanked": False,
+        "size": 1234,
+        "upload-time": "2024-01-02T03:04:05.000006Z",
+    }
+    data.update(overrides)
+    return data
+
+
+def detail(*files: dict, name: str = "demo") -> dict:
+    return {"meta": {"api-version": "1.1", "_last-serial": 3}, "name": name, "versions": ["1.0"], "files": list(files)}
+
+
+def listing(*names: tuple[str, str]) -> dict:
+    return {
+        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "projects": [{"name": name, "_normalized": normalized} for name, normalized in names],
+    }
+
+
+def only_anchor(page: str) -> tuple[dict, str]:
+    (anchor,) = Anchors(page).anchors
+    return anchor
+
+
+# --------------------------------------------------------------------------- HTML rendering
+
+
+def test_detail_link_carries_the_sha256_fragment():
+    attrs, text = only_anchor(index.render_detail_html(detail(entry())))
+    assert attrs["href"] == f"../../files/{SHA}/demo-1.0-py3-none-any.whl#sha256={SHA}"
+    assert text == "demo-1.0-py3-none-any.whl"
+
+
+@pytest.mark.parametrize(
+    ("requires_python", "raw", "absent"),
+    [
+        (">=3.8", 'data-requires-python="&gt;=3.8"', False),
+        ("<4,>=3.8", 'data-requires-python="&lt;4,&gt;=3.8"', False),
+        ('>=3.8"onload="x', 'data-requires-python="&gt;=3.8&quot;onload=&quot;x"', False),
+        (None, "data-requires-python", True),
+        ("", "data-requires-python", True),
+    ],
+)
+def test_detail_requires_python_is_escaped(requires_python, raw, absent):
+    page = index.render_detail_html(detail(entry(**{"requires-python": requires_python})))
+    attrs, _ = only_anchor(page)
+    if absent:
+        assert raw not in page
+        assert "data-requires-python" not in attrs
+    else:
+        assert raw in page
+        assert attrs["data-requires-python"] == requires_python
+        assert "onload" not in attrs
+
+
+@pytest.mark.parametrize(
+    ("yanked", "expected"),
+    [
+        (False, None),
+        (True, ""),
+        ("broken build", "broken build"),
+        ('use 1.1 & "not" <this>', 'use 1.1 & "not" <this>'),
+    ],
+)
+def test_detail_yanked(yanked, expected):
+    page = index.render_detail_html(detail(entry(yanked=yanked)))
+    attrs, _ = only_anchor(page)
+    if expected is None:
+        assert "data-yanked" not in page
+    else:
+        assert attrs["data-yanked"] == expected
+    assert "<this>" not in page
+
+
+def test_detail_yanked_reason_is_escaped_in_the_markup():
+    page = index.render_detail_html(detail(entry(yanked='a "quoted" <b>reason</b> & more')))
+    assert 'data-yanked="a &quot;quoted&quot; &lt;b&gt;reason&lt;/b&gt; &amp; more"' in page
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"sha256": META_SHA}, f"sha256={META_SHA}"), (False, None)],
+)
+def test_detail_core_metadata_only_when_present(metadata, expected):
+    page = index.render_detail_html(detail(entry(**{"core-metadata": metadata, "dist-info-metadata": metadata})))
+    attrs, _ = only_anchor(page)
+    assert attrs.get("data-core-metadata") == expected
+    assert attrs.get("data-dist-info-metadata") == expected
+
+
+def test_detail_escapes_filenames_urls_and_the_title():
+    hostile = "<script>alert(1)</script>&.whl"
+    page = index.render_detail_html(detail(entry(hostile, url="../x?a=1&b=<2>"), name="<b>demo</b>"))
+    assert "<script>" not in page and "<b>demo</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;.whl" in page
+    assert "<title>Links for &lt;b&gt;demo&lt;/b&gt;</title>" in page
+    attrs, text = only_anchor(page)
+    assert text == hostile
+    assert attrs["href"] == f"../x?a=1&b=<2>#sha256={SHA}"
+
+
+def test_detail_lists_files_in_the_order_given():
+    files = [entry(f"demo-{v}-py3-none-any.whl") for v in ("1.0", "1.2", "1.10")]
+    texts = [text for _, text in Anchors(index.render_detail_html(detail(*files))).anchors]
+    assert texts == [f["filename"] for f in files]
+
+
+def test_detail_of_a_project_without_visible_files():
+    page = index.render_detail_html(detail())
+    assert Anchors(page).anchors == []
+    assert "<h1>Links for demo</h1>" in page
+
+
+@pytest.mark.parametrize("render", [index.render_detail_html, index.render_list_html])
+def test_pages_carry_the_repository_version_meta_tag(render):
+    page = render(detail(entry()) if render is index.render_detail_html else listing(("Demo", "demo")))
+    assert '<meta name="pypi:repository-version" content="1.1">' in page
+    assert {"name": "pypi:repository-version", "content": index.API_VERSION} in Anchors(page).meta
+    assert page.startswith("<!DOCTYPE html>")
+
+
+def test_list_links_to_normalized_names_and_shows_display_names():
+    anchors = Anchors(index.render_list_html(listing(("Demo_Pkg", "demo-pkg"), ("zope.interface", "zope-interface")))).anchors
+    assert anchors == [({"href": "demo-pkg/"}, "Demo_Pkg"), ({"href": "zope-interface/"}, "zope.interface")]
+
+
+def test_list_escapes_names():
+    page = index.render_list_html(listing(('<img src=x onerror="y">', 'a"b')))
+    assert "<img" not in page
+    assert 'href="a&quot;b/"' in page
+    assert Anchors(page).anchors == [({"href": 'a"b/'}, '<img src=x onerror="y">')]
+
+
+# --------------------------------------------------------------------------- JSON view
+
+
+def test_json_view_drops_private_project_keys():
+    data = listing(("Demo_Pkg", "demo-pkg"))
+    original = copy.deepcopy(data)
+    assert index.json_view(data) == {
+        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "projects": [{"name": "Demo_Pkg"}],
+    }
+    assert data == original  # the rendering does not mutate the shared dict
+
+
+def test_json_view_of_a_detail_page_is_the_dict_itself():
+    data = detail(entry(yanked="broken"))
+    assert index.json_view(data) == data
+
+
+# --------------------------------------------------------------------------- with a database
+
+
+def restricted(organization_id: int, **specifiers: str) -> Principal:
+    return Principal(
+        organization_id=organization_id,
+        label="token 'restricted' (#9)",
+        can_upload=False,
+        restrictions=tuple(Restriction(name, SpecifierSet(spec)) for name, spec in specifiers.items()),
+    )
+
+
+def publish_versions(publish, name: str, versions: list[str]) -> None:
+    for version in versions:
+        publish(wheel_filename(name, version), wheel_bytes(name, version))
+
+
+def detail_of(database, organization, principal, name: str) -> dict:
+    with database.read() as session:
+        project = index.visible_project(session, organization, principal, name)
+        return index.project_detail(session, project, principal)
+
+
+def test_versions_sort_by_version_not_string(database, organization, operator, publish):
+    publish_versions(publish, "demo", ["1.9", "1.10", "1.2", "1.10rc1", "0.9", "1.9.post1"])
+    data = detail_of(database, organization, operator, "demo")
+    expected = ["0.9", "1.2", "1.9", "1.9.post1", "1.10rc1", "1.10"]
+    assert data["versions"] == expected
+    assert [f["filename"] for f in data["files"]] == [wheel_filename("demo", v) for v in expected]
+
+
+def test_files_of_one_version_sort_by_filename(database, organization, operator, publish):
+    publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0"))
+    publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    data = detail_of(database, organization, operator, "demo")
+    assert [f["filename"] for f in data["files"]] == ["demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"]
+    assert data["versions"] == ["1.0"]
+
+
+def test_restricted_principal_sees_only_matching_files(database, organization, publish):
+    publish_versions(publish, "billing", ["0.9", "1.0", "1.5", "1.5rc1", "2.0", "2.0rc1"])
+    who = restricted(organization.id, billing=">=1,<2")
+    data = detail_of(database, organization, who, "billing")
+    assert data["versions"] == ["1.0", "1.5rc1", "1.5"]
+    assert [f["filename"] for f in data["files"]] == [wheel_filename("billing", v) for v in ("1.0", "1.5rc1", "1.5")]
+
+
+def test_file_entry_fields(database, organization, operator, publish):
+    metadata = core_metadata("demo", "1.0", requires_python=">=3.8")
+    data = wheel_bytes("demo", "1.0", metadata=metadata)
+    sdist = sdist_tar_gz("demo", "1.0", metadata=metadata)
+    publish(wheel_filename("demo", "1.0"), data)
+    publish("demo-1.0.tar.gz", sdist)
+    wheel_entry, sdist_entry = detail_of(database, organization, operator, "demo")["files"]
+    sha = hashlib.sha256(data).hexdigest()
+    assert wheel_entry["url"] == f"../../files/{sha}/demo-1.0-py3-none-any.whl"
+    assert wheel_entry["hashes"] == {"sha256": sha, "blake2b_256": hashlib.blake2b(data, digest_size=32).hexdigest()}
+    assert wheel_entry["size"] == len(data)
+    assert wheel_entry["requires-python"] == ">=3.8"
+    assert wheel_entry["yanked"] is False
+    assert wheel_entry["core-metadata"] == {"sha256": hashlib.sha256(metadata).hexdigest()}
+    assert wheel_entry["dist-info-metadata"] == wheel_entry["core-metadata"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", wheel_entry["upload-time"])
+    # PEP 658 metadata is offered for wheels only.
+    assert sdist_entry["core-metadata"] is False and sdist_entry["dist-info-metadata"] is False
+    assert sdist_entry["size"] == len(sdist)
+
+
+def test_detail_meta_and_name(database, organization, operator, publish):
+    publish(wheel_filename("Demo_Pkg", "1.0"), wheel_bytes("Demo_Pkg", "1.0"))
+    data = detail_of(database, organization, operator, "demo-pkg")
+    assert data["name"] == "demo-pkg"
+    assert data["meta"]["api-version"] == "1.1"
+    assert data["meta"]["_last-serial"] >= 1
+
+
+def test_yank_shows_in_detail_and_html(database, organization, operator, publish):
+    publish_versions(publish, "demo", ["1.0", "1.1"])
+    with database.write() as session:
+        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="broken <build>", actor="tests")
+    data = detail_of(database, organization, operator, "demo")
+    assert [f["yanked"] for f in data["files"]] == ["broken <build>", False]
+    attrs = [a for a, _ in Anchors(index.render_detail_html(data)).anchors]
+    assert attrs[0]["data-yanked"] == "broken <build>"
+    assert "data-yanked" not in attrs[1]
+
+
+@pytest.mark.parametrize("spelling", ["demo-pkg", "Demo_Pkg", "DEMO.PKG", "demo__pkg"])
+def test_visible_project_accepts_any_spelling(database, organization, operator, publish, spelling):
+    publish(wheel_filename("demo-pkg", "1.0"), wheel_bytes("demo-pkg", "1.0"))
+    with database.read() as session:
+        project = index.visible_project(session, organization, operator, spelling)
+        assert (project.name, project.normalized_name) == ("demo-pkg", "demo-pkg")
+
+
+def test_visible_project_hidden_and_missing_look_the_same(database, organization, publish):
+    publish_versions(publish, "secret", ["1.0"])
+    publish_versions(publish, "billing", ["1.0"])
+    who = restricted(organization.id, billing="")
+    outcomes = []
+    for name in ("secret", "missing"):
+        with database.read() as session, pytest.raises(NotFound) as caught:
+            index.visible_project(session, organization, who, name)
+        outcomes.append((type(caught.value), str(caught.value), caught.value.status))
+    assert outcomes[0] == outcomes[1] == (NotFound, "Not Found", 404)
+    with database.read() as session:
+        assert index.visible_project(session, organization, who, "billing").normalized_name == "billing"
+
+
+def test_visible_project_with_an_invalid_name(database, organization, operator):
+    with database.read() as session, pytest.raises(InvalidInput):
+        index.visible_project(session, organization, operator, "not a name")
+
+
+def test_project_list_filters_and_sorts(database, organization, operator, publish):
+    for name in ("Zeta", "alpha_one", "Billing"):
+        publish_versions(publish, name, ["1.0"])
+    with database.read() as session:
+        everything = index.project_list(session, organization, operator)
+        some = index.project_list(session, organization, restricted(organization.id, billing=">=5", zeta=""))
+    assert [p["_normalized"] for p in everything["projects"]] == ["alpha-one", "billing", "zeta"]
+    assert [p["name"] for p in everything["projects"]] == ["alpha_one", "Billing", "Zeta"]
+    # A project is listed when the principal may read it, whatever its versions.
+    assert index.json_view(some)["projects"] == [{"name": "Billing"}, {"name": "Zeta"}]
+    assert everything["meta"]["api-version"] == "1.1"

@@ -1,0 +1,372 @@
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from sqlalchemy import func, select
+
+from envelope import index
+from envelope.access import Principal, Restriction
+from envelope.errors import FileExists, FileTooLarge, Forbidden, InvalidDistribution, InvalidInput
+from envelope.models import AuditEvent, DeletedFilename, File, FileSource, Project, Release
+from envelope.publish import publish_file
+from envelope.releases import delete_files, set_yanked
+from envelope.storage import content_addressed_key
+from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
+
+WHEEL = wheel_filename("demo", "1.0")
+DATA = wheel_bytes("demo", "1.0")
+OTHER_DATA = wheel_bytes("demo", "1.0", module=b"VALUE = 2\n")  # same filename, other bytes
+SHA = hashlib.sha256(DATA).hexdigest()
+# Incompressible filler: a wheel of a few KiB whatever the deflate level.
+BIG_DATA = wheel_bytes("demo", "1.0", module=b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(200)))
+
+
+def counts(database) -> dict[str, int]:
+    with database.read() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model))
+            for model in (Project, Release, File)
+        }
+
+
+def blobs(storage_root: Path) -> list[str]:
+    """Every stored object, as a key relative to the storage root."""
+    if not storage_root.exists():
+        return []
+    return sorted(str(p.relative_to(storage_root)) for p in storage_root.rglob("*") if p.is_file())
+
+
+def spool_contents(spool_dir: Path) -> list[str]:
+    return sorted(p.name for p in spool_dir.iterdir())
+
+
+NOTHING = {"projects": 0, "releases": 0, "files": 0}
+
+
+# --------------------------------------------------------------------------- success and no-ops
+
+
+def test_publish_a_wheel(database, storage, storage_root, spool_dir, organization, publish):
+    result = publish(WHEEL, DATA)
+    assert result.created is True
+    file = result.file
+    assert (file.filename, file.packagetype, file.python_version, file.size) == (WHEEL, "bdist_wheel", "py3", len(DATA))
+    assert file.sha256 == SHA
+    assert file.md5 == hashlib.md5(DATA).hexdigest()
+    assert file.blake2b_256 == hashlib.blake2b(DATA, digest_size=32).hexdigest()
+    assert file.source is FileSource.upload
+    assert file.uploaded_by == "operator"
+    assert file.storage_key == content_addressed_key(SHA, WHEEL)
+    with storage.open(file.storage_key) as stored:
+        assert stored.read() == DATA
+    with storage.open(file.metadata_key) as stored:
+        assert stored.read() == core_metadata("demo", "1.0")
+    assert blobs(storage_root) == sorted([file.storage_key, file.metadata_key])
+    assert counts(database) == {"projects": 1, "releases": 1, "files": 1}
+    assert spool_contents(spool_dir) == []
+
+
+def test_same_bytes_again_is_a_no_op(database, storage_root, spool_dir, publish):
+    first = publish(WHEEL, DATA)
+    before = (counts(database), blobs(storage_root), audit_actions(database))
+    again = publish(WHEEL, DATA)
+    assert again.created is False
+    assert again.file.id == first.file.id
+    assert (counts(database), blobs(storage_root), audit_actions(database)) == before
+    assert spool_contents(spool_dir) == []
+
+
+def test_same_filename_other_bytes_is_refused(database, storage_root, spool_dir, publish):
+    publish(WHEEL, DATA)
+    before = (counts(database), blobs(storage_root))
+    with pytest.raises(FileExists) as caught:
+        publish(WHEEL, OTHER_DATA)
+    assert str(caught.value).startswith("File already exists")
+    assert WHEEL in str(caught.value)
+    assert caught.value.status == 400
+    assert (counts(database), blobs(storage_root)) == before
+    assert spool_contents(spool_dir) == []
+    with database.read() as session:
+        assert session.scalar(select(File.sha256)) == SHA
+
+
+def test_project_display_name_comes_from_metadata(database, publish):
+    metadata = core_metadata("Demo.Pkg", "1.0")
+    publish(wheel_filename("demo_pkg", "1.0"), wheel_bytes("demo_pkg", "1.0", metadata=metadata))
+    with database.read() as session:
+        project = session.scalar(select(Project))
+        assert (project.name, project.normalized_name) == ("Demo.Pkg", "demo-pkg")
+
+
+def test_release_fields_come_from_metadata(database, publish):
+    metadata = core_metadata("demo", "1.0", summary="Does demo things", requires_python=">=3.9", body="Longer text\n")
+    result = publish(WHEEL, wheel_bytes(metadata=metadata))
+    with database.read() as session:
+        release = session.scalar(select(Release))
+        assert (release.version, release.canonical_version) == ("1.0", "1")
+        assert (release.summary, release.requires_python, release.description) == (
+            "Does demo things",
+            ">=3.9",
+            "Longer text\n",
+        )
+    assert result.file.requires_python == ">=3.9"
+    assert result.file.metadata_sha256 == hashlib.sha256(metadata).hexdigest()
+    assert result.file.metadata_size == len(metadata)
+
+
+def test_wheel_and_sdist_of_one_version_share_a_release(database, publish):
+    publish(WHEEL, DATA)
+    sdist = publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0"))
+    # 1.0 and 1.0.0 are one release, as PyPI treats them.
+    publish(wheel_filename("demo", "1.0.0"), wheel_bytes("demo", "1.0.0"))
+    assert counts(database) == {"projects": 1, "releases": 1, "files": 3}
+    assert (sdist.file.packagetype, sdist.file.python_version) == ("sdist", "source")
+
+
+def test_new_versions_make_new_releases_of_one_project(database, publish):
+    for version in ("1.0", "1.1", "2.0"):
+        assert publish(wheel_filename("demo", version), wheel_bytes("demo", version)).created
+    assert counts(database) == {"projects": 1, "releases": 3, "files": 3}
+
+
+def audit_actions(database) -> list[tuple[str, str]]:
+    with database.read() as session:
+        return [(e.action, e.subject) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_audit_events_are_recorded(database, organization, publish):
+    publish(WHEEL, DATA)
+    publish(wheel_filename("demo", "1.1"), wheel_bytes("demo", "1.1"))
+    assert audit_actions(database) == [
+        ("org.create", "acme"),
+        ("project.create", "demo"),
+        ("file.publish", WHEEL),
+        ("file.publish", wheel_filename("demo", "1.1")),
+    ]
+    with database.read() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "file.publish"))
+        assert (event.organization_id, event.actor) == (organization.id, "operator")
+        assert event.detail == {"project": "demo", "version": "1.0", "sha256": SHA, "source": "upload"}
+
+
+def test_correct_expected_digests_are_accepted(publish):
+    expected = {
+        "sha256": SHA.upper(),
+        "blake2b_256": hashlib.blake2b(DATA, digest_size=32).hexdigest(),
+        "md5": " " + hashlib.md5(DATA).hexdigest() + "\n",
+    }
+    assert publish(WHEEL, DATA, expected=expected).created
+
+
+def test_yank_shows_in_project_detail(database, organization, operator, publish):
+    publish(WHEEL, DATA)
+    publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0"))
+    publish(wheel_filename("demo", "1.1"), wheel_bytes("demo", "1.1"))
+
+    def yanked() -> dict[str, object]:
+        with database.read() as session:
+            project = index.visible_project(session, organization, operator, "demo")
+            return {f["filename"]: f["yanked"] for f in index.project_detail(session, project, operator)["files"]}
+
+    with database.write() as session:
+        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="Broken build", actor="tests")
+    with database.write() as session:
+        set_yanked(session, organization, "Demo", "1.1", yanked=True, actor="tests")
+    assert yanked() == {WHEEL: "Broken build", "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
+    with database.write() as session:
+        set_yanked(session, organization, "demo", "1.0.0", yanked=False, filename=WHEEL, actor="tests")
+    assert yanked() == {WHEEL: False, "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
+
+
+# --------------------------------------------------------------------------- refusals store nothing
+
+
+def test_wrong_expected_sha256_stores_nothing(database, storage_root, spool_dir, publish):
+    with pytest.raises(InvalidInput, match="sha256 digest supplied does not match"):
+        publish(WHEEL, DATA, expected={"sha256": hashlib.sha256(b"other").hexdigest()})
+    assert counts(database) == NOTHING
+    assert blobs(storage_root) == []
+    assert spool_contents(spool_dir) == []
+
+
+@pytest.mark.parametrize("digest", ["md5", "blake2b_256"])
+def test_wrong_other_digests_store_nothing(database, storage_root, publish, digest):
+    with pytest.raises(InvalidInput, match=f"The {digest} digest supplied does not match"):
+        publish(WHEEL, DATA, expected={digest: "0" * {"md5": 32, "blake2b_256": 64}[digest]})
+    assert (counts(database), blobs(storage_root)) == (NOTHING, [])
+
+
+def test_non_ascii_expected_digest_is_invalid_input(database, storage_root, publish):
+    with pytest.raises(InvalidInput):
+        publish(WHEEL, DATA, expected={"sha256": "é" * 64})
+
+
+@pytest.mark.parametrize(
+    ("max_size", "message"),
+    [
+        (100, "File too large. Limit for this index is 100 bytes (100 bytes)."),
+        (2048, "File too large. Limit for this index is 2 KiB (2048 bytes)."),
+        (3000, "File too large. Limit for this index is 2.93 KiB (3000 bytes)."),
+        (len(BIG_DATA) - 1, f"({len(BIG_DATA) - 1} bytes)."),
+    ],
+)
+def test_over_max_size_stores_nothing(database, storage_root, spool_dir, publish, max_size, message):
+    assert len(BIG_DATA) > max_size
+    with pytest.raises(FileTooLarge) as caught:
+        publish(WHEEL, BIG_DATA, max_size=max_size)
+    assert message in str(caught.value)
+    assert caught.value.status == 413
+    assert counts(database) == NOTHING
+    assert blobs(storage_root) == []
+    assert spool_contents(spool_dir) == []
+
+
+def test_exactly_max_size_is_fine(publish):
+    assert publish(WHEEL, BIG_DATA, max_size=len(BIG_DATA)).created
+
+
+def test_empty_file_is_refused(database, storage_root, spool_dir, publish):
+    with pytest.raises(InvalidInput, match="The uploaded file is empty."):
+        publish(WHEEL, b"")
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "error", "message"),
+    [
+        ("demo-1.0.exe", DATA, InvalidDistribution, "Unsupported file type"),
+        ("../demo-1.0-py3-none-any.whl", DATA, InvalidDistribution, "Invalid distribution filename"),
+        (WHEEL, b"not a zip at all", InvalidDistribution, "Not a valid zip archive"),
+        (WHEEL, wheel_bytes(metadata=core_metadata("other", "1.0")), InvalidDistribution, "Metadata name 'other'"),
+        ("demo-1.0.tar.gz", b"\x1f\x8b\x08 truncated", InvalidDistribution, "Not a valid .tar.gz archive"),
+    ],
+)
+def test_invalid_distributions_store_nothing(database, storage_root, spool_dir, publish, filename, data, error, message):
+    with pytest.raises(error, match=message):
+        publish(filename, data)
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
+
+
+def restricted(organization_id: int, text: str, specifier: str, *, can_upload: bool = True) -> Principal:
+    return Principal(
+        organization_id=organization_id,
+        label="token 'ci' (#5)",
+        can_upload=can_upload,
+        restrictions=(Restriction(text, SpecifierSet(specifier)),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "message"),
+    [
+        ("demo", "2.0", "This token may not upload demo 2.0: it is restricted to demo<2,>=1."),
+        ("other", "1.0", "This token may not upload other: it is restricted to demo<2,>=1."),
+    ],
+)
+def test_restricted_principal_outside_its_restriction(database, storage_root, spool_dir, organization, publish, name, version, message):
+    who = restricted(organization.id, "demo", ">=1,<2")
+    with pytest.raises(Forbidden) as caught:
+        publish(wheel_filename(name, version), wheel_bytes(name, version), principal=who)
+    assert str(caught.value) == message
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
+
+
+def test_restricted_principal_inside_its_restriction(database, organization, publish):
+    who = restricted(organization.id, "demo", ">=1,<2")
+    result = publish(wheel_filename("demo", "1.5"), wheel_bytes("demo", "1.5"), principal=who)
+    assert result.created and result.file.uploaded_by == "token 'ci' (#5)"
+
+
+def test_read_only_principal_cannot_publish(database, storage_root, organization, publish):
+    who = restricted(organization.id, "demo", "", can_upload=False)
+    with pytest.raises(Forbidden, match="may only read"):
+        publish(WHEEL, DATA, principal=who)
+    assert (counts(database), blobs(storage_root)) == (NOTHING, [])
+
+
+@pytest.mark.parametrize("data", [DATA, OTHER_DATA], ids=["same-bytes", "other-bytes"])
+def test_deleted_filename_cannot_be_published_again(database, organization, storage_root, spool_dir, publish, data):
+    publish(WHEEL, DATA)
+    with database.write() as session:
+        assert delete_files(session, organization, "demo", "1.0", actor="tests") == [WHEEL]
+    assert counts(database)["files"] == 0
+    with pytest.raises(FileExists) as caught:
+        publish(WHEEL, data)
+    assert str(caught.value).startswith("File already exists")
+    assert "was deleted" in str(caught.value)
+    assert counts(database)["files"] == 0
+    assert spool_contents(spool_dir) == []
+    with database.read() as session:
+        assert session.scalars(select(DeletedFilename.filename)).all() == [WHEEL]
+
+
+def test_deleting_one_file_leaves_the_others_publishable(database, organization, publish):
+    publish(WHEEL, DATA)
+    with database.write() as session:
+        delete_files(session, organization, "demo", "1.0", filename=WHEEL, actor="tests")
+    assert publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0")).created
+
+
+def test_spool_dir_empty_after_a_stream_that_fails_midway(database, storage, spool_dir, organization, operator):
+    class Broken(io.RawIOBase):
+        def __init__(self):
+            self.calls = 0
+
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            self.calls += 1
+            if self.calls > 1:
+                raise ConnectionResetError("client went away")
+            return DATA[:100]
+
+    with pytest.raises(ConnectionResetError):
+        publish_file(
+            database,
+            storage,
+            organization=organization,
+            principal=operator,
+            filename=WHEEL,
+            stream=Broken(),
+            source=FileSource.upload,
+            spool_dir=spool_dir,
+            max_size=10 * 1024**2,
+        )
+    assert spool_contents(spool_dir) == []
+    assert counts(database) == NOTHING
+
+
+def test_publish_streams_in_chunks(database, publish, monkeypatch):
+    from envelope import publish as publish_module
+
+    monkeypatch.setattr(publish_module, "CHUNK", 7)  # many small reads must hash the same
+    assert publish(WHEEL, DATA).file.sha256 == SHA
+
+
+def test_each_organization_is_its_own_index(database, storage, spool_dir, organization, publish):
+    from envelope.access import system_principal
+    from envelope.accounts import create_organization
+
+    publish(WHEEL, DATA)
+    with database.write() as session:
+        other = create_organization(session, "other-org", actor="tests")
+    result = publish_file(
+        database,
+        storage,
+        organization=other,
+        principal=system_principal(other.id, "operator"),
+        filename=WHEEL,
+        stream=io.BytesIO(OTHER_DATA),  # other bytes under the same filename: another index
+        source=FileSource.import_,
+        spool_dir=spool_dir,
+        max_size=10 * 1024**2,
+    )
+    assert result.created and result.file.source is FileSource.import_
+    with database.read() as session:
+        owners = session.execute(select(Project.organization_id, File.sha256).join(File.project).order_by(File.id)).all()
+    assert owners == [(organization.id, SHA), (other.id, hashlib.sha256(OTHER_DATA).hexdigest())]
