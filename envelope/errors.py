@@ -46,3 +46,9 @@ class FileExists(EnvelopeError):
 
 class FileTooLarge(EnvelopeError):
     status = 413
+
+
+class StorageUnavailable(EnvelopeError):
+    """The storage backend failed; nothing was published, the client may retry."""
+
+    status = 503

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -92,6 +93,23 @@ def publish_file(
         return _record(db, organization, principal, parsed, info, digests, key, source)
     finally:
         spool.unlink(missing_ok=True)
+
+
+def remove_stale_spool_files(spool_dir: Path, *, older_than: float) -> int:
+    """Delete spool files a killed process left behind; returns how many.
+
+    Only files untouched for `older_than` seconds go, so an upload or import
+    still running in another process keeps its file."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in spool_dir.glob("upload-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _spool(stream: BinaryIO, out: BinaryIO, max_size: int) -> Digests:

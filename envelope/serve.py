@@ -14,11 +14,13 @@ import time
 from dataclasses import dataclass, field
 
 from envelope.config import Settings
+from envelope.publish import remove_stale_spool_files
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks
 MAX_BACKOFF = 30.0  # seconds
 STOP_GRACE = 10.0  # seconds before SIGKILL
+STALE_SPOOL_AGE = 3600.0  # seconds; an upload spool untouched this long was abandoned
 
 
 def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:
@@ -76,6 +78,7 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> 
         nonlocal stopping
         stopping = True
 
+    remove_stale_spool_files(settings.tmp_dir, older_than=STALE_SPOOL_AGE)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     for child in children:

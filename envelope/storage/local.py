@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from envelope.errors import StorageUnavailable
+
 COPY_BUFFER = 1024 * 1024  # bytes
 
 
@@ -29,7 +31,15 @@ class LocalStorage:
         self._write(key, lambda out: out.write(data))
 
     def _write(self, key: str, fill) -> None:
-        target = self._path(key)
+        try:
+            self._write_atomically(self._path(key), fill)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"File storage failed ({exc.strerror or exc}); nothing was published, "
+                "try again later."
+            ) from None
+
+    def _write_atomically(self, target: Path, fill) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:

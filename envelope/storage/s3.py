@@ -11,7 +11,10 @@ from typing import BinaryIO
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from boto3.exceptions import S3UploadFailedError
+
+from envelope.errors import StorageUnavailable
 
 # Multipart above 64 MiB: bounded memory for any file size, few parts for
 # typical wheels.
@@ -29,20 +32,32 @@ class S3Storage:
     def _key(self, key: str) -> str:
         return self.prefix + key
 
-    def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        # A multipart upload becomes visible only when completed: all or nothing.
-        self.client.upload_file(
-            str(path),
-            self.bucket,
-            self._key(key),
-            ExtraArgs={"ContentType": content_type},
-            Config=TRANSFER,
+    def _unavailable(self, exc: Exception) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"File storage is unavailable (S3 bucket {self.bucket!r}: {exc}); nothing was "
+            "published, try again later."
         )
 
+    def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        # A multipart upload becomes visible only when completed: all or nothing.
+        try:
+            self.client.upload_file(
+                str(path),
+                self.bucket,
+                self._key(key),
+                ExtraArgs={"ContentType": content_type},
+                Config=TRANSFER,
+            )
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise self._unavailable(exc) from None
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        self.client.put_object(
-            Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
-        )
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from None
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -50,7 +65,9 @@ class S3Storage:
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 raise FileNotFoundError(key) from None
-            raise
+            raise self._unavailable(exc) from None
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from None
         return response["Body"]
 
     def exists(self, key: str) -> bool:
@@ -59,7 +76,9 @@ class S3Storage:
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
                 return False
-            raise
+            raise self._unavailable(exc) from None
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from None
         return True
 
     def delete(self, key: str) -> None:

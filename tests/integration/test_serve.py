@@ -64,12 +64,12 @@ def test_embedded_worker_and_beat_run_tasks(server) -> None:
 
 
 def test_a_killed_worker_is_restarted(server) -> None:
-    (worker_pid,) = [pid for pid, cmd in _children(server.pid) if " worker" in cmd and "celery" in cmd]
+    (worker_pid,) = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     os.kill(worker_pid, signal.SIGKILL)
     killed_at = _wait_for_heartbeat_after(server, None)
     time.sleep(HEARTBEAT_EVERY * 2)
     after = _wait_for_heartbeat_after(server, killed_at, timeout=90)
     assert after > killed_at
-    restarted = [pid for pid, cmd in _children(server.pid) if " worker" in cmd and "celery" in cmd]
+    restarted = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     assert restarted and restarted[0] != worker_pid
     assert "worker exited" in server.log_text()
