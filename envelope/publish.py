@@ -44,6 +44,16 @@ class Digests:
 
 
 @dataclass(frozen=True)
+class VerifiedFile:
+    """Bytes that are stored and checked: all that remains is to record them."""
+
+    parsed: DistributionFilename
+    info: DistributionInfo
+    digests: Digests
+    key: str
+
+
+@dataclass(frozen=True)
 class PublishResult:
     file: File
     created: bool  # False when the same bytes were already published: a no-op
@@ -90,7 +100,8 @@ def publish_file(
         if not storage.exists(key):
             storage.put_file(key, spool, content_type=CONTENT_TYPES[parsed.packagetype])
         storage.put_bytes(key + ".metadata", info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
-        return _record(db, organization, principal, parsed, info, digests, key, source)
+        verified = VerifiedFile(parsed, info, digests, key)
+        return _record(db, organization, principal, verified, source)
     finally:
         spool.unlink(missing_ok=True)
 
@@ -185,10 +196,7 @@ def _record(
     db: Database,
     organization: Organization,
     principal: Principal,
-    parsed: DistributionFilename,
-    info: DistributionInfo,
-    digests: Digests,
-    key: str,
+    verified: VerifiedFile,
     source: FileSource,
 ) -> PublishResult:
     """Insert the rows in one transaction. A concurrent publish of the same
@@ -197,10 +205,10 @@ def _record(
     for attempt in range(3):
         try:
             with db.write() as session:
-                existing = _existing_file(session, organization.id, parsed.filename)
+                existing = _existing_file(session, organization.id, verified.parsed.filename)
                 if existing is not None:
-                    return PublishResult(_same_or_clash(existing, digests), created=False)
-                file = _insert(session, organization, principal, parsed, info, digests, key, source)
+                    return PublishResult(_same_or_clash(existing, verified.digests), created=False)
+                file = _insert(session, organization, principal, verified, source)
             return PublishResult(file, created=True)
         except IntegrityError:
             if attempt == 2:
@@ -212,12 +220,10 @@ def _insert(
     session: Session,
     organization: Organization,
     principal: Principal,
-    parsed: DistributionFilename,
-    info: DistributionInfo,
-    digests: Digests,
-    key: str,
+    verified: VerifiedFile,
     source: FileSource,
 ) -> File:
+    parsed, info, digests = verified.parsed, verified.info, verified.digests
     project = session.scalar(
         select(Project).where(
             Project.organization_id == organization.id, Project.normalized_name == parsed.name
@@ -262,7 +268,7 @@ def _insert(
         requires_python=info.requires_python,
         metadata_sha256=hashlib.sha256(info.metadata_bytes).hexdigest(),
         metadata_size=len(info.metadata_bytes),
-        storage_key=key,
+        storage_key=verified.key,
         source=source,
         uploaded_by=principal.label,
     )

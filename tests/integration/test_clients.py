@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.builders import make_sdist, make_wheel
+from tests.integration.html_proxy import HtmlOnlyProxy
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
 
 ORG = "acme"
@@ -67,6 +68,19 @@ def test_pip_installs_what_twine_uploaded(corpus: Corpus, tmp_path: Path) -> Non
     url = index_url(corpus.server.base_url, ORG, corpus.read_token)
     pip(env, "install", "--target", str(tmp_path / "t"), "--index-url", url, "billing==1.5.0")
     assert installed_version(tmp_path / "t", "billing") == "1.5.0"
+
+
+def test_pip_and_uv_work_from_the_html_form(corpus: Corpus, tmp_path: Path) -> None:
+    host, port = corpus.server.host, corpus.server.port
+    with HtmlOnlyProxy(host, port) as proxy:
+        url = index_url(f"http://127.0.0.1:{proxy.port}", ORG, corpus.read_token)
+        env = corpus.server.client_env
+        pip(env, "install", "--target", str(tmp_path / "t"), "--index-url", url, "billing<2")
+        uv(env, "pip", "install", "--target", str(tmp_path / "u"), "--index-url", url, "billing<2")
+    assert installed_version(tmp_path / "t", "billing") == "1.5.0"
+    assert installed_version(tmp_path / "u", "billing") == "1.5.0"
+    # both clients asked for JSON first: the proxy is what made them read HTML
+    assert any("vnd.pypi.simple.v1+json" in accept for accept in proxy.accepts_seen)
 
 
 def test_pip_picks_the_wheel_for_each_platform(corpus: Corpus, tmp_path: Path) -> None:
