@@ -41,6 +41,7 @@ class Principal:
     user_id: int | None = None
     token_id: int | None = None
     can_manage: bool = False  # owner-level: delete, members, connections
+    noun: str = "This token"  # how refusals name the caller
     _by_project: dict[str, Restriction] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,16 +70,16 @@ class Principal:
     def check_upload(self, name: NormalizedName, version: Version) -> None:
         """Raise Forbidden, naming the rule, unless this caller may publish name==version."""
         if not self.can_upload:
-            raise Forbidden("This token or account may only read; uploading needs upload scope.")
+            raise Forbidden(f"{self.noun} may only read; uploading needs upload scope.")
         if self.restrictions is None:
             return
         restriction = self._by_project.get(name)
         if restriction is None:
             allowed = ", ".join(str(r) for r in self.restrictions)
-            raise Forbidden(f"This token may not upload {name}: it is restricted to {allowed}.")
+            raise Forbidden(f"{self.noun} may not upload {name}: it is restricted to {allowed}.")
         if not restriction.specifier.contains(version, prereleases=True):
             raise Forbidden(
-                f"This token may not upload {name} {version}: it is restricted to {restriction}."
+                f"{self.noun} may not upload {name} {version}: it is restricted to {restriction}."
             )
 
 

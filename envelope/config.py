@@ -22,6 +22,7 @@ class Settings:
     github_api_url: str
     sync_followups: tuple[int, ...]
     reconcile_interval: int  # seconds
+    poll_interval: int  # seconds between polls of every repository
     max_file_size: int  # bytes
 
     @classmethod
@@ -40,6 +41,7 @@ class Settings:
             github_api_url=env.get("ENVELOPE_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
             sync_followups=_int_list(env.get("ENVELOPE_SYNC_FOLLOWUPS"), DEFAULT_FOLLOWUPS),
             reconcile_interval=int(env.get("ENVELOPE_RECONCILE_INTERVAL", "60")),
+            poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
         )
 

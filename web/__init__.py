@@ -21,9 +21,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
 
-    from web import errors, files, health, simple, upload
+    from web import errors, files, health, hooks, simple, upload
 
     errors.register(app)
-    for module in (health, simple, files, upload):
+    for module in (health, simple, files, upload, hooks):
         app.register_blueprint(module.bp)
     return app

@@ -10,7 +10,7 @@ from worker import broker
 
 def make_celery(settings: Settings) -> Celery:
     """JSON only, late acks and prefetch 1: a task a dead worker held runs again."""
-    app = Celery("envelope", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("envelope", broker=settings.broker_url, include=["worker.tasks", "worker.relay"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -21,10 +21,15 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            # Runs with the reconciler's rhythm: both prove the pipeline moves.
-            "heartbeat": {"task": "envelope.heartbeat", "schedule": float(settings.reconcile_interval)},
+            "reconcile": {"task": "envelope.reconcile", "schedule": float(settings.reconcile_interval)},
+            "poll": {"task": "envelope.poll_all", "schedule": float(settings.poll_interval)},
         },
     )
     broker.install()
+    if settings.broker_url.startswith("redis"):
+        # A message a dead worker held comes back after this long; the
+        # reconciler usually re-queues the run sooner.
+        app.conf.broker_transport_options = {"visibility_timeout": 3600}
+    app.conf.broker_connection_timeout = 5
     app.conf.envelope_settings = settings
     return app

@@ -1,6 +1,13 @@
 """All tables, importable from one place (Alembic needs every model loaded)."""
 from envelope.models.accounts import AccessToken, Membership, Organization, Role, User
 from envelope.models.audit import AuditEvent, ServiceHeartbeat
+from envelope.models.github import (
+    OutboxMessage,
+    RepositoryConnection,
+    SyncAsset,
+    SyncRun,
+    WebhookDelivery,
+)
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
 
 __all__ = [
@@ -10,10 +17,15 @@ __all__ = [
     "File",
     "FileSource",
     "Membership",
+    "OutboxMessage",
     "Organization",
     "Project",
     "Release",
+    "RepositoryConnection",
     "Role",
     "ServiceHeartbeat",
+    "SyncAsset",
+    "SyncRun",
     "User",
+    "WebhookDelivery",
 ]

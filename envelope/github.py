@@ -1,0 +1,213 @@
+"""GitHub API access for release sync: releases and assets through PyGithub,
+conditional polls and asset downloads through plain HTTP. No database here.
+
+Asset downloads follow GitHub's redirect by hand: the Authorization header
+goes to the API host only, never to the storage host the redirect names.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import BinaryIO, Callable
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from github import Auth, Github, GithubException, RateLimitExceededException
+from urllib3.util.retry import Retry
+
+from envelope.errors import EnvelopeError, FileTooLarge, NotFound
+
+TIMEOUT = 30  # seconds per request
+MAX_REDIRECTS = 5
+CHUNK = 1024 * 1024  # bytes per read while downloading
+RETRY = Retry(
+    total=3,
+    backoff_factor=0.5,
+    status_forcelist=(500, 502, 503, 504),
+    allowed_methods=frozenset({"GET", "HEAD"}),
+    raise_on_status=False,
+)
+
+
+class GitHubUnavailable(EnvelopeError):
+    """A transient failure (5xx, network): the same call may work later."""
+
+    status = 502
+
+
+class RateLimited(GitHubUnavailable):
+    def __init__(self, reset_at: datetime | None) -> None:
+        when = f" until {reset_at:%H:%M:%S} UTC" if reset_at else ""
+        super().__init__(f"GitHub API rate limit exhausted{when}.")
+        self.reset_at = reset_at
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: int
+    name: str
+    size: int
+    updated_at: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class Release:
+    id: int
+    tag: str
+    draft: bool
+    prerelease: bool
+    assets: tuple[Asset, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever an asset is added, removed or replaced."""
+        text = "\n".join(sorted(f"{a.name}\t{a.size}\t{a.updated_at}" for a in self.assets))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reset_time(headers: dict | None) -> datetime | None:
+    value = (headers or {}).get("X-RateLimit-Reset") or (headers or {}).get("x-ratelimit-reset")
+    return datetime.fromtimestamp(int(value), timezone.utc) if value else None
+
+
+class GitHubClient:
+    def __init__(self, api_url: str, token: str | None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self._github = Github(
+            base_url=self.api_url,
+            auth=Auth.Token(token) if token else None,
+            retry=RETRY,
+            timeout=TIMEOUT,
+            per_page=100,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        self._http = requests.Session()
+        self._http.headers["User-Agent"] = "envelope-index"
+        self._http.headers["X-GitHub-Api-Version"] = "2022-11-28"
+
+    def close(self) -> None:
+        self._github.close()
+        self._http.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _call(self, what: str, fn: Callable):
+        try:
+            return fn()
+        except RateLimitExceededException as exc:
+            raise RateLimited(_reset_time(exc.headers)) from None
+        except GithubException as exc:
+            if exc.status == 404:
+                raise NotFound(f"GitHub has no {what}, or the token cannot see it.") from None
+            if exc.status in (401, 403):
+                raise EnvelopeError(f"GitHub refused access to {what} ({exc.status}); check the token.") from None
+            raise GitHubUnavailable(f"GitHub answered {exc.status} for {what}.") from None
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"Cannot reach GitHub for {what}: {exc}") from None
+
+    def release(self, full_name: str, release_id: int) -> Release:
+        def fetch() -> Release:
+            repo = self._github.get_repo(full_name, lazy=True)
+            return _release(repo.get_release(release_id))
+
+        return self._call(f"release {release_id} of {full_name}", fetch)
+
+    def releases(self, full_name: str, *, limit: int | None = None) -> list[Release]:
+        """Newest first; drafts included (callers decide), at most `limit`."""
+
+        def fetch() -> list[Release]:
+            repo = self._github.get_repo(full_name, lazy=True)
+            found = []
+            for item in repo.get_releases():
+                found.append(_release(item))
+                if limit is not None and len(found) >= limit:
+                    break
+            return found
+
+        return self._call(f"releases of {full_name}", fetch)
+
+    def releases_changed(self, full_name: str, etag: str | None) -> tuple[bool, str | None]:
+        """One conditional request for the newest releases: (changed?, new ETag).
+
+        GitHub does not count a 304 against the rate limit, so the hourly
+        poll of an idle repository is free."""
+        headers = {"Accept": "application/vnd.github+json", **self._auth_headers()}
+        if etag:
+            headers["If-None-Match"] = etag
+        url = f"{self.api_url}/repos/{full_name}/releases?per_page=100"
+        try:
+            response = self._http.get(url, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"Cannot reach GitHub for releases of {full_name}: {exc}") from None
+        with response:
+            if response.status_code == 304:
+                return False, etag
+            if response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0":
+                raise RateLimited(_reset_time(dict(response.headers)))
+            if response.status_code == 404:
+                raise NotFound(f"GitHub has no repository {full_name}, or the token cannot see it.")
+            if response.status_code >= 400:
+                raise GitHubUnavailable(f"GitHub answered {response.status_code} for releases of {full_name}.")
+            return True, response.headers.get("ETag")
+
+    def download(
+        self,
+        asset: Asset,
+        out: BinaryIO,
+        *,
+        max_size: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Stream the asset's bytes into `out`; returns the size.
+
+        Redirects are followed here, not by the HTTP library, so that the
+        token is sent to the API host only."""
+        url, headers = asset.api_url, {"Accept": "application/octet-stream", **self._auth_headers()}
+        origin = urlsplit(url).netloc
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise GitHubUnavailable(f"Cannot download {asset.name}: {exc}") from None
+            with response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers["Location"])
+                    if urlsplit(url).netloc != origin:
+                        headers = {"Accept": "application/octet-stream"}
+                    continue
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise GitHubUnavailable(f"Downloading {asset.name} failed with {response.status_code}.")
+                if response.status_code >= 400:
+                    raise EnvelopeError(f"Downloading {asset.name} failed with {response.status_code}.")
+                return _copy(response, out, asset, max_size, progress)
+        raise GitHubUnavailable(f"Too many redirects downloading {asset.name}.")
+
+
+def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> int:
+    size = 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > max_size:
+                raise FileTooLarge(f"Asset {asset.name} is larger than the index's limit of {max_size} bytes.")
+            out.write(chunk)
+            if progress:
+                progress(len(chunk))
+    except requests.RequestException as exc:
+        raise GitHubUnavailable(f"Download of {asset.name} broke off: {exc}") from None
+    if size != asset.size:
+        raise GitHubUnavailable(f"Download of {asset.name} is {size} bytes, GitHub announced {asset.size}.")
+    return size
+
+
+def _release(item) -> Release:
+    assets = tuple(
+        Asset(a.id, a.name, a.size, a.updated_at.isoformat() if a.updated_at else "", a.url)
+        for a in item.get_assets()
+    )
+    return Release(item.id, item.tag_name, item.draft, item.prerelease, assets)

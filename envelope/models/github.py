@@ -1,0 +1,133 @@
+"""GitHub repository connections and the durable record of sync work.
+
+Everything a worker needs to (re)do is a row here before it is a message on
+a broker, so a lost message or a dead worker delays work but never loses it.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from envelope.db import Base
+from envelope.models.accounts import Organization
+from envelope.models.base import UTCDateTime, utcnow
+
+
+class RepositoryConnection(Base):
+    __tablename__ = "repository_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    # owner/repo, lowercased: GitHub compares repository names case-insensitively.
+    full_name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Normalized project names this repository may publish; empty: any project.
+    allowed_projects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Fernet-sealed with a key derived from ENVELOPE_SECRET_KEY.
+    github_token_sealed: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+    releases_etag: Mapped[str | None] = mapped_column(String(200))
+    last_polled: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One row per X-GitHub-Delivery: a redelivered webhook finds its row and stops."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("repository_connections.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str | None] = mapped_column(String(50))
+    release_id: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(20))  # queued | ignored
+    received: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncRun(Base):
+    """One ingestion of one release (or of every release, for a manual sync).
+
+    `lease_until` is how a run is claimed: a worker owns it until then and
+    extends it while it works; the reconciler re-queues runs whose lease ran
+    out (their worker died) and runs queued for too long (a lost message)."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("repository_connections.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(20))  # webhook | followup | poll | manual | reconcile
+    release_id: Mapped[int | None] = mapped_column(BigInteger)
+    release_tag: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Which follow-up poll of the schedule this is (0 for the first run), and
+    # how many polls in a row have seen the same assets (follow-ups stop at 2).
+    followup_index: Mapped[int] = mapped_column(Integer, default=0)
+    stable_polls: Mapped[int] = mapped_column(Integer, default=0)
+    # Names+sizes+update times of the assets seen: follow-ups stop once it is stable.
+    assets_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    assets_seen: Mapped[int] = mapped_column(Integer, default=0)
+    published: Mapped[int] = mapped_column(Integer, default=0)
+    present: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    connection: Mapped[RepositoryConnection] = relationship()
+    assets: Mapped[list["SyncAsset"]] = relationship(
+        back_populates="run", order_by="SyncAsset.id", cascade="all, delete-orphan"
+    )
+
+
+class SyncAsset(Base):
+    """What happened to one asset in one run, with the reason when it was not published."""
+
+    __tablename__ = "sync_assets"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # GitHub's id and update time: an asset seen published before, unchanged,
+    # is not downloaded again.
+    asset_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    asset_updated_at: Mapped[str] = mapped_column(String(40))
+    # published | present | ignored | refused | failed
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[SyncRun] = relationship(back_populates="assets")
+
+
+class OutboxMessage(Base):
+    """A task to send to the broker, written in the same transaction as the
+    work it stands for. The relay sends rows whose `not_before` has passed
+    and marks them sent; tasks are idempotent, so a row sent twice is harmless."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

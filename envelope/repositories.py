@@ -1,0 +1,109 @@
+"""Repository connections: which GitHub repository feeds which organization."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from envelope.access import Principal, Restriction
+from envelope.audit import record_event
+from envelope.errors import Conflict, InvalidInput, NotFound
+from envelope.models import Organization, RepositoryConnection
+from envelope.names import normalize
+from envelope.sealing import seal, unseal
+
+# GitHub's rules: owners 1-39 of [A-Za-z0-9-], repositories 1-100 of [A-Za-z0-9._-].
+FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+
+
+def parse_full_name(text: str) -> str:
+    """'Acme/Billing' -> 'acme/billing'; InvalidInput unless it is OWNER/REPO."""
+    if not FULL_NAME.fullmatch(text) or text.endswith((".git", "/.", "/..")):
+        raise InvalidInput(f"Invalid GitHub repository {text!r}: expected OWNER/REPO.")
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class NewConnection:
+    connection: RepositoryConnection
+    webhook_secret: str  # shown once
+
+
+def add_repository(
+    session: Session,
+    secret_key: str,
+    organization: Organization,
+    full_name: str,
+    *,
+    github_token: str | None,
+    projects: list[str] | tuple[str, ...] = (),
+    actor: str,
+) -> NewConnection:
+    name = parse_full_name(full_name)
+    if session.scalar(select(RepositoryConnection.id).where(RepositoryConnection.full_name == name)):
+        raise Conflict(f"{name} is already connected; `envelope repo remove {name}` first.")
+    webhook_secret = secrets.token_urlsafe(32)
+    connection = RepositoryConnection(
+        organization_id=organization.id,
+        full_name=name,
+        allowed_projects=sorted({normalize(p) for p in projects}),
+        github_token_sealed=seal(secret_key, github_token) if github_token else None,
+        webhook_secret_sealed=seal(secret_key, webhook_secret),
+    )
+    session.add(connection)
+    session.flush()
+    record_event(session, organization.id, actor, "repo.add", name, projects=list(projects) or None,
+                 private=bool(github_token) or None)
+    return NewConnection(connection, webhook_secret)
+
+
+def find_connection(session: Session, full_name: str) -> RepositoryConnection:
+    connection = session.scalar(
+        select(RepositoryConnection).where(RepositoryConnection.full_name == full_name.lower())
+    )
+    if connection is None:
+        raise NotFound(f"{full_name} is not connected; `envelope repo add` connects it.")
+    return connection
+
+
+def list_repositories(session: Session, organization: Organization) -> list[RepositoryConnection]:
+    return list(
+        session.scalars(
+            select(RepositoryConnection)
+            .where(RepositoryConnection.organization_id == organization.id)
+            .order_by(RepositoryConnection.full_name)
+        )
+    )
+
+
+def remove_repository(session: Session, full_name: str, *, actor: str) -> None:
+    connection = find_connection(session, full_name)
+    record_event(session, connection.organization_id, actor, "repo.remove", connection.full_name)
+    session.delete(connection)
+
+
+def connection_principal(connection: RepositoryConnection) -> Principal:
+    """A repository publishes as itself: any version of its allowed projects."""
+    restrictions = None
+    if connection.allowed_projects:
+        restrictions = tuple(Restriction(p, SpecifierSet()) for p in connection.allowed_projects)
+    return Principal(
+        organization_id=connection.organization_id,
+        label=f"github {connection.full_name}",
+        can_upload=True,
+        restrictions=restrictions,
+        noun=f"Repository {connection.full_name}",
+    )
+
+
+def github_token(connection: RepositoryConnection, secret_key: str) -> str | None:
+    sealed = connection.github_token_sealed
+    return unseal(secret_key, sealed) if sealed else None
+
+
+def webhook_secret(connection: RepositoryConnection, secret_key: str) -> str:
+    return unseal(secret_key, connection.webhook_secret_sealed)

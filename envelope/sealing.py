@@ -1,0 +1,33 @@
+"""Secrets Envelope must use again later (GitHub tokens, webhook secrets) are
+sealed with Fernet under a key derived from ENVELOPE_SECRET_KEY, so a copy of
+the database alone reveals none of them."""
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from envelope.errors import EnvelopeError
+
+_INFO = b"envelope: sealed repository secrets v1"
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(secret_key: str, plaintext: str) -> str:
+    return _fernet(secret_key).encrypt(plaintext.encode()).decode()
+
+
+def unseal(secret_key: str, sealed: str) -> str:
+    try:
+        return _fernet(secret_key).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        raise EnvelopeError(
+            "A stored repository secret cannot be decrypted: ENVELOPE_SECRET_KEY changed since "
+            "it was saved; remove and re-add the repository connection."
+        ) from None

@@ -1,0 +1,39 @@
+"""Read-side view of sync runs, for `envelope repo status` and the web UI."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from envelope.models import SyncRun
+from envelope.repositories import find_connection
+
+
+def recent_runs(session: Session, full_name: str, *, limit: int = 10) -> list[dict]:
+    connection = find_connection(session, full_name)
+    runs = session.scalars(
+        select(SyncRun)
+        .where(SyncRun.connection_id == connection.id)
+        .options(selectinload(SyncRun.assets))
+        .order_by(SyncRun.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": run.id,
+            "trigger": run.trigger,
+            "release": run.release_tag,
+            "status": run.status,
+            "attempts": run.attempts,
+            "assets_seen": run.assets_seen,
+            "published": run.published,
+            "present": run.present,
+            "skipped": run.skipped,
+            "failed": run.failed,
+            "error": run.error,
+            "created": run.created.isoformat(),
+            "started": run.started.isoformat() if run.started else None,
+            "finished": run.finished.isoformat() if run.finished else None,
+            "assets": [{"name": a.name, "outcome": a.outcome, "reason": a.reason} for a in run.assets],
+        }
+        for run in runs
+    ]

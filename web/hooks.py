@@ -1,0 +1,25 @@
+"""POST /hooks/github: GitHub's webhook receiver (logic in envelope.webhooks)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from envelope.webhooks import receive_webhook
+from web.runtime import runtime
+
+bp = Blueprint("hooks", __name__)
+
+
+@bp.post("/hooks/github")
+def github() -> Response:
+    rt = runtime()
+    result = receive_webhook(
+        rt.db,
+        rt.settings.secret_key,
+        event=request.headers.get("X-GitHub-Event", ""),
+        delivery_id=request.headers.get("X-GitHub-Delivery", ""),
+        signature=request.headers.get("X-Hub-Signature-256"),
+        body=request.get_data(cache=False),
+    )
+    response = jsonify(message=result.message)
+    response.status_code = result.status
+    return response
