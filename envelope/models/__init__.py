@@ -1,5 +1,16 @@
 """All tables, importable from one place (Alembic needs every model loaded)."""
-from envelope.models.accounts import AccessToken, Membership, Organization, Role, User
+from envelope.models.accounts import (
+    AccessToken,
+    InstanceSetting,
+    Invitation,
+    Membership,
+    OneTimeToken,
+    Organization,
+    RecoveryCode,
+    Role,
+    User,
+    UserSession,
+)
 from envelope.models.audit import AuditEvent, ServiceHeartbeat
 from envelope.models.github import (
     OutboxMessage,
@@ -11,6 +22,11 @@ from envelope.models.github import (
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
 
 __all__ = [
+    "InstanceSetting",
+    "Invitation",
+    "OneTimeToken",
+    "RecoveryCode",
+    "UserSession",
     "AccessToken",
     "AuditEvent",
     "DeletedFilename",
