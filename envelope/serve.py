@@ -62,10 +62,14 @@ class Child:
 
 
 def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if `serve` itself is killed, so no orphans."""
+    """Linux: if `serve` itself dies without stopping its children (SIGKILL,
+    a crash), they are killed too: no orphan keeps the port or the queue.
+    SIGKILL rather than SIGTERM, so nothing lingers in a graceful shutdown
+    while a restarted `serve` binds the same port; acks_late and the
+    reconciler recover the work a killed worker held."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
 

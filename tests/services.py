@@ -188,6 +188,34 @@ def stop_process_group(
     process.wait(timeout=10)
 
 
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, read from /proc (children first found, then theirs)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 _LIVE: set[Any] = set()
 
 
@@ -878,9 +906,22 @@ class EnvelopeServer:
         self._closed()
 
     def kill(self) -> None:
-        """SIGKILL the whole group at once: a crash (power loss) rather than a shutdown."""
+        """SIGKILL `serve` and every process below it at once: a crash (power
+        loss) rather than a shutdown. Its children live in sessions of their
+        own, so the group alone would miss them; wait until all are gone so a
+        restart finds the port free."""
         _LIVE.discard(self)
-        stop_process_group(self.process, sig=signal.SIGKILL, grace=10)
+        if self.process is not None:
+            tree = [self.process.pid, *descendants(self.process.pid)]
+            for pid in tree:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.process.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+                time.sleep(0.05)
         self._closed()
 
     def _closed(self) -> None:
