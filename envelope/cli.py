@@ -57,11 +57,22 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
     from envelope.serve import serve_forever
 
-    settings = Settings.from_env()
     from envelope.migrate import upgrade
 
+    settings = Settings.from_env()
     upgrade(settings.database_url)
     serve_forever(settings, host=host, port=port, workers=workers)
+
+
+@main.command()
+@friendly_errors
+def migrate() -> None:
+    """Apply database migrations (the Procfile's release phase)."""
+    from envelope.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo("Database schema is up to date.")
 
 
 @main.group()

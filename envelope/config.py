@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -25,6 +26,16 @@ class Settings:
     poll_interval: int  # seconds between polls of every repository
     max_file_size: int  # bytes
     ratelimit_storage_url: str  # Flask-Limiter storage: memory:// or redis://…
+    # Outgoing mail. Without an SMTP host, messages are written as .eml files
+    # under data_dir/mail/ (a laptop install needs no mail server).
+    smtp_host: str | None = None
+    smtp_port: int = 25  # 465 means implicit TLS
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = "Envelope <envelope@localhost>"
+    # Whether anyone may create an account until an admin changes it in the UI.
+    signup_open: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -45,6 +56,15 @@ class Settings:
             poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
             ratelimit_storage_url=env.get("ENVELOPE_RATELIMIT_STORAGE_URL", "memory://"),
+            smtp_host=env.get("ENVELOPE_SMTP_HOST") or None,
+            smtp_port=int(env.get("ENVELOPE_SMTP_PORT") or "25"),
+            smtp_username=env.get("ENVELOPE_SMTP_USERNAME") or None,
+            smtp_password=env.get("ENVELOPE_SMTP_PASSWORD") or None,
+            smtp_starttls=_flag("ENVELOPE_SMTP_STARTTLS", env.get("ENVELOPE_SMTP_STARTTLS"), False),
+            mail_from=env.get("ENVELOPE_SMTP_FROM") or "Envelope <envelope@localhost>",
+            signup_open=_choice(
+                "ENVELOPE_SIGNUP", env.get("ENVELOPE_SIGNUP"), {"open": True, "closed": False}, "open"
+            ),
         )
 
     @property
@@ -61,14 +81,40 @@ def _int_list(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(part) for part in raw.split(",") if part.strip())
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _flag(name: str, raw: str | None, default: bool) -> bool:
+    return _choice(name, raw, _BOOLEANS, "true" if default else "false")
+
+
+def _choice(name: str, raw: str | None, choices: dict[str, bool], default: str) -> bool:
+    value = (raw or default).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name}={raw!r} is not understood: use one of {', '.join(choices)}.")
+    return choices[value]
+
+
 def _stored_secret_key(data_dir: Path) -> str:
-    """Generate the key once so sessions survive restarts of an embedded install."""
+    """Generate the key once so sessions survive restarts of an embedded install.
+
+    Several processes may start at once (web, worker, beat): the key is
+    written to a private temporary file and linked into place, which either
+    creates the file complete or fails because another process won; then
+    that process's key is read."""
     path = data_dir / "secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        pass
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret_key-")
+    try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return key
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
