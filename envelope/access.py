@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from packaging.specifiers import SpecifierSet
@@ -42,6 +43,7 @@ class Principal:
     token_id: int | None = None
     can_manage: bool = False  # owner-level: delete, members, connections
     noun: str = "This token"  # how refusals name the caller
+    expires: datetime | None = None  # the token's expiry: no redirect may outlive it
     _by_project: dict[str, Restriction] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -6,7 +6,9 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_MAX_FILE_SIZE = 1024**3  # bytes: 1 GiB, like PyPI's default upload limit
 DEFAULT_FOLLOWUPS = (60, 180, 600, 1800, 3600)  # seconds after a release event
@@ -26,6 +28,12 @@ class Settings:
     poll_interval: int  # seconds between polls of every repository
     max_file_size: int  # bytes
     ratelimit_storage_url: str  # Flask-Limiter storage: memory:// or redis://…
+    downloads: str  # "redirect" (presigned/CDN URL) or "stream" (through the web process)
+    download_url_window: int  # seconds a redirect URL stays identical (pip/uv cache by URL)
+    cdn_url: str | None  # base URL of a CDN in front of the bucket
+    cdn_key_id: str | None  # CloudFront key pair id, to sign CDN URLs
+    cdn_private_key_file: str | None  # PEM file of that key
+    accel_redirect_prefix: str | None  # local storage behind nginx: X-Accel-Redirect location
     # Outgoing mail. Without an SMTP host, messages are written as .eml files
     # under data_dir/mail/ (a laptop install needs no mail server).
     smtp_host: str | None = None
@@ -56,6 +64,15 @@ class Settings:
             poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
             ratelimit_storage_url=env.get("ENVELOPE_RATELIMIT_STORAGE_URL", "memory://"),
+            downloads=_choice(
+                "ENVELOPE_DOWNLOADS", env.get("ENVELOPE_DOWNLOADS"),
+                {"redirect": "redirect", "stream": "stream"}, "redirect",
+            ),
+            download_url_window=int(env.get("ENVELOPE_DOWNLOAD_URL_WINDOW", "3600")),
+            cdn_url=(env.get("ENVELOPE_CDN_URL") or "").rstrip("/") or None,
+            cdn_key_id=env.get("ENVELOPE_CDN_KEY_ID") or None,
+            cdn_private_key_file=env.get("ENVELOPE_CDN_PRIVATE_KEY_FILE") or None,
+            accel_redirect_prefix=(env.get("ENVELOPE_ACCEL_REDIRECT_PREFIX") or "").rstrip("/") or None,
             smtp_host=env.get("ENVELOPE_SMTP_HOST") or None,
             smtp_port=int(env.get("ENVELOPE_SMTP_PORT") or "25"),
             smtp_username=env.get("ENVELOPE_SMTP_USERNAME") or None,
@@ -88,7 +105,7 @@ def _flag(name: str, raw: str | None, default: bool) -> bool:
     return _choice(name, raw, _BOOLEANS, "true" if default else "false")
 
 
-def _choice(name: str, raw: str | None, choices: dict[str, bool], default: str) -> bool:
+def _choice(name: str, raw: str | None, choices: dict[str, T], default: str) -> T:
     value = (raw or default).strip().lower()
     if value not in choices:
         raise ValueError(f"{name}={raw!r} is not understood: use one of {', '.join(choices)}.")

@@ -193,6 +193,7 @@ def token_principal(session: Session, token: AccessToken) -> Principal:
         restrictions=restrictions,
         user_id=token.user_id,
         token_id=token.id,
+        expires=token.expires,
     )
 
 

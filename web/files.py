@@ -1,10 +1,12 @@
 """Distribution files and their PEP 658 metadata. Files are immutable, so
-they are cached for a year; authorisation is checked on every request."""
+they are cached for a year; authorisation is checked on every request,
+before any redirect."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, send_file, stream_with_context
+from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
 
-from envelope.downloads import find_download
+from envelope.download_urls import redirect_url
+from envelope.downloads import Download, find_download
 from web.auth import basic_auth
 from web.runtime import runtime
 
@@ -14,35 +16,46 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 STREAM_CHUNK = 256 * 1024  # bytes
 
 
-@bp.get("/<org>/files/<sha256>/<filename>")
+@bp.route("/<org>/files/<sha256>/<filename>", methods=["GET", "HEAD"])
 def download(org: str, sha256: str, filename: str) -> Response:
     auth = basic_auth(org)
-    with runtime().db.read() as session:
+    rt = runtime()
+    with rt.db.read() as session:
         item = find_download(session, auth.organization, auth.principal, sha256, filename)
-    storage = runtime().storage
-    path = storage.local_path(item.key)
-    if path is not None:
-        response = send_file(
-            path,
-            mimetype=item.content_type,
-            conditional=True,
-            etag=item.etag,
-            max_age=None,
-            download_name=item.download_name,
-        )
-    else:
-        response = _stream(item)
+    if request.method == "HEAD":
+        # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
+        return _headers_only(item)
+    target = redirect_url(rt, item, auth.principal.expires)
+    if target is not None:
+        response = redirect(target, code=302)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    path = rt.storage.local_path(item.key)
+    if path is None:
+        return _stream(item)
+    if rt.settings.accel_redirect_prefix:
+        # nginx serves the bytes from its internal location; we only authorised.
+        response = _headers_only(item)
+        response.headers["X-Accel-Redirect"] = f"{rt.settings.accel_redirect_prefix}/{item.key}"
+        return response
+    response = send_file(path, mimetype=item.content_type, conditional=True, etag=item.etag,
+                         max_age=None, download_name=item.download_name)
     response.headers["Cache-Control"] = IMMUTABLE
     return response
 
 
-def _stream(item) -> Response:
-    """S3 and other remote storage: pass the bytes through in chunks."""
-    headers = {"Content-Length": str(item.size), "ETag": f'"{item.etag}"'}
+def _headers_only(item: Download) -> Response:
+    response = Response(status=200, content_type=item.content_type)
+    response.headers.update({"Content-Length": str(item.size), "ETag": f'"{item.etag}"',
+                             "Cache-Control": IMMUTABLE})
+    response.automatically_set_content_length = False
+    return response
+
+
+def _stream(item: Download) -> Response:
+    """Remote storage without redirects (private networks): pass the bytes through."""
     if request.if_none_match and item.etag in request.if_none_match:
-        return Response(status=304, headers={"ETag": headers["ETag"]})
-    if request.method == "HEAD":
-        return Response(status=200, headers=headers, content_type=item.content_type)
+        return Response(status=304, headers={"ETag": f'"{item.etag}"', "Cache-Control": IMMUTABLE})
     body = runtime().storage.open(item.key)
 
     def chunks():
@@ -52,6 +65,7 @@ def _stream(item) -> Response:
         finally:
             body.close()
 
-    return Response(
-        stream_with_context(chunks()), headers=headers, content_type=item.content_type
-    )
+    response = Response(stream_with_context(chunks()), content_type=item.content_type)
+    response.headers.update({"Content-Length": str(item.size), "ETag": f'"{item.etag}"',
+                             "Cache-Control": IMMUTABLE})
+    return response

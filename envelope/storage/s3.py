@@ -26,7 +26,8 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.client = boto3.client(
-            "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"})
+            "s3",
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}, signature_version="s3v4"),
         )
 
     def _key(self, key: str) -> str:
@@ -86,3 +87,18 @@ class S3Storage:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def object_key(self, key: str) -> str:
+        """The key inside the bucket, prefix included (what a CDN origin sees)."""
+        return self._key(key)
+
+    def presigned_url(self, key: str, *, expires_in: int, filename: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=expires_in,
+        )

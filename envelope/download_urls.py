@@ -1,0 +1,119 @@
+"""Where a client is sent to fetch a file: a presigned S3 URL, a (signed) CDN
+URL, or nowhere (the web process streams it).
+
+pip and uv cache downloads by URL, so a URL signed afresh on every request
+defeats their caches. Every URL here is signed as of the start of a fixed
+time window: all requests and all processes within one window get the very
+same URL. It stays valid until the end of the next window, and never past
+the expiry of the token that asked for it.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+from urllib.parse import quote
+
+import botocore.auth
+from botocore.signers import CloudFrontSigner
+
+from envelope.config import Settings
+from envelope.models.base import utcnow
+
+MAX_S3_PRESIGN = 7 * 24 * 3600  # seconds: S3's own limit for SigV4 query signatures
+MIN_VALIDITY = 60  # seconds: below this a redirect is not worth it; stream instead
+
+# botocore stamps signatures with the current time, read through this module
+# attribute. A thread-local override lets one thread sign "as of" a window
+# start while every other use of botocore keeps the real clock.
+_clock = threading.local()
+_real_now = botocore.auth.get_current_datetime
+
+
+def _signing_now() -> datetime:
+    return getattr(_clock, "moment", None) or _real_now()
+
+
+botocore.auth.get_current_datetime = _signing_now
+
+
+@contextmanager
+def _signing_time(moment: datetime) -> Iterator[None]:
+    _clock.moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        yield
+    finally:
+        _clock.moment = None
+
+
+def window_start(now: datetime, window: int) -> datetime:
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % window, timezone.utc)
+
+
+def url_lifetime(now: datetime, window: int, token_expires: datetime | None) -> tuple[datetime, int] | None:
+    """(signing time, seconds valid from then), or None when the caller's
+    token expires too soon for a redirect to be worth it."""
+    start = window_start(now, window)
+    seconds = min(2 * window, MAX_S3_PRESIGN)
+    if token_expires is not None:
+        seconds = min(seconds, int((token_expires - start).total_seconds()))
+    if start + timedelta(seconds=seconds) - now < timedelta(seconds=MIN_VALIDITY):
+        return None
+    return start, seconds
+
+
+def presigned_s3_url(storage, key: str, *, filename: str, settings: Settings,
+                     token_expires: datetime | None, now: datetime | None = None) -> str | None:
+    lifetime = url_lifetime(now or utcnow(), settings.download_url_window, token_expires)
+    if lifetime is None:
+        return None
+    start, seconds = lifetime
+    with _signing_time(start):
+        return storage.presigned_url(key, expires_in=seconds, filename=filename)
+
+
+def cdn_url(settings: Settings, object_key: str, *, token_expires: datetime | None,
+            signer: CloudFrontSigner | None, now: datetime | None = None) -> str | None:
+    url = f"{settings.cdn_url}/{quote(object_key)}"
+    if signer is None:
+        return url
+    lifetime = url_lifetime(now or utcnow(), settings.download_url_window, token_expires)
+    if lifetime is None:
+        return None
+    start, seconds = lifetime
+    # A canned policy depends only on the URL and the expiry: same inputs, same URL.
+    return signer.generate_presigned_url(url, date_less_than=start + timedelta(seconds=seconds))
+
+
+def redirect_url(runtime, download, token_expires: datetime | None) -> str | None:
+    """Where to send the client for `download`, or None to serve it directly."""
+    settings = runtime.settings
+    if settings.downloads != "redirect":
+        return None
+    if settings.cdn_url and hasattr(runtime.storage, "object_key"):
+        signer = cloudfront_signer(settings.cdn_key_id, settings.cdn_private_key_file)
+        return cdn_url(settings, runtime.storage.object_key(download.key),
+                       token_expires=token_expires, signer=signer)
+    if hasattr(runtime.storage, "presigned_url"):
+        return presigned_s3_url(runtime.storage, download.key, filename=download.download_name,
+                                settings=settings, token_expires=token_expires)
+    return None
+
+
+@functools.cache
+def cloudfront_signer(key_id: str | None, private_key_file: str | None) -> CloudFrontSigner | None:
+    if not (key_id and private_key_file):
+        return None
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    with open(private_key_file, "rb") as fh:
+        key = serialization.load_pem_private_key(fh.read(), password=None)
+
+    def rsa_signer(message: bytes) -> bytes:
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # CloudFront requires SHA-1
+
+    return CloudFrontSigner(key_id, rsa_signer)

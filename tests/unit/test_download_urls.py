@@ -1,0 +1,82 @@
+"""Redirect URLs are identical within a window and never outlive the token."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from envelope.config import Settings
+from envelope.download_urls import cdn_url, cloudfront_signer, presigned_s3_url, url_lifetime, window_start
+from envelope.storage.s3 import S3Storage
+
+WINDOW = 3600
+T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never contacted: signing is local
+    return Settings.from_env({"ENVELOPE_DATA_DIR": str(tmp_path), "ENVELOPE_DOWNLOAD_URL_WINDOW": str(WINDOW),
+                              "ENVELOPE_CDN_URL": "https://cdn.example.com"})
+
+
+@pytest.fixture
+def storage(settings) -> S3Storage:
+    return S3Storage("bucket", prefix="files")
+
+
+def sign(storage, settings, now, expires=None) -> str:
+    return presigned_s3_url(storage, "ab/cd/x/pkg-1.0-py3-none-any.whl", filename="pkg-1.0-py3-none-any.whl",
+                            settings=settings, token_expires=expires, now=now)
+
+
+def test_same_url_within_a_window_new_one_after(storage, settings) -> None:
+    first = sign(storage, settings, T0 + timedelta(minutes=1))
+    assert first == sign(storage, settings, T0 + timedelta(minutes=59))
+    assert first != sign(storage, settings, T0 + timedelta(minutes=61))
+    query = parse_qs(urlsplit(first).query)
+    assert query["X-Amz-Date"] == ["20261125T100000Z"] and query["X-Amz-Expires"] == [str(2 * WINDOW)]
+    assert "pkg-1.0-py3-none-any.whl" in query["response-content-disposition"][0]
+
+
+def test_signing_clock_is_restored(storage, settings) -> None:
+    sign(storage, settings, T0)
+    later = storage.client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+    assert parse_qs(urlsplit(later).query)["X-Amz-Date"] != ["20261125T100000Z"]
+
+
+def test_url_never_outlives_the_token(storage, settings) -> None:
+    expires = T0 + timedelta(minutes=30)
+    url = sign(storage, settings, T0 + timedelta(minutes=5), expires=expires)
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["1800"]
+    assert sign(storage, settings, T0 + timedelta(minutes=29, seconds=30), expires=expires) is None
+
+
+@pytest.mark.parametrize("now_minutes, expected_seconds", [(0, 2 * WINDOW), (59, 2 * WINDOW)])
+def test_lifetime_covers_the_rest_of_the_window(now_minutes, expected_seconds) -> None:
+    start, seconds = url_lifetime(T0 + timedelta(minutes=now_minutes), WINDOW, None)
+    assert start == T0 == window_start(T0 + timedelta(minutes=now_minutes), WINDOW)
+    assert seconds == expected_seconds
+
+
+def test_signed_cdn_urls_are_stable_and_bounded(settings, tmp_path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "cdn.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    signer = cloudfront_signer("K2JCJMDEHXQW5F", str(pem))
+    a = cdn_url(settings, "files/ab/x.whl", token_expires=None, signer=signer, now=T0 + timedelta(minutes=3))
+    b = cdn_url(settings, "files/ab/x.whl", token_expires=None, signer=signer, now=T0 + timedelta(minutes=50))
+    assert a == b and a.startswith("https://cdn.example.com/files/ab/x.whl?")
+    query = parse_qs(urlsplit(a).query)
+    assert query["Key-Pair-Id"] == ["K2JCJMDEHXQW5F"]
+    assert int(query["Expires"][0]) == int((T0 + timedelta(seconds=2 * WINDOW)).timestamp())
+    unsigned = cdn_url(settings, "files/ab/x.whl", token_expires=None, signer=None)
+    assert unsigned == "https://cdn.example.com/files/ab/x.whl"
