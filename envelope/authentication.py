@@ -6,14 +6,21 @@ so outsiders learn nothing. Only the credentials themselves get Unauthorized.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal
+from packaging.specifiers import SpecifierSet
+
+from envelope.access import Principal, Restriction
 from envelope.errors import NotFound, Unauthorized
 from envelope.models import Membership, Organization, Role, User
+from envelope.models.base import utcnow
 from envelope.passwords import verify_password
 from envelope.tokens import PREFIX, find_token, needs_last_used_update, token_principal
 
@@ -62,3 +69,58 @@ def _user_principal(session: Session, org_name: str, username: str, password: st
         ),
         org,
     )
+
+
+AUTH_CACHE_PREFIX = "auth:v1:"
+
+
+def authenticate_cached(
+    db, cache, secret_key: str, ttl: float, org_name: str, username: str, password: str
+) -> Authenticated:
+    """authenticate(), remembered for `ttl` seconds (ENVELOPE_AUTH_CACHE_SECONDS).
+
+    A revoked token, a removed member or a changed password is honoured at
+    most `ttl` seconds late; an expired token is refused exactly on time,
+    since the expiry is checked on every request. The cache key is an HMAC
+    under the server's secret, so a cache dump reveals no credential. Only
+    successes are cached: every failure goes to the database (and argon2)."""
+    key = AUTH_CACHE_PREFIX + hmac.new(
+        secret_key.encode(), f"{org_name}\0{username}\0{password}".encode(), hashlib.sha256
+    ).hexdigest()
+    cached = cache.get(key) if ttl > 0 else None
+    if cached is not None:
+        return _thaw(json.loads(cached))
+    with db.read() as session:
+        auth = authenticate(session, org_name, username, password)
+    if ttl > 0:
+        cache.set(key, json.dumps(_freeze(auth)).encode(), ttl)
+    return auth
+
+
+def _freeze(auth: Authenticated) -> dict:
+    p = auth.principal
+    return {
+        "org": [auth.organization.id, auth.organization.name, auth.organization.serial],
+        "label": p.label, "can_upload": p.can_upload, "can_manage": p.can_manage,
+        "user_id": p.user_id, "token_id": p.token_id, "noun": p.noun,
+        "expires": p.expires.isoformat() if p.expires else None,
+        "restrictions": None if p.restrictions is None else [[r.project, str(r.specifier)] for r in p.restrictions],
+    }
+
+
+def _thaw(data: dict) -> Authenticated:
+    expires = datetime.fromisoformat(data["expires"]) if data["expires"] else None
+    if expires is not None and expires <= utcnow():
+        raise Unauthorized(
+            f"This access token expired on {expires:%Y-%m-%d %H:%M} UTC; create a new one."
+        )
+    org_id, org_name, serial = data["org"]
+    restrictions = None
+    if data["restrictions"] is not None:
+        restrictions = tuple(Restriction(name, SpecifierSet(spec)) for name, spec in data["restrictions"])
+    principal = Principal(
+        organization_id=org_id, label=data["label"], can_upload=data["can_upload"],
+        restrictions=restrictions, user_id=data["user_id"], token_id=data["token_id"],
+        can_manage=data["can_manage"], noun=data["noun"], expires=expires,
+    )
+    return Authenticated(principal, Organization(id=org_id, name=org_name, serial=serial))

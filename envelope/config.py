@@ -34,6 +34,8 @@ class Settings:
     cdn_key_id: str | None  # CloudFront key pair id, to sign CDN URLs
     cdn_private_key_file: str | None  # PEM file of that key
     accel_redirect_prefix: str | None  # local storage behind nginx: X-Accel-Redirect location
+    cache_url: str  # memory:// (per process) or redis://… (shared)
+    auth_cache_seconds: float  # how long a verified credential is trusted without the database
     # Outgoing mail. Without an SMTP host, messages are written as .eml files
     # under data_dir/mail/ (a laptop install needs no mail server).
     smtp_host: str | None = None
@@ -73,6 +75,8 @@ class Settings:
             cdn_key_id=env.get("ENVELOPE_CDN_KEY_ID") or None,
             cdn_private_key_file=env.get("ENVELOPE_CDN_PRIVATE_KEY_FILE") or None,
             accel_redirect_prefix=(env.get("ENVELOPE_ACCEL_REDIRECT_PREFIX") or "").rstrip("/") or None,
+            cache_url=env.get("ENVELOPE_CACHE_URL", "memory://"),
+            auth_cache_seconds=float(env.get("ENVELOPE_AUTH_CACHE_SECONDS", "5")),
             smtp_host=env.get("ENVELOPE_SMTP_HOST") or None,
             smtp_port=int(env.get("ENVELOPE_SMTP_PORT") or "25"),
             smtp_username=env.get("ENVELOPE_SMTP_USERNAME") or None,

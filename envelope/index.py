@@ -7,6 +7,7 @@ metadata), 691 (JSON) and 700 (versions, size, upload-time).
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from packaging.version import Version
@@ -145,3 +146,33 @@ def json_view(data: dict[str, Any]) -> dict[str, Any]:
     if "projects" in out:
         out["projects"] = [{"name": p["name"]} for p in out["projects"]]
     return out
+
+
+PAGE_TTL = 24 * 3600  # seconds; keys carry the serial, so a change never serves a stale page
+
+
+def organization_serial(session: Session, organization_id: int) -> int:
+    return session.scalar(select(Organization.serial).where(Organization.id == organization_id)) or 0
+
+
+def cached_list_page(session, cache, organization: Organization, principal: Principal, serial: int, as_json: bool) -> bytes:
+    """The /simple/ page, rendered once per (organization serial, restriction, format)."""
+    key = f"simple:list:{organization.id}:{serial}:{principal.restriction_key}:{int(as_json)}"
+    body = cache.get(key)
+    if body is None:
+        data = project_list(session, organization, principal)
+        body = (json.dumps(json_view(data)) if as_json else render_list_html(data)).encode()
+        cache.set(key, body, PAGE_TTL)
+    return body
+
+
+def cached_detail_page(session, cache, project: Project, principal: Principal, as_json: bool) -> bytes:
+    """A project page, rendered once per (project serial, restriction, format):
+    publish, yank and delete bump the serial, which is what invalidates it."""
+    key = f"simple:detail:{project.id}:{project.serial}:{principal.restriction_key}:{int(as_json)}"
+    body = cache.get(key)
+    if body is None:
+        data = project_detail(session, project, principal)
+        body = (json.dumps(data) if as_json else render_detail_html(data)).encode()
+        cache.set(key, body, PAGE_TTL)
+    return body

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from flask import Blueprint, Response, redirect, request
 
@@ -22,12 +21,14 @@ def project_list(org: str) -> Response:
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()
-    etag = f"{auth.organization.serial}-{auth.principal.restriction_key}-{content_type}"
-    if _fresh(etag):
-        return _not_modified(etag)
-    with runtime().db.read() as session:
-        data = index.project_list(session, auth.organization, auth.principal)
-    body = json.dumps(index.json_view(data)) if is_json(content_type) else index.render_list_html(data)
+    rt = runtime()
+    with rt.db.read() as session:
+        serial = index.organization_serial(session, auth.organization.id)
+        etag = f"{serial}-{auth.principal.restriction_key}-{content_type}"
+        if _fresh(etag):
+            return _not_modified(etag)
+        body = index.cached_list_page(session, rt.cache, auth.organization, auth.principal, serial,
+                                      is_json(content_type))
     return _page(body, content_type, etag)
 
 
@@ -39,13 +40,13 @@ def project_detail(org: str, project: str) -> Response:
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()
-    with runtime().db.read() as session:
+    rt = runtime()
+    with rt.db.read() as session:
         row = index.visible_project(session, auth.organization, auth.principal, project)
         etag = f"{row.id}.{row.serial}-{auth.principal.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)
-        data = index.project_detail(session, row, auth.principal)
-    body = json.dumps(data) if is_json(content_type) else index.render_detail_html(data)
+        body = index.cached_detail_page(session, rt.cache, row, auth.principal, is_json(content_type))
     return _page(body, content_type, etag)
 
 
@@ -64,7 +65,7 @@ def _not_modified(etag: str) -> Response:
     return response
 
 
-def _page(body: str, content_type: str, etag: str) -> Response:
+def _page(body: bytes, content_type: str, etag: str) -> Response:
     response = Response(body, content_type=content_type)
     _cache_headers(response, etag)
     return response

@@ -20,7 +20,7 @@ DIGEST_FIELDS = {"sha256_digest": "sha256", "blake2_256_digest": "blake2b_256", 
 @bp.post("/<org>/legacy/")
 @bp.post("/<org>/legacy")
 def upload(org: str) -> Response:
-    auth = basic_auth(org)
+    auth = basic_auth(org, fresh=True)
     action = request.form.get(":action")
     if action != "file_upload":
         raise InvalidInput(f"Unsupported :action {action!r}: only file_upload is supported.")

@@ -1,0 +1,56 @@
+"""The auth cache: fast for repeated requests, honest about revocation and expiry."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from envelope.authentication import authenticate_cached
+from envelope.cache import MemoryCache
+from envelope.errors import NotFound, Unauthorized
+from envelope.models.base import utcnow
+from envelope.tokens import issue_token, revoke_token
+
+KEY = "server-secret"
+
+
+def issue(database, organization, **kwargs) -> tuple[str, int]:
+    with database.write() as session:
+        issued = issue_token(session, organization, name="t", actor="test", **kwargs)
+        return issued.secret, issued.token.id
+
+
+def test_hit_skips_the_database_and_revocation_is_seen_after_the_ttl(database, organization) -> None:
+    cache = MemoryCache()
+    secret, token_id = issue(database, organization, projects=["billing>=1"])
+    first = authenticate_cached(database, cache, KEY, 0.5, "acme", "__token__", secret)
+    with database.write() as session:
+        revoke_token(session, token_id, actor="test")
+    again = authenticate_cached(database, cache, KEY, 0.5, "acme", "__token__", secret)
+    assert again.principal.restriction_key == first.principal.restriction_key
+    assert again.principal.may_read_version("billing", "1.5") and not again.principal.may_read_version("billing", "0.9")
+    time.sleep(0.6)
+    with pytest.raises(Unauthorized, match="revoked"):
+        authenticate_cached(database, cache, KEY, 0.5, "acme", "__token__", secret)
+
+
+def test_expiry_is_exact_even_from_the_cache(database, organization) -> None:
+    cache = MemoryCache()
+    secret, _ = issue(database, organization, expires=utcnow() + timedelta(seconds=1))
+    authenticate_cached(database, cache, KEY, 3600, "acme", "__token__", secret)
+    assert len(cache._entries) == 1
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        authenticate_cached(database, cache, KEY, 3600, "acme", "__token__", secret)
+
+
+def test_failures_are_not_cached_and_keys_hide_the_secret(database, organization) -> None:
+    cache = MemoryCache()
+    secret, _ = issue(database, organization)
+    with pytest.raises(NotFound):
+        authenticate_cached(database, cache, KEY, 60, "other-org", "__token__", secret)
+    assert len(cache._entries) == 0
+    authenticate_cached(database, cache, KEY, 60, "acme", "__token__", secret)
+    (key,) = cache._entries
+    assert secret not in key and secret.encode() not in cache.get(key)
