@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from packaging.specifiers import SpecifierSet
@@ -47,10 +47,13 @@ def authenticate(session: Session, org_name: str, username: str, password: str) 
 
 
 def _user_principal(session: Session, org_name: str, username: str, password: str) -> Authenticated:
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise Unauthorized("Invalid username, password or token.")
+    if user.totp_enabled:
+        # A password alone must not get around two-factor sign-in.
+        raise Unauthorized("This account uses two-factor authentication: use an access token.")
     row = session.execute(
         select(Organization, Membership.role)
         .join(Membership, Membership.organization_id == Organization.id)

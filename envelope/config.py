@@ -35,6 +35,7 @@ class Settings:
     cdn_private_key_file: str | None  # PEM file of that key
     accel_redirect_prefix: str | None  # local storage behind nginx: X-Accel-Redirect location
     cache_url: str  # memory:// (per process) or redis://… (shared)
+    trusted_proxies: int  # reverse proxies in front whose X-Forwarded-For/-Proto to believe
     auth_cache_seconds: float  # how long a verified credential is trusted without the database
     # Outgoing mail. Without an SMTP host, messages are written as .eml files
     # under data_dir/mail/ (a laptop install needs no mail server).
@@ -76,6 +77,7 @@ class Settings:
             cdn_private_key_file=env.get("ENVELOPE_CDN_PRIVATE_KEY_FILE") or None,
             accel_redirect_prefix=(env.get("ENVELOPE_ACCEL_REDIRECT_PREFIX") or "").rstrip("/") or None,
             cache_url=env.get("ENVELOPE_CACHE_URL", "memory://"),
+            trusted_proxies=int(env.get("ENVELOPE_TRUSTED_PROXIES", "0")),
             auth_cache_seconds=float(env.get("ENVELOPE_AUTH_CACHE_SECONDS", "5")),
             smtp_host=env.get("ENVELOPE_SMTP_HOST") or None,
             smtp_port=int(env.get("ENVELOPE_SMTP_PORT") or "25"),

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from envelope.access import Principal, Restriction
 from envelope.audit import record_event
 from envelope.errors import Conflict, InvalidInput, NotFound
-from envelope.models import Organization, RepositoryConnection
+from envelope.models import Organization, RepositoryConnection, SyncRun
+from envelope.models.base import utcnow
 from envelope.names import normalize
+from envelope.outbox import enqueue
 from envelope.sealing import seal, unseal
 
 # GitHub's rules: owners 1-39 of [A-Za-z0-9-], repositories 1-100 of [A-Za-z0-9._-].
@@ -107,3 +109,38 @@ def github_token(connection: RepositoryConnection, secret_key: str) -> str | Non
 
 def webhook_secret(connection: RepositoryConnection, secret_key: str) -> str:
     return unseal(secret_key, connection.webhook_secret_sealed)
+
+
+def find_org_connection(session: Session, organization: Organization, full_name: str) -> RepositoryConnection:
+    """The connection of `full_name` if it belongs to `organization`; NotFound
+    otherwise (another organization's connection is not confirmed)."""
+    connection = session.scalar(
+        select(RepositoryConnection).where(
+            RepositoryConnection.full_name == full_name.lower(),
+            RepositoryConnection.organization_id == organization.id,
+        )
+    )
+    if connection is None:
+        raise NotFound(f"{full_name} is not connected to {organization.name}.")
+    return connection
+
+
+def queue_manual_sync(session: Session, connection: RepositoryConnection, *, actor: str) -> SyncRun:
+    """A run over every release, queued through the outbox in this transaction.
+    While a manual run is still queued or running, that run is returned
+    instead of a second one."""
+    pending = session.scalar(
+        select(SyncRun).where(
+            SyncRun.connection_id == connection.id,
+            SyncRun.trigger == "manual",
+            SyncRun.status.in_(("queued", "running")),
+        )
+    )
+    if pending is not None:
+        return pending
+    run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
+    session.add(run)
+    session.flush()
+    enqueue(session, "envelope.ingest_run", run_id=run.id)
+    record_event(session, connection.organization_id, actor, "repo.sync", connection.full_name, run=run.id)
+    return run

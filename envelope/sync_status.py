@@ -1,7 +1,7 @@
 """Read-side view of sync runs, for `envelope repo status` and the web UI."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from envelope.models import SyncRun
@@ -37,3 +37,17 @@ def recent_runs(session: Session, full_name: str, *, limit: int = 10) -> list[di
         }
         for run in runs
     ]
+
+
+def latest_runs(session: Session, connection_ids: list[int]) -> dict[int, SyncRun]:
+    """The newest run of each connection (for listings), by connection id."""
+    if not connection_ids:
+        return {}
+    newest = (
+        select(SyncRun.connection_id, func.max(SyncRun.id).label("id"))
+        .where(SyncRun.connection_id.in_(connection_ids))
+        .group_by(SyncRun.connection_id)
+        .subquery()
+    )
+    runs = session.scalars(select(SyncRun).join(newest, SyncRun.id == newest.c.id))
+    return {run.connection_id: run for run in runs}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from envelope.config import Settings
 from envelope.runtime import Runtime
@@ -22,10 +23,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["envelope"] = Runtime.from_settings(settings)
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
 
-    from web import errors, files, health, hooks, simple, upload
+    from web import accounts, errors, files, health, hooks, simple, upload
     from web.extensions import csrf, limiter
     from web.login import init_login
 
+    if settings.trusted_proxies:
+        # Behind N proxies, the client address (rate limits, the sessions
+        # list) and the scheme come from their X-Forwarded-* headers.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     errors.register(app)
     init_login(app, settings)
     csrf.init_app(app)
@@ -35,4 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (health, simple, files, upload, hooks):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)
+    # Browser pages: CSRF tokens required on every form.
+    app.register_blueprint(accounts.bp)
+    # Organization pages (CSRF-protected) and the JSON API, which checks
+    # CSRF itself for cookie-authenticated requests only.
+    from web import api, audit, invitations, orgs, projects, repositories, tokens
+
+    for module in (orgs, invitations, projects, tokens, repositories, audit, api):
+        app.register_blueprint(module.bp)
     return app

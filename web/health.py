@@ -18,13 +18,3 @@ def healthz() -> Response:
     return jsonify(
         status="ok", worker_last_seen=worker_seen.isoformat() if worker_seen else None
     )
-
-
-@bp.get("/")
-def home() -> Response:
-    return Response(
-        "Envelope private package index.\n"
-        "Index URL: /{org}/simple/  (HTTP Basic: __token__ and an access token)\n"
-        "Upload URL: /{org}/legacy/  (twine)\n",
-        mimetype="text/plain",
-    )

@@ -1,0 +1,175 @@
+"""What a team does in the browser, end to end in Chromium, checked with the
+real clients: sign up, verify, create an organization, invite a colleague,
+make a version-restricted token, install with pip, yank, revoke; reset a
+password by email; turn on two-factor sign-in. Screenshots of the main pages
+are saved under test-artifacts/screenshots/."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from tests.browser.conftest import MailSink, screenshot
+from tests.builders import make_wheel
+from tests.integration.clients import index_url, installed_version, pip
+
+PASSWORD = "correct horse battery staple"
+ORG = "acme"
+
+
+def sign_up(page, mail_sink: MailSink, username: str, *, url: str = "/signup") -> None:
+    page.goto(url)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Email address").fill(f"{username}@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state()
+
+
+def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Username or email address").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name=re.compile("Sign out", re.I)).click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> list[Path]:
+    dist = tmp_path_factory.mktemp("dist")
+    return [make_wheel(dist, "billing", v) for v in ("1.0.0", "1.5.0", "2.0.0")]
+
+
+def test_team_journey(page, browser, ui_server, mail_sink, wheels, tmp_path) -> None:
+    # 1. the team lead signs up and verifies the email address
+    sign_up(page, mail_sink, "lead")
+    verify = mail_sink.wait_for("lead@example.com", "confirm your email")
+    page.goto(MailSink.link(verify))
+    assert "lead@example.com is confirmed" in page.locator("main").inner_text()
+
+    # 2. creates the organization
+    page.goto("/orgs/new")
+    page.get_by_label("Name").fill(ORG)
+    page.get_by_role("button", name="Create organization").click()
+    page.wait_for_url(f"**/{ORG}/")
+    ui_server.cli("import", "--org", ORG, *map(str, wheels))
+    page.reload()
+    assert page.get_by_role("link", name="billing").first.is_visible()
+    screenshot(page, "org-dashboard")
+
+    # 3. invites a colleague, who signs up through the link and joins
+    page.goto(f"/{ORG}/members")
+    page.get_by_label("Email address", exact=True).fill("dev@example.com")
+    page.get_by_label("Role", exact=True).select_option("maintainer")
+    page.get_by_role("button", name="Send invitation").click()
+    invitation = MailSink.link(mail_sink.wait_for("dev@example.com", ORG))
+    screenshot(page, "members")
+    colleague = browser.new_context(base_url=ui_server.base_url).new_page()
+    colleague.goto(invitation)
+    colleague.locator("main").get_by_role("link", name=re.compile("sign up|create an account", re.I)).first.click()
+    colleague.get_by_label("Username", exact=True).fill("dev")
+    colleague.get_by_label("Password", exact=True).fill(PASSWORD)
+    colleague.get_by_label("Repeat the password").fill(PASSWORD)
+    colleague.get_by_role("button", name="Create account").click()
+    colleague.wait_for_load_state()
+    colleague.get_by_role("button", name=f"Join {ORG}").click()
+    colleague.wait_for_load_state()
+    colleague.goto(f"/{ORG}/")
+    assert colleague.get_by_role("link", name="billing").first.is_visible()
+    colleague.context.close()
+    page.goto(f"/{ORG}/members")
+    assert "dev" in page.locator("main").inner_text()
+
+    # 4. creates a version-restricted token in the page
+    page.goto(f"/{ORG}/tokens")
+    page.get_by_label("Name").fill("ci read")
+    page.get_by_label("Projects (optional)").fill("billing>=1,<2")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#token-secret").inner_text().strip()
+    assert token.startswith("envl_")
+    screenshot(page, "token-created")
+    url = index_url(ui_server.base_url, ORG, token)
+    env = ui_server.client_env
+    pip(env, "install", "--target", str(tmp_path / "ok"), "--index-url", url, "billing==1.5.0")
+    assert installed_version(tmp_path / "ok", "billing") == "1.5.0"
+    refused = pip(env, "install", "--target", str(tmp_path / "no"), "--index-url", url, "billing==2.0.0", check=False)
+    assert refused.returncode != 0
+
+    # 5. yanks 1.5.0 in the project page: pip skips it
+    page.goto(f"/{ORG}/projects/billing/1.5.0/")
+    screenshot(page, "project")
+    page.get_by_label("Reason", exact=True).fill("broken build")
+    page.get_by_role("button", name="Yank 1.5.0").click()
+    page.wait_for_load_state()
+    pip(env, "install", "--target", str(tmp_path / "yanked"), "--index-url", url, "billing")
+    assert installed_version(tmp_path / "yanked", "billing") == "1.0.0"
+
+    # 6. revokes the token: pip gets 401 (within the auth cache's few seconds)
+    page.goto(f"/{ORG}/tokens")
+    screenshot(page, "tokens")
+    page.get_by_role("row", name=re.compile("ci read")).get_by_role("button", name="Revoke").click()
+    page.wait_for_load_state()
+    deadline = time.monotonic() + 8
+    while True:
+        result = pip(env, "download", "--no-deps", "-d", str(tmp_path / "dl"), "--index-url", url,
+                     "billing==1.0.0", check=False)
+        if result.returncode != 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert result.returncode != 0 and "401" in result.stdout + result.stderr
+
+    page.goto(f"/{ORG}/repositories")
+    screenshot(page, "repositories")
+    page.goto(f"/{ORG}/audit")
+    assert "file.yank" in page.content() or "yank" in page.locator("main").inner_text().lower()
+    screenshot(page, "audit")
+
+
+def test_password_reset_by_email(page, ui_server, mail_sink) -> None:
+    ui_server.cli("user", "create", "forgetful", "--email", "forgetful@example.com",
+                  "--password-stdin", input="an old password\n")
+    page.goto("/login")
+    page.get_by_role("link", name=re.compile("Forgot", re.I)).click()
+    page.get_by_label("Email address").fill("forgetful@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    link = MailSink.link(mail_sink.wait_for("forgetful@example.com", "password"))
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill("a brand new password")
+    page.get_by_label("Repeat the new password").fill("a brand new password")
+    page.get_by_role("button", name="Set the new password").click()
+    page.wait_for_load_state()
+    page.goto(link)  # a reset link works once
+    assert re.search(r"used|expired|no longer", page.locator("main").inner_text(), re.I)
+    sign_in(page, "forgetful", "a brand new password")
+    assert page.get_by_role("button", name=re.compile("Sign out", re.I)).is_visible()
+
+
+def test_two_factor_enrolment_and_sign_in(page, ui_server) -> None:
+    ui_server.cli("user", "create", "careful", "--email", "careful@example.com",
+                  "--password-stdin", input=f"{PASSWORD}\n")
+    sign_in(page, "careful")
+    page.goto("/account/2fa")
+    page.get_by_role("button", name="Set up two-factor authentication").click()
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    screenshot(page, "two-factor")
+    totp = pyotp.TOTP(secret)
+    page.get_by_label("Code from the app").fill(totp.now())
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    page.wait_for_load_state()
+    recovery = re.findall(r"\b[0-9a-z]{4,6}(?:-[0-9a-z]{4,6})+\b", page.locator("main").inner_text())
+    assert recovery, "recovery codes are shown once"
+    sign_out(page)
+    sign_in(page, "careful")
+    page.get_by_label("Authentication code").fill(totp.at(time.time() + 30))  # the next step: not a replay
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("button", name=re.compile("Sign out", re.I)).is_visible()

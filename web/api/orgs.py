@@ -1,0 +1,108 @@
+"""API: organizations, members, invitations, audit log."""
+from __future__ import annotations
+
+from flask import Response, g, jsonify, request, url_for
+from flask_login import current_user
+
+from envelope import invitations, membership
+from envelope.audit import list_events
+from envelope.errors import Forbidden
+from envelope.models import Role
+from web.api import body, bp, org_access, role_field, shapes, text
+from web.invitations import send_invitation
+from web.org_pages import public_base_url
+from web.runtime import runtime
+
+AUDIT_PAGE_SIZE = 100  # events
+
+
+@bp.get("/v1/orgs")
+def list_orgs() -> Response:
+    with runtime().db.read() as session:
+        if g.api_token is not None:
+            access, g.api_token_use = membership.token_home(session, g.api_token)
+            orgs = [(access.organization, access.role)]
+        else:
+            orgs = membership.organizations_of(session, current_user.user)
+        return jsonify(organizations=[shapes.organization(o, r) for o, r in orgs])
+
+
+@bp.post("/v1/orgs")
+def create_org() -> tuple[Response, int]:
+    if g.api_token is not None:
+        raise Forbidden("Access tokens cannot create organizations; sign in to the web UI.")
+    name = text(body(), "name", required=True)
+    with runtime().db.write() as session:
+        org = membership.create_owned_organization(session, name, current_user.user)
+        return jsonify(shapes.organization(org, Role.owner)), 201
+
+
+@bp.get("/v1/orgs/<org>")
+def get_org(org: str) -> Response:
+    with runtime().db.read() as session:
+        access = org_access(session, org)
+        return jsonify(shapes.organization(access.organization, access.role))
+
+
+@bp.get("/v1/orgs/<org>/members")
+def list_members(org: str) -> Response:
+    with runtime().db.read() as session:
+        access = org_access(session, org)
+        members = membership.list_members(session, access.organization)
+        return jsonify(members=[shapes.member(m) for m in members])
+
+
+@bp.patch("/v1/orgs/<org>/members/<username>")
+def change_role(org: str, username: str) -> Response:
+    role = role_field(body())
+    with runtime().db.write() as session:
+        access = org_access(session, org, Role.owner, to="change roles")
+        return jsonify(shapes.member(membership.change_role(session, access, username, role)))
+
+
+@bp.delete("/v1/orgs/<org>/members/<username>")
+def remove_member(org: str, username: str) -> tuple[str, int]:
+    """Owners remove anyone; a member removes themselves (leaves)."""
+    with runtime().db.write() as session:
+        access = org_access(session, org)
+        membership.remove_member(session, access, username)
+    return "", 204
+
+
+@bp.get("/v1/orgs/<org>/invitations")
+def list_invitations(org: str) -> Response:
+    with runtime().db.read() as session:
+        access = org_access(session, org, Role.owner, to="see invitations")
+        pending = invitations.pending_invitations(session, access.organization)
+        return jsonify(invitations=[shapes.invitation(i) for i in pending])
+
+
+@bp.post("/v1/orgs/<org>/invitations")
+def invite(org: str) -> tuple[Response, int]:
+    data = body()
+    email, role = text(data, "email", required=True), role_field(data)
+    with runtime().db.write() as session:
+        access = org_access(session, org, Role.owner, to="invite members")
+        new = invitations.invite(session, access, email, role)
+        link = public_base_url() + url_for("invitations.show", token=new.secret)
+        subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
+        payload, email = {**shapes.invitation(new.invitation), "link": link}, new.invitation.email
+    send_invitation(email, subject, text_body)
+    return jsonify(payload), 201
+
+
+@bp.delete("/v1/orgs/<org>/invitations/<int:invitation_id>")
+def revoke_invitation(org: str, invitation_id: int) -> tuple[str, int]:
+    with runtime().db.write() as session:
+        access = org_access(session, org, Role.owner, to="revoke invitations")
+        invitations.revoke_invitation(session, access, invitation_id)
+    return "", 204
+
+
+@bp.get("/v1/orgs/<org>/audit")
+def audit(org: str) -> Response:
+    page = max(request.args.get("page", 1, type=int), 1)
+    with runtime().db.read() as session:
+        access = org_access(session, org)
+        events, more = list_events(session, access.organization.id, page=page, per_page=AUDIT_PAGE_SIZE)
+        return jsonify(events=[shapes.audit_event(e) for e in events], page=page, more=more)

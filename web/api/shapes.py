@@ -1,0 +1,132 @@
+"""Rows -> JSON objects, one function per shape named in /api/openapi.json."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from envelope.catalog import ProjectSummary, ReleaseView
+from envelope.coverage import Coverage
+from envelope.models import (
+    AccessToken,
+    AuditEvent,
+    File,
+    Invitation,
+    Membership,
+    Organization,
+    RepositoryConnection,
+    Role,
+)
+
+
+def when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def organization(org: Organization, role: Role) -> dict[str, Any]:
+    return {"name": org.name, "role": role.value, "created": when(org.created)}
+
+
+def project_summary(p: ProjectSummary) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "normalized_name": p.normalized_name,
+        "latest_version": p.latest_version,
+        "summary": p.summary,
+        "updated": when(p.updated),
+    }
+
+
+def file(f: File) -> dict[str, Any]:
+    return {
+        "filename": f.filename,
+        "packagetype": f.packagetype,
+        "size": f.size,
+        "sha256": f.sha256,
+        "requires_python": f.requires_python,
+        "upload_time": when(f.upload_time),
+        "source": f.source.value,
+        "uploaded_by": f.uploaded_by,
+        "yanked": f.yanked,
+        "yanked_reason": f.yanked_reason,
+    }
+
+
+def release_summary(r: ReleaseView) -> dict[str, Any]:
+    return {
+        "version": r.version,
+        "yanked": r.yanked,
+        "prerelease": r.parsed_version.is_prerelease,
+        "uploaded": when(r.uploaded),
+        "files": len(r.files),
+    }
+
+
+def coverage(c: Coverage) -> dict[str, Any]:
+    return {
+        "pure": c.pure,
+        "rows": list(c.rows),
+        "platforms": [{"key": p.key, "label": p.label} for p in c.platforms],
+        "cells": {row: {p.key: c.covered(row, p) for p in c.platforms} for row in c.rows},
+    }
+
+
+def release(r: ReleaseView, matrix: Coverage) -> dict[str, Any]:
+    return {
+        **release_summary(r),
+        "summary": r.release.summary,
+        "requires_python": r.release.requires_python,
+        "description_content_type": r.release.description_content_type,
+        "files": [file(f) for f in r.files],
+        "coverage": coverage(matrix),
+    }
+
+
+def member(m: Membership) -> dict[str, Any]:
+    return {"username": m.user.username, "role": m.role.value, "since": when(m.created)}
+
+
+def invitation(i: Invitation) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "email": i.email,
+        "role": i.role.value,
+        "created": when(i.created),
+        "expires": when(i.expires),
+    }
+
+
+def token(t: AccessToken, status: str) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "scope": t.scope,
+        "projects": [f"{r['project']}{r['specifier']}" for r in t.restrictions or []],
+        "user": t.user.username if t.user else None,
+        "hint": f"envl_{t.hint}",
+        "created": when(t.created),
+        "expires": when(t.expires),
+        "last_used": when(t.last_used),
+        "revoked": when(t.revoked),
+        "status": status,
+    }
+
+
+def repository(c: RepositoryConnection) -> dict[str, Any]:
+    return {
+        "full_name": c.full_name,
+        "allowed_projects": list(c.allowed_projects or []),
+        "private": c.github_token_sealed is not None,
+        "created": when(c.created),
+        "last_polled": when(c.last_polled),
+    }
+
+
+def audit_event(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "created": when(e.created),
+        "actor": e.actor,
+        "action": e.action,
+        "subject": e.subject,
+        "detail": e.detail or {},
+    }

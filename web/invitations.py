@@ -1,0 +1,63 @@
+"""/invitations/<token>: see an invitation and accept it.
+
+Signed-out visitors get links to sign in or sign up that come back here;
+sign-up gets ``?invitation=<token>`` so it works even while sign-up is closed
+(see envelope.invitations.invitation_for_signup)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from envelope import invitations
+from envelope.mail import compose, mailer_from_settings
+from envelope.models import Membership
+from web.org_pages import html_pages, signed_in_user
+from web.runtime import runtime
+
+bp = html_pages(Blueprint("invitations", __name__))
+
+
+@bp.get("/invitations/<token>")
+def show(token: str) -> Response:
+    with runtime().db.read() as session:
+        invitation = invitations.find_invitation(session, token)
+        problem = invitations.invitation_problem(invitation)
+        member = None
+        if current_user.is_authenticated:
+            member = session.scalar(
+                select(Membership).where(
+                    Membership.organization_id == invitation.organization_id,
+                    Membership.user_id == signed_in_user().id,
+                )
+            )
+        page = render_template(
+            "ui/invitation.html",
+            invitation=invitation,
+            org_name=invitation.organization.name,
+            problem=problem,
+            member=member,
+            here=url_for("invitations.show", token=token),
+            token=token,
+        )
+    response = Response(page, status=410 if problem else 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/invitations/<token>")
+@login_required
+def accept(token: str) -> Response:
+    with runtime().db.write() as session:
+        joined = invitations.accept_invitation(session, token, signed_in_user())
+        org_name, role = joined.organization.name, joined.role
+    flash(f"Welcome to {org_name}: you are a {role.value}.", "success")
+    return redirect(url_for("orgs.dashboard", org=org_name))
+
+
+def send_invitation(to: str, subject: str, body: str) -> None:
+    """Email an invitation (SMTP, or an .eml file in ENVELOPE_DATA_DIR/mail/
+    without one); the inviter also sees the link, so a lost email is no loss."""
+    settings = runtime().settings
+    message = compose(sender=settings.mail_from, to=to, subject=subject, body=body)
+    mailer_from_settings(settings).send_soon(message)
