@@ -1,7 +1,7 @@
 """Liveness and readiness: the database answers."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, redirect, url_for
 from sqlalchemy import text
 
 from envelope.heartbeats import last_heartbeat
@@ -18,3 +18,9 @@ def healthz() -> Response:
     return jsonify(
         status="ok", worker_last_seen=worker_seen.isoformat() if worker_seen else None
     )
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it unprompted; without this it would look like an organization."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

@@ -43,10 +43,34 @@ def sign_out(page) -> None:
     page.wait_for_load_state()
 
 
+README = """Description-Content-Type: text/markdown
+
+# billing
+
+Invoices, credit notes and payment runs for every Acme service.
+
+```python
+from billing import Invoice
+Invoice.for_customer("c-42").issue()
+```
+"""
+# What cibuildwheel makes for 2.0.0, but for the cp313 aarch64 wheel (a failed
+# CI job): the project page's coverage matrix must show the hole.
+PLATFORMS = [
+    f"cp3{minor}-cp3{minor}-{platform}"
+    for minor in (11, 12, 13)
+    for platform in ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_17_aarch64.manylinux2014_aarch64",
+                     "musllinux_1_2_x86_64", "macosx_11_0_arm64", "win_amd64")
+    if not (minor == 13 and "aarch64" in platform)
+]
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> list[Path]:
     dist = tmp_path_factory.mktemp("dist")
-    return [make_wheel(dist, "billing", v) for v in ("1.0.0", "1.5.0", "2.0.0")]
+    pure = [make_wheel(dist, "billing", v, extra_metadata=README) for v in ("1.0.0", "1.5.0")]
+    native = [make_wheel(dist, "billing", "2.0.0", tags=tag, extra_metadata=README) for tag in PLATFORMS]
+    return pure + native
 
 
 def test_team_journey(page, browser, ui_server, mail_sink, wheels, tmp_path) -> None:
@@ -112,6 +136,11 @@ def test_team_journey(page, browser, ui_server, mail_sink, wheels, tmp_path) -> 
     page.wait_for_load_state()
     pip(env, "install", "--target", str(tmp_path / "yanked"), "--index-url", url, "billing")
     assert installed_version(tmp_path / "yanked", "billing") == "1.0.0"
+
+    page.goto(f"/{ORG}/projects/billing/2.0.0/")
+    matrix = page.locator("table.matrix")
+    assert matrix.is_visible() and "Invoices, credit notes" in page.locator("main").inner_text()
+    screenshot(page, "project-page")
 
     # 6. revokes the token: pip gets 401 (within the auth cache's few seconds)
     page.goto(f"/{ORG}/tokens")
