@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,26 @@ def test_procfile_processes_match_serve() -> None:
     assert procfile["beat"].startswith("celery -A worker.celery_app beat")
 
 
+def consecutive_free_ports(count: int) -> int:
+    """A base port such that base .. base+count-1 are all free: honcho gives
+    the n-th process of a type the base port + n - 1."""
+    for _ in range(100):
+        base = free_port()
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
 @pytest.fixture
 def honcho_env(tmp_path: Path, postgres, moto_s3, redis_server) -> dict[str, str]:
     bucket = moto_s3.create_bucket()
@@ -97,7 +118,7 @@ def test_procfile_runs_upload_sync_and_install(honcho_env: dict[str, str], tmp_p
 
     with FakeGitHub() as fake:
         env["ENVELOPE_GITHUB_API_URL"] = fake.api_url
-        base = free_port()
+        base = consecutive_free_ports(2)
         log = open(tmp_path / "honcho.log", "wb")
         process = subprocess.Popen([*honcho, "start", "-p", str(base), "-c", "web=2,worker=2", "web", "worker", "beat"],
                                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
