@@ -15,7 +15,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 
-from envelope import accounts, totp
+from envelope import accounts, signups, totp
 from envelope.errors import Conflict, EnvelopeError, NotFound, Unauthorized
 from envelope.invitations import invitation_for_signup
 from envelope.mail import compose, mailer_from_settings
@@ -200,29 +200,56 @@ def signup() -> Response | str | tuple[str, int]:
     if invitation is not None and not form.is_submitted():
         form.email.data = invitation.email
     if form.validate_on_submit():
+        if invitation is not None and next_url is None:
+            next_url = _invitation_path(secret)
         try:
             with runtime().db.write() as db_session:
-                user = accounts.register_user(
+                outcome = signups.request_signup(
                     db_session,
                     form.username.data.strip(),
                     email=form.email.data,
                     password=form.password.data,
                     signup_default=runtime().settings.signup_open,
                     invited_email=invitation.email if invitation else None,
+                    next_path=next_url,
                 )
-                token = None if user.email_verified else accounts.start_email_verification(db_session, user)
+                user = outcome.user
+                token = None if user is None or user.email_verified else accounts.start_email_verification(db_session, user)
         except accounts.SignupClosed:
             return render_template("accounts/signup_closed.html"), 403
         except (accounts.InvalidField, accounts.TakenField) as exc:
             _show_error(form, exc)
         else:
+            if user is None:
+                _send_signup_mail(form.email.data.strip(), form.username.data.strip(), outcome)
+                return render_template("accounts/signup_check_email.html", email=form.email.data.strip())
             if token:
                 _send_verification(user, token)
             flash(f"Welcome, {user.username}! Your account is ready.", "success")
-            if invitation is not None and next_url is None:
-                next_url = _invitation_path(secret)
             return _sign_in(user, remember=False, next_url=next_url)
     return render_template("accounts/signup.html", form=form, invited_to=invited_to, next_url=next_url)
+
+
+@bp.get("/signup/confirm/<token>")
+def confirm_signup(token: str) -> Response | tuple[str, int]:
+    try:
+        with runtime().db.write() as db_session:
+            user, next_path = signups.confirm_signup(db_session, token)
+    except InvalidLink as exc:
+        return render_template("accounts/link_invalid.html", message=str(exc), again="accounts.signup"), 400
+    flash(f"Welcome, {user.username}! Your address is confirmed and your account is ready.", "success")
+    return _sign_in(user, remember=False, next_url=safe_next(next_path))
+
+
+def _send_signup_mail(email: str, username: str, outcome: signups.SignupOutcome) -> None:
+    """The one email a pending sign-up sends; the page shown is the same either way."""
+    if outcome.confirm_token:
+        _send_mail(email, "Finish creating your Envelope account", "accounts/email/confirm_signup.txt",
+                   username=username, link=_external_url("accounts.confirm_signup", token=outcome.confirm_token),
+                   hours=int(signups.SIGNUP_LIFETIME.total_seconds() // 3600))
+    elif outcome.notify_registered:
+        _send_mail(email, "Finish creating your Envelope account", "accounts/email/signup_registered.txt",
+                   login=_external_url("accounts.login"), reset=_external_url("accounts.reset_request"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from envelope.models.accounts import (
     Membership,
     OneTimeToken,
     Organization,
+    PendingSignup,
     RecoveryCode,
     Role,
     User,
@@ -22,6 +23,7 @@ from envelope.models.github import (
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
 
 __all__ = [
+    "PendingSignup",
     "InstanceSetting",
     "Invitation",
     "OneTimeToken",

@@ -85,6 +85,23 @@ class OneTimeToken(Base):
     used: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class PendingSignup(Base):
+    """A sign-up waiting for its email address to be confirmed. The account is
+    created only when the emailed link is followed, so the sign-up form
+    answers the same whether or not an address is already registered."""
+
+    __tablename__ = "pending_signups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    next_path: Mapped[str | None] = mapped_column(String(500))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RecoveryCode(Base):
     """Two-factor recovery codes: hashed, each usable once."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from envelope.models import Invitation, Organization, Role, User
 from envelope.models.base import utcnow
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, link_in
 
 
 def _user(db, username: str) -> User | None:
@@ -21,9 +21,33 @@ def test_first_user_becomes_admin_and_is_signed_in(browser, db):
     assert browser.is_signed_in()
     assert _user(db, "alice").is_admin
 
+    # Later sign-ups finish through the emailed link (see the enumeration test below).
     second = browser.__class__(browser.client.application.test_client())
-    assert second.signup("bob", "bob@example.com").status_code == 302
-    assert not _user(db, "bob").is_admin
+    assert second.signup("bob", "bob@example.com").status_code == 200
+    assert _user(db, "bob") is None
+
+
+def test_signup_answers_the_same_for_new_and_registered_addresses(browser, new_browser, alice, db, mailbox):
+    taken = browser.signup("eve", "alice@example.com")
+    fresh = new_browser().signup("frank", "frank@example.com")
+    assert taken.status_code == fresh.status_code == 200
+    normalise = lambda r, email: r.get_data(as_text=True).replace(email, "ADDRESS")  # noqa: E731
+    assert normalise(taken, "alice@example.com") == normalise(fresh, "frank@example.com")
+    assert _user(db, "eve") is None and _user(db, "frank") is None  # nothing created yet
+
+    messages = {str(m["To"]): m for m in mailbox()}
+    notice = messages["alice@example.com"].get_content()
+    assert "already is an account" in notice and "/signup/confirm/" not in notice
+    confirm = link_in(messages["frank@example.com"])
+    assert confirm.startswith("/signup/confirm/")
+
+    finisher = new_browser()
+    response = finisher.get(confirm)
+    assert response.status_code == 302 and finisher.is_signed_in()
+    frank = _user(db, "frank")
+    assert frank is not None and frank.email_verified is not None and not frank.is_admin
+    again = new_browser().get(confirm)
+    assert again.status_code == 400 and "not valid or was already used" in again.get_data(as_text=True)
 
 
 def test_signup_refuses_taken_username_case_insensitively(browser, alice):
