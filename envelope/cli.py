@@ -89,6 +89,35 @@ def org_create(name: str) -> None:
     click.echo(f"Created organization {name}. Index URL: /{name}/simple/")
 
 
+@org.command("proxy")
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Proxy names not published here to PyPI's simple API.")
+@click.option("--upstream", metavar="URL", help="Proxy to this simple index instead (credentials may be in the URL).")
+@click.option("--disable", is_flag=True, help="Stop proxying: only private projects are served.")
+@click.option("--reserve", multiple=True, metavar="PATTERN", help="Never proxy names matching this, e.g. 'acme-*'. Repeatable.")
+@click.option("--unreserve", multiple=True, metavar="PATTERN", help="Remove a reserved pattern. Repeatable.")
+@friendly_errors
+def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
+              reserve: tuple[str, ...], unreserve: tuple[str, ...]) -> None:
+    """Show or change the organization's upstream proxy (off until enabled)."""
+    from envelope import upstream as proxy
+
+    if disable and (enable or upstream):
+        raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
+    runtime = _runtime()
+    with runtime.db.write() as session:
+        organization = accounts.get_organization(session, name)
+        if enable or upstream or disable:
+            proxy.configure(session, organization, upstream_url=None if disable else upstream or proxy.DEFAULT_UPSTREAM,
+                            secret_key=runtime.settings.secret_key, actor=_actor())
+        if reserve or unreserve:
+            proxy.set_reserved(session, organization, add=list(reserve), remove=list(unreserve), actor=_actor())
+        url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
+    state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
+    click.echo(f"Upstream proxy for {name}: {state}.")
+    click.echo("Reserved names, never proxied: " + (", ".join(reserved) or "none") + ".")
+
+
 @main.group()
 def user() -> None:
     """Users."""

@@ -47,6 +47,10 @@ class Settings:
     mail_from: str = "Envelope <envelope@localhost>"
     # Whether anyone may create an account until an admin changes it in the UI.
     signup_open: bool = True
+    # Upstream proxy: how long a fetched upstream page is fresh, and how long
+    # to wait for the upstream index before giving up.
+    upstream_ttl: int = 600  # seconds
+    upstream_timeout: float = 20.0  # seconds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -88,6 +92,8 @@ class Settings:
             signup_open=_choice(
                 "ENVELOPE_SIGNUP", env.get("ENVELOPE_SIGNUP"), {"open": True, "closed": False}, "open"
             ),
+            upstream_ttl=int(env.get("ENVELOPE_UPSTREAM_TTL", "600")),
+            upstream_timeout=float(env.get("ENVELOPE_UPSTREAM_TIMEOUT", "20")),
         )
 
     @property

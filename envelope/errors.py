@@ -52,3 +52,9 @@ class StorageUnavailable(EnvelopeError):
     """The storage backend failed; nothing was published, the client may retry."""
 
     status = 503
+
+
+class UpstreamError(EnvelopeError):
+    """The upstream index of a proxying organization failed or sent bad bytes."""
+
+    status = 502

@@ -172,7 +172,11 @@ def cached_detail_page(session, cache, project: Project, principal: Principal, a
     key = f"simple:detail:{project.id}:{project.serial}:{principal.restriction_key}:{int(as_json)}"
     body = cache.get(key)
     if body is None:
-        data = project_detail(session, project, principal)
-        body = (json.dumps(data) if as_json else render_detail_html(data)).encode()
+        body = render_page(project_detail(session, project, principal), as_json)
         cache.set(key, body, PAGE_TTL)
     return body
+
+
+def render_page(data: dict[str, Any], as_json: bool) -> bytes:
+    """A project page's dict as PEP 691 JSON or PEP 503 HTML."""
+    return (json.dumps(data) if as_json else render_detail_html(data)).encode()

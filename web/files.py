@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
 
+from envelope import upstream
 from envelope.download_urls import redirect_url
+from envelope.errors import NotFound
 from envelope.downloads import Download, find_download
 from web.auth import basic_auth
 from web.runtime import runtime
@@ -20,8 +22,12 @@ STREAM_CHUNK = 256 * 1024  # bytes
 def download(org: str, sha256: str, filename: str) -> Response:
     auth = basic_auth(org)
     rt = runtime()
-    with rt.db.read() as session:
-        item = find_download(session, auth.organization, auth.principal, sha256, filename)
+    try:
+        with rt.db.read() as session:
+            item = find_download(session, auth.organization, auth.principal, sha256, filename)
+    except NotFound:
+        # Not a private file: a file of the organization's upstream, if it proxies that name.
+        item = upstream.find_download(rt, auth.organization.id, auth.principal, sha256, filename)
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item)

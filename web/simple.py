@@ -5,7 +5,8 @@ import hashlib
 
 from flask import Blueprint, Response, redirect, request
 
-from envelope import index
+from envelope import index, upstream
+from envelope.errors import NotFound
 from envelope.names import normalize
 from web.auth import basic_auth
 from web.errors import error_response
@@ -41,12 +42,20 @@ def project_detail(org: str, project: str) -> Response:
     if content_type is None:
         return _not_acceptable()
     rt = runtime()
-    with rt.db.read() as session:
-        row = index.visible_project(session, auth.organization, auth.principal, project)
-        etag = f"{row.id}.{row.serial}-{auth.principal.restriction_key}-{content_type}"
+    try:
+        with rt.db.read() as session:
+            row = index.visible_project(session, auth.organization, auth.principal, project)
+            etag = f"{row.id}.{row.serial}-{auth.principal.restriction_key}-{content_type}"
+            if _fresh(etag):
+                return _not_modified(etag)
+            body = index.cached_detail_page(session, rt.cache, row, auth.principal, is_json(content_type))
+    except NotFound:
+        # Not a project this caller may read here: the organization's upstream, if it proxies the name.
+        page = upstream.project_page(rt, auth.organization.id, auth.principal, project)
+        etag = f"upstream.{page.serial}-{auth.principal.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)
-        body = index.cached_detail_page(session, rt.cache, row, auth.principal, is_json(content_type))
+        body = index.render_page(page.data, is_json(content_type))
     return _page(body, content_type, etag)
 
 

@@ -21,6 +21,7 @@ from envelope.models.github import (
     WebhookDelivery,
 )
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
+from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
     "PendingSignup",
@@ -44,6 +45,8 @@ __all__ = [
     "ServiceHeartbeat",
     "SyncAsset",
     "SyncRun",
+    "UpstreamObject",
+    "UpstreamPage",
     "User",
     "WebhookDelivery",
 ]

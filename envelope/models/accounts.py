@@ -31,6 +31,12 @@ class Organization(Base):
     # Bumped whenever the set of projects changes: the /simple/ page's ETag.
     serial: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Upstream proxy, opt-in: names with no private project fall through to
+    # this simple index (NULL: off). Credentials, if any, are kept apart and sealed.
+    upstream_url: Mapped[str | None] = mapped_column(String(500))
+    upstream_credentials_sealed: Mapped[str | None] = mapped_column(Text)
+    # Name patterns ("acme-*") never proxied, even while no private project has them.
+    reserved_names: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class User(Base):

@@ -1,0 +1,48 @@
+"""What the upstream proxy remembers: the pages it fetched and the objects it
+stored. Both are keyed by upstream data, not by organization, so
+organizations that share an upstream share one copy."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from envelope.db import Base
+from envelope.models.base import UTCDateTime, utcnow
+
+
+class UpstreamPage(Base):
+    """One project page of one upstream index, as last fetched.
+
+    `files` holds the usable entries in Envelope's own shape; `digest` changes
+    whenever they do, so it serves as the page's serial for ETags and caches."""
+
+    __tablename__ = "upstream_pages"
+    __table_args__ = (UniqueConstraint("upstream_url", "normalized_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upstream_url: Mapped[str] = mapped_column(String(500))
+    normalized_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)  # 200, or 404 when upstream has no such project
+    files: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    digest: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    fetched: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UpstreamObject(Base):
+    """A distribution or `.metadata` file fetched from upstream, verified
+    against the hash the upstream page gave, and kept in storage. A row exists
+    only once its bytes are fully stored."""
+
+    __tablename__ = "upstream_objects"
+    __table_args__ = (UniqueConstraint("sha256", "filename"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(300))
+    storage_key: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    cached: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

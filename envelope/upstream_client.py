@@ -1,0 +1,169 @@
+"""HTTP access to an upstream simple index: project pages and file downloads.
+
+No database here; envelope.upstream decides what to fetch and keeps it.
+Credentials for the upstream go only to the upstream's own origin: a file
+hosted elsewhere (PyPI's files.pythonhosted.org, a CDN, S3) is fetched
+without them, and requests drops them on a redirect to another host.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import requests
+from pypi_simple import ACCEPT_JSON_PREFERRED, ProjectPage
+from pypi_simple.errors import UnparsableFilenameError, UnsupportedContentTypeError, UnsupportedRepoVersionError
+
+from envelope.errors import FileTooLarge, InvalidInput, UpstreamError
+
+MAX_PAGE_SIZE = 64 * 1024**2  # bytes; PyPI's largest project pages are a few MB
+CHUNK = 1024 * 1024  # bytes per read while downloading
+USER_AGENT = f"envelope/{metadata.version('envelope-index')} (upstream proxy)"
+
+
+@dataclass(frozen=True)
+class UpstreamIndex:
+    """Where an organization's upstream lives, and how to sign in to it."""
+
+    url: str  # the simple index root, ending in "/", without credentials
+    credentials: tuple[str, str] | None = None
+
+    def project_url(self, normalized_name: str) -> str:
+        return f"{self.url}{normalized_name}/"
+
+    def auth_for(self, url: str) -> tuple[str, str] | None:
+        """The credentials, if `url` is on the upstream's own origin."""
+        return self.credentials if _origin(url) == _origin(self.url) else None
+
+
+def split_index_url(url: str) -> UpstreamIndex:
+    """'https://user:pw@host/simple' -> UpstreamIndex('https://host/simple/', ('user', 'pw'))."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"Invalid upstream index URL {url!r}: use http(s)://host/path/.")
+    if parts.query or parts.fragment:
+        raise InvalidInput(f"Invalid upstream index URL {url!r}: no query or fragment, please.")
+    netloc = parts.netloc.rpartition("@")[2]  # host[:port] as written, without userinfo
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    credentials = None
+    if parts.username is not None:
+        credentials = (unquote(parts.username), unquote(parts.password or ""))
+    return UpstreamIndex(urlunsplit((parts.scheme, netloc, path, "", "")), credentials)
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, port
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    status: int  # 200 (page below), 304 (unchanged) or 404 (no such project upstream)
+    page: ProjectPage | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@functools.cache
+def _session() -> requests.Session:
+    """One pooled session per process: upstream requests reuse connections."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def fetch_project_page(index: UpstreamIndex, normalized_name: str, *, timeout: float,
+                       etag: str | None = None, last_modified: str | None = None) -> FetchedPage:
+    """GET the project page, conditionally when validators are known.
+
+    Raises UpstreamError when the upstream cannot be reached, answers an
+    error, or sends something that is not a simple-index page."""
+    url = index.project_url(normalized_name)
+    headers = {"Accept": ACCEPT_JSON_PREFERRED}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        with _session().get(url, headers=headers, auth=index.auth_for(url), timeout=timeout,
+                            stream=True) as response:
+            if response.status_code == 304:
+                return FetchedPage(304, etag=etag, last_modified=last_modified)
+            if response.status_code in (404, 410):
+                return FetchedPage(404)
+            if response.status_code != 200:
+                raise UpstreamError(
+                    f"The upstream index answered {response.status_code} for {normalized_name}; "
+                    "try again later."
+                )
+            body = _read_bounded(response, MAX_PAGE_SIZE)
+            page = _parse_page(response, body, normalized_name)
+            return FetchedPage(200, page, response.headers.get("ETag"),
+                               response.headers.get("Last-Modified"))
+    except requests.RequestException as exc:
+        raise UpstreamError(
+            f"The upstream index {index.url} could not be reached ({type(exc).__name__}); "
+            "try again later."
+        ) from None
+
+
+def _read_bounded(response: requests.Response, limit: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamError(f"The upstream page {response.url} is larger than {limit} bytes; refused.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_page(response: requests.Response, body: bytes, normalized_name: str) -> ProjectPage:
+    content_type = response.headers.get("Content-Type", "text/html")
+    kind = content_type.split(";")[0].strip().lower()
+    charset = requests.utils.get_encoding_from_headers(response.headers)
+    try:
+        if kind == "application/vnd.pypi.simple.v1+json":
+            return ProjectPage.from_json_data(json.loads(body), response.url)
+        if kind in ("text/html", "application/vnd.pypi.simple.v1+html"):
+            return ProjectPage.from_html(normalized_name, body, response.url, from_encoding=charset)
+        raise UnsupportedContentTypeError(response.url, content_type)
+    except (ValueError, UnsupportedContentTypeError, UnsupportedRepoVersionError, UnparsableFilenameError) as exc:
+        raise UpstreamError(
+            f"The upstream page {response.url} is not a simple-index page we can read ({exc})."
+        ) from None
+
+
+def download(index: UpstreamIndex, url: str, out: BinaryIO, *, timeout: float, max_size: int) -> tuple[str, int]:
+    """Stream `url` into `out`, hashing as it goes: (sha256 hex, size).
+
+    Never holds the file in memory. Raises FileTooLarge beyond `max_size`,
+    UpstreamError when the upstream fails."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with _session().get(url, auth=index.auth_for(url), timeout=timeout, stream=True) as response:
+            if response.status_code != 200:
+                raise UpstreamError(
+                    f"The upstream index answered {response.status_code} for {url.rsplit('/', 1)[-1]}; "
+                    "try again later."
+                )
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > max_size:
+                raise FileTooLarge(f"File too large. Limit for this index is {max_size} bytes.")
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_size:
+                    raise FileTooLarge(f"File too large. Limit for this index is {max_size} bytes.")
+                digest.update(chunk)
+                out.write(chunk)
+    except requests.RequestException as exc:
+        raise UpstreamError(
+            f"Downloading {url.rsplit('/', 1)[-1]} from the upstream index failed "
+            f"({type(exc).__name__}); try again later."
+        ) from None
+    return digest.hexdigest(), size

@@ -1,0 +1,239 @@
+"""The upstream proxy end to end, on every backend: a second Envelope is the
+upstream (PEP 691 JSON, behind a token), pip and uv install through the
+proxying organization, and dependency confusion never gets through."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.builders import make_wheel, sha256_file
+from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
+from tests.services import EnvelopeServer
+
+ORG = "acme"
+PUBLIC = "pub"
+
+
+@dataclass
+class Setup:
+    server: EnvelopeServer
+    upstream: EnvelopeServer
+    read_token: str
+    upload_token: str
+    upstream_files: dict[str, Path]
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    # Every page request revalidates with the upstream (If-None-Match), so
+    # the tests see changes at once and exercise the 304 path.
+    return {"ENVELOPE_UPSTREAM_TTL": "0"}
+
+
+@pytest.fixture(scope="module")
+def setup(server: EnvelopeServer, tmp_path_factory) -> Setup:
+    upstream = EnvelopeServer(tmp_path_factory.mktemp("upstream")).start()
+    dist = tmp_path_factory.mktemp("upstream-dist")
+    files = {
+        "sharedlib-1.0": make_wheel(dist, "sharedlib", "1.0"),
+        "sharedlib-2.0": make_wheel(dist, "sharedlib", "2.0", requires_dist=["tinydep>=1"]),
+        "tinydep-1.0": make_wheel(dist, "tinydep", "1.0"),
+        # Dependency confusion: public names that the private organization owns or reserves.
+        "billing-9.9": make_wheel(dist, "billing", "9.9"),
+        "acme-secrets-1.0": make_wheel(dist, "acme-secrets", "1.0"),
+    }
+    upstream.cli("org", "create", PUBLIC)
+    publisher = upstream.token(PUBLIC, "--scope", "upload")
+    twine_upload(upstream.client_env, upstream.base_url, PUBLIC, publisher, list(files.values()))
+    upstream_read = upstream.token(PUBLIC, "--scope", "read")
+
+    server.cli("org", "create", ORG)
+    upload = server.token(ORG, "--scope", "upload")
+    private = tmp_path_factory.mktemp("private-dist")
+    twine_upload(server.client_env, server.base_url, ORG, upload, [make_wheel(private, "billing", "1.0")])
+    proxy_url = f"http://__token__:{quote(upstream_read, safe='')}@{upstream.host}:{upstream.port}/{PUBLIC}/simple/"
+    out = server.cli("org", "proxy", ORG, "--upstream", proxy_url, "--reserve", "Acme_*").stdout
+    assert "on, http://127.0.0.1" in out and "(with credentials)" in out and "acme-*" in out
+    assert upstream_read not in out
+    read = server.token(ORG, "--scope", "read")
+    yield Setup(server, upstream, read, upload, files)
+    upstream.stop()
+
+
+def _get(setup: Setup, path: str, token: str | None = None, **headers: str) -> requests.Response:
+    token = setup.read_token if token is None else token
+    return requests.get(setup.server.base_url + path, auth=("__token__", token), headers=headers,
+                        allow_redirects=True, timeout=60)
+
+
+def _json(setup: Setup, name: str, token: str | None = None) -> dict:
+    response = _get(setup, f"/{ORG}/simple/{name}/", token, Accept="application/vnd.pypi.simple.v1+json")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_pip_and_uv_install_public_packages_through_the_organization(setup: Setup, tmp_path: Path) -> None:
+    env = setup.server.client_env
+    url = index_url(setup.server.base_url, ORG, setup.read_token)
+    pip(env, "install", "--target", str(tmp_path / "pip"), "--index-url", url, "sharedlib")
+    assert installed_version(tmp_path / "pip", "sharedlib") == "2.0"
+    assert installed_version(tmp_path / "pip", "tinydep") == "1.0"  # a dependency, proxied too
+    uv(env, "pip", "install", "--target", str(tmp_path / "uv"), "--index-url", url, "sharedlib==1.0", "billing")
+    assert installed_version(tmp_path / "uv", "sharedlib") == "1.0"
+    assert installed_version(tmp_path / "uv", "billing") == "1.0"  # the private one
+
+
+def test_proxied_page_points_at_envelope_with_hashes_and_metadata(setup: Setup) -> None:
+    page = _json(setup, "sharedlib")
+    assert page["name"] == "sharedlib" and page["versions"] == ["1.0", "2.0"]
+    by_name = {f["filename"]: f for f in page["files"]}
+    wheel = by_name["sharedlib-2.0-py3-none-any.whl"]
+    assert wheel["url"].startswith("../../files/") and "://" not in wheel["url"]
+    assert wheel["hashes"]["sha256"] == sha256_file(setup.upstream_files["sharedlib-2.0"])
+    assert wheel["core-metadata"] and wheel["size"] == setup.upstream_files["sharedlib-2.0"].stat().st_size
+    html = _get(setup, f"/{ORG}/simple/sharedlib/").text
+    assert f"#sha256={wheel['hashes']['sha256']}" in html and "data-core-metadata" in html
+    metadata = _get(setup, f"/{ORG}/simple/sharedlib/" + wheel["url"] + ".metadata")
+    assert metadata.status_code == 200 and b"Requires-Dist: tinydep>=1" in metadata.content
+
+
+def test_a_private_name_never_shows_upstream_files(setup: Setup, tmp_path: Path) -> None:
+    page = _json(setup, "billing")
+    assert [f["filename"] for f in page["files"]] == ["billing-1.0-py3-none-any.whl"]
+    assert page["versions"] == ["1.0"]  # not 9.9, which only the upstream has
+    # Asking for the upstream file directly is no way around it.
+    sha = sha256_file(setup.upstream_files["billing-9.9"])
+    assert _get(setup, f"/{ORG}/files/{sha}/billing-9.9-py3-none-any.whl").status_code == 404
+    result = pip(setup.server.client_env, "download", "--no-deps", "-d", str(tmp_path), "--index-url",
+                 index_url(setup.server.base_url, ORG, setup.read_token), "billing==9.9", check=False)
+    assert result.returncode != 0 and "billing==9.9" in result.stderr
+
+
+def test_reserved_names_are_never_proxied(setup: Setup) -> None:
+    assert _get(setup, f"/{ORG}/simple/acme-secrets/").status_code == 404
+    sha = sha256_file(setup.upstream_files["acme-secrets-1.0"])
+    assert _get(setup, f"/{ORG}/files/{sha}/acme_secrets-1.0-py3-none-any.whl").status_code == 404
+
+
+def test_a_name_published_privately_later_stops_being_proxied(setup: Setup, tmp_path: Path) -> None:
+    assert _json(setup, "tinydep")["versions"] == ["1.0"]
+    twine_upload(setup.server.client_env, setup.server.base_url, ORG, setup.upload_token,
+                 [make_wheel(tmp_path, "tinydep", "0.5")])
+    page = _json(setup, "tinydep")
+    assert page["versions"] == ["0.5"]
+    sha = sha256_file(setup.upstream_files["tinydep-1.0"])
+    assert _get(setup, f"/{ORG}/files/{sha}/tinydep-1.0-py3-none-any.whl").status_code == 404
+
+
+def test_token_restrictions_apply_to_proxied_projects(setup: Setup, tmp_path: Path) -> None:
+    limited = setup.server.token(ORG, "--scope", "read", "--project", "sharedlib<2")
+    assert _json(setup, "sharedlib", limited)["versions"] == ["1.0"]
+    assert _get(setup, f"/{ORG}/simple/tinydep/", limited).status_code == 404
+    sha = sha256_file(setup.upstream_files["sharedlib-2.0"])
+    assert _get(setup, f"/{ORG}/files/{sha}/sharedlib-2.0-py3-none-any.whl", limited).status_code == 404
+    assert requests.get(setup.server.url(f"/{ORG}/simple/sharedlib/"), timeout=30).status_code == 401
+
+
+def test_files_are_served_from_storage_once_fetched_even_with_the_upstream_down(setup: Setup) -> None:
+    page = _json(setup, "sharedlib")
+    wheel = next(f for f in page["files"] if f["filename"] == "sharedlib-1.0-py3-none-any.whl")
+    first = _get(setup, f"/{ORG}/simple/sharedlib/" + wheel["url"])
+    assert first.status_code == 200
+    assert first.content == setup.upstream_files["sharedlib-1.0"].read_bytes()
+    setup.upstream.stop()
+    try:
+        # The page was stored; with the upstream gone it is served stale rather than failing.
+        assert _json(setup, "sharedlib")["versions"] == ["1.0", "2.0"]
+        again = _get(setup, f"/{ORG}/simple/sharedlib/" + wheel["url"])
+        assert again.status_code == 200 and again.content == first.content
+        # A name never fetched before cannot be invented: the upstream's failure is reported.
+        missing = _get(setup, f"/{ORG}/simple/never-seen/")
+        assert missing.status_code == 502 and "could not be reached" in missing.reason
+    finally:
+        setup.upstream.start()
+
+
+def test_disabling_the_proxy_hides_upstream_names(setup: Setup) -> None:
+    assert _get(setup, f"/{ORG}/simple/sharedlib/").status_code == 200
+    setup.server.cli("org", "proxy", ORG, "--disable")
+    try:
+        assert _get(setup, f"/{ORG}/simple/sharedlib/").status_code == 404
+    finally:
+        setup.server.cli("org", "proxy", ORG, "--upstream", _upstream_url(setup))
+
+
+def _upstream_url(setup: Setup) -> str:
+    token = setup.upstream.token(PUBLIC, "--scope", "read")
+    return f"http://__token__:{quote(token, safe='')}@{setup.upstream.host}:{setup.upstream.port}/{PUBLIC}/simple/"
+
+
+# --- a hand-written upstream: HTML pages, files on another host ----------------------
+
+
+class _Recorder(ThreadingHTTPServer):
+    """Serves fixed responses by path and remembers each request's headers."""
+
+    def __init__(self, routes: dict[str, tuple[str, bytes]]) -> None:
+        self.routes = routes
+        self.seen: list[tuple[str, dict[str, str]]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(handler) -> None:  # noqa: N805
+                self.seen.append((handler.path, dict(handler.headers)))
+                content_type, body = self.routes.get(handler.path, ("text/plain", b""))
+                handler.send_response(200 if handler.path in self.routes else 404)
+                handler.send_header("Content-Type", content_type)
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args) -> None:  # noqa: N805
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_html_upstream_credentials_stay_on_its_host_and_bad_bytes_are_refused(setup: Setup, tmp_path: Path) -> None:
+    good = make_wheel(tmp_path, "htmlpkg", "1.0")
+    bad = make_wheel(tmp_path, "htmlpkg", "1.1")
+    files_host = _Recorder({
+        "/f/" + good.name: ("application/octet-stream", good.read_bytes()),
+        "/f/" + bad.name: ("application/octet-stream", b"not the bytes the page promised"),
+    })
+    links = "".join(
+        f'<a href="{files_host.base}/f/{p.name}#sha256={sha256_file(p)}">{p.name}</a>\n' for p in (good, bad)
+    )
+    index_host = _Recorder({"/simple/htmlpkg/": ("text/html", f"<html><body>{links}</body></html>".encode())})
+    org = "htmlorg"
+    setup.server.cli("org", "create", org)
+    upstream = f"http://mirror:s3cret@127.0.0.1:{index_host.server_address[1]}/simple/"
+    setup.server.cli("org", "proxy", org, "--upstream", upstream)
+    token = setup.server.token(org, "--scope", "read")
+    try:
+        env = setup.server.client_env
+        pip(env, "install", "--target", str(tmp_path / "t"), "--index-url",
+            index_url(setup.server.base_url, org, token), "htmlpkg==1.0")
+        assert installed_version(tmp_path / "t", "htmlpkg") == "1.0"
+        assert any(h.get("Authorization", "").startswith("Basic ") for _, h in index_host.seen)
+        assert files_host.seen and not any("Authorization" in h for _, h in files_host.seen)
+
+        refused = requests.get(setup.server.url(f"/{org}/files/{sha256_file(bad)}/{bad.name}"),
+                               auth=("__token__", token), timeout=60)
+        assert refused.status_code == 502 and "does not match the sha256" in refused.reason
+        again = requests.get(setup.server.url(f"/{org}/files/{sha256_file(bad)}/{bad.name}"),
+                             auth=("__token__", token), timeout=60)
+        assert again.status_code == 502  # nothing was stored: the next try fetches (and refuses) again
+    finally:
+        index_host.shutdown()
+        files_host.shutdown()
