@@ -44,11 +44,12 @@ def project_detail(org: str, project: str) -> Response:
     rt = runtime()
     try:
         with rt.db.read() as session:
-            row = index.visible_project(session, auth.organization, auth.principal, project)
-            etag = f"{row.id}.{row.serial}-{auth.principal.restriction_key}-{content_type}"
+            project_id, serial = index.visible_project_serial(session, auth.organization.id, auth.principal, project)
+            etag = f"{project_id}.{serial}-{auth.principal.restriction_key}-{content_type}"
             if _fresh(etag):
                 return _not_modified(etag)
-            body = index.cached_detail_page(session, rt.cache, row, auth.principal, is_json(content_type))
+            body = index.cached_detail_page(session, rt.cache, project_id, serial, auth.principal,
+                                            is_json(content_type))
     except NotFound:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
         page = upstream.project_page(rt, auth.organization.id, auth.principal, project)

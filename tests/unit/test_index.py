@@ -11,6 +11,7 @@ from packaging.specifiers import SpecifierSet
 from envelope import index
 from envelope.access import Principal, Restriction
 from envelope.errors import InvalidInput, NotFound
+from envelope.models import Project
 from envelope.releases import set_yanked
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
@@ -292,31 +293,45 @@ def test_yank_shows_in_detail_and_html(database, organization, operator, publish
     assert "data-yanked" not in attrs[1]
 
 
+def _by_serial(session, organization, principal, name):
+    """visible_project_serial, the index's lean lookup, answering with the row."""
+    project_id, serial = index.visible_project_serial(session, organization.id, principal, name)
+    project = session.get(Project, project_id)
+    assert serial == project.serial
+    return project
+
+
+LOOKUPS = pytest.mark.parametrize("lookup", [index.visible_project, _by_serial], ids=["orm", "serial"])
+
+
+@LOOKUPS
 @pytest.mark.parametrize("spelling", ["demo-pkg", "Demo_Pkg", "DEMO.PKG", "demo__pkg"])
-def test_visible_project_accepts_any_spelling(database, organization, operator, publish, spelling):
+def test_visible_project_accepts_any_spelling(database, organization, operator, publish, spelling, lookup):
     publish(wheel_filename("demo-pkg", "1.0"), wheel_bytes("demo-pkg", "1.0"))
     with database.read() as session:
-        project = index.visible_project(session, organization, operator, spelling)
+        project = lookup(session, organization, operator, spelling)
         assert (project.name, project.normalized_name) == ("demo-pkg", "demo-pkg")
 
 
-def test_visible_project_hidden_and_missing_look_the_same(database, organization, publish):
+@LOOKUPS
+def test_visible_project_hidden_and_missing_look_the_same(database, organization, publish, lookup):
     publish_versions(publish, "secret", ["1.0"])
     publish_versions(publish, "billing", ["1.0"])
     who = restricted(organization.id, billing="")
     outcomes = []
     for name in ("secret", "missing"):
         with database.read() as session, pytest.raises(NotFound) as caught:
-            index.visible_project(session, organization, who, name)
+            lookup(session, organization, who, name)
         outcomes.append((type(caught.value), str(caught.value), caught.value.status))
     assert outcomes[0] == outcomes[1] == (NotFound, "Not Found", 404)
     with database.read() as session:
-        assert index.visible_project(session, organization, who, "billing").normalized_name == "billing"
+        assert lookup(session, organization, who, "billing").normalized_name == "billing"
 
 
-def test_visible_project_with_an_invalid_name(database, organization, operator):
+@LOOKUPS
+def test_visible_project_with_an_invalid_name(database, organization, operator, lookup):
     with database.read() as session, pytest.raises(InvalidInput):
-        index.visible_project(session, organization, operator, "not a name")
+        lookup(session, organization, operator, "not a name")
 
 
 def test_project_list_filters_and_sorts(database, organization, operator, publish):
