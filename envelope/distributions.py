@@ -20,9 +20,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envelope.errors import InvalidDistribution
-from envelope.names import DistributionFilename
+from envelope.names import MAX_NAME_LENGTH, DistributionFilename, check_length, check_version_length
 
 MAX_METADATA_SIZE = 4 * 1024**2  # bytes; PyPI's longest descriptions are well under this
+# Characters the releases table holds for these fields (envelope/models/packaging.py).
+MAX_REQUIRES_PYTHON_LENGTH = 200
+MAX_CONTENT_TYPE_LENGTH = 200
 MAX_MEMBERS = 200_000
 MAX_UNCOMPRESSED_TOTAL = 16 * 1024**3  # bytes
 # Compression ratio beyond which an archive is taken for a bomb, once its
@@ -286,7 +289,7 @@ def _parse_metadata(raw: bytes, expected: DistributionFilename) -> DistributionI
         raise InvalidDistribution(
             f"Metadata version {version} does not match the filename {expected.filename!r}."
         )
-    return DistributionInfo(
+    info = DistributionInfo(
         name=name,
         version=version,
         metadata_bytes=raw,
@@ -294,6 +297,21 @@ def _parse_metadata(raw: bytes, expected: DistributionFilename) -> DistributionI
         requires_python=str(requires_python) if requires_python else None,
         description=_lenient(metadata, "description"),
         description_content_type=_lenient(metadata, "description_content_type"),
+    )
+    _check_field_lengths(info)
+    return info
+
+
+def _check_field_lengths(info: DistributionInfo) -> None:
+    """Refuse values longer than their columns, before anything is stored.
+
+    The metadata's own spelling counts: 'A...B' with many separators
+    normalises to a short name, and 1.0.0.0… equals the filename's 1.0."""
+    check_length("Name", info.name, MAX_NAME_LENGTH)
+    check_version_length(info.version)
+    check_length("Requires-Python", info.requires_python or "", MAX_REQUIRES_PYTHON_LENGTH)
+    check_length(
+        "Description-Content-Type", info.description_content_type or "", MAX_CONTENT_TYPE_LENGTH
     )
 
 

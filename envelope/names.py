@@ -19,9 +19,14 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from envelope.errors import InvalidDistribution, InvalidInput
+from envelope.errors import EnvelopeError, InvalidDistribution, InvalidInput
 
 MAX_FILENAME_LENGTH = 255  # bytes: what every filesystem and S3 key segment accepts
+# Characters the database columns hold (envelope/models/packaging.py); PostgreSQL
+# refuses longer values, so they are refused here first, with a reason.
+MAX_NAME_LENGTH = 200  # projects.name, projects.normalized_name
+MAX_VERSION_LENGTH = 100  # releases.version, releases.canonical_version
+MAX_PYTHON_TAGS_LENGTH = 100  # files.python_version
 ORG_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Top-level paths of the web UI and API: an organization may not shadow them.
 RESERVED_ORG_NAMES = frozenset(
@@ -37,6 +42,7 @@ RESERVED_ORG_NAMES = frozenset(
 
 def normalize(name: str) -> NormalizedName:
     """PEP 503 normalised form of a valid project name; InvalidInput otherwise."""
+    check_length("Project name", name, MAX_NAME_LENGTH, InvalidInput)
     try:
         return canonicalize_name(name, validate=True)
     except InvalidName:
@@ -92,6 +98,30 @@ def parse_filename(filename: str) -> DistributionFilename:
     raise InvalidDistribution(
         f"Unsupported file type {filename!r}: upload wheels (.whl) or sdists (.tar.gz)."
     )
+
+
+def check_length(
+    field: str, value: str, limit: int, error: type[EnvelopeError] = InvalidDistribution
+) -> None:
+    """Raise `error` naming `field` and `limit` when `value` is longer than `limit` characters."""
+    if len(value) > limit:
+        raise error(f"{field} is longer than {limit} characters: {value[:40]!r}…")
+
+
+def check_field_lengths(dist: DistributionFilename) -> None:
+    """Refuse a filename whose name, version or Python tags the index could not store.
+
+    Separate from parse_filename so that callers which only ask "is this a
+    distribution filename?" (GitHub sync) can tell a refusal from a non-match."""
+    check_length("Project name", dist.name, MAX_NAME_LENGTH)
+    check_version_length(dist.version)
+    check_length("Python tag", dist.python_version, MAX_PYTHON_TAGS_LENGTH)
+
+
+def check_version_length(version: Version) -> None:
+    """InvalidDistribution when the version, or its canonical form, is too long to store."""
+    check_length("Version", str(version), MAX_VERSION_LENGTH)
+    check_length("Version", canonical_version(version), MAX_VERSION_LENGTH)
 
 
 def canonical_version(version: Version | str) -> str:

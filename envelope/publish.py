@@ -27,7 +27,7 @@ from envelope.db import Database
 from envelope.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
-from envelope.names import DistributionFilename, canonical_version, parse_filename
+from envelope.names import DistributionFilename, canonical_version, check_field_lengths, parse_filename
 from envelope.storage import Storage, content_addressed_key
 
 CHUNK = 1024 * 1024  # bytes read per step while spooling
@@ -77,11 +77,13 @@ def publish_file(
     `expected` maps digest names (sha256, blake2b_256, md5) to the hex digests
     the sender claims. Raises Forbidden (principal may not publish this
     name/version), FileTooLarge, InvalidInput (digest mismatch),
-    InvalidDistribution (filename, archive or metadata), FileExists (same
-    filename with other bytes, or a deleted filename). Publishing the same
-    bytes again returns the existing file with created=False.
+    InvalidDistribution (filename, archive or metadata, or a field longer
+    than the index stores), FileExists (same filename with other bytes, or a
+    deleted filename). Publishing the same bytes again returns the existing
+    file with created=False.
     """
     parsed = parse_filename(filename)
+    check_field_lengths(parsed)
     principal.check_upload(parsed.name, parsed.version)
     with db.read() as session:
         _refuse_deleted_filename(session, organization.id, filename)

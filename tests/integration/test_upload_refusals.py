@@ -10,6 +10,7 @@ import requests
 
 from tests import builders
 from tests.builders import make_wheel
+from tests.integration.clients import twine_upload
 
 ORG = "acme"
 MAX_FILE_SIZE = 2 * 1024**2  # bytes; the server fixture for this module is started with it
@@ -116,4 +117,26 @@ def test_upload_needs_credentials_and_an_action(server, upload_token: str, tmp_p
     assert post(server, upload_token, None).status_code == 400
     wrong = post(server, upload_token, wheel, **{":action": "remove_pkg"})
     assert wrong.status_code == 400 and "Unsupported" in wrong.reason
+    assert_nothing_published(server, upload_token)
+
+
+LONG_VERSION = "1.0+" + "a" * 146  # a valid local version; the index stores at most 100 characters
+LONG_REQUIRES_PYTHON = ",".join(f"!=3.{i}.*" for i in range(30))  # valid; at most 200 are stored
+
+
+@pytest.mark.parametrize(
+    "name, version, requires_python, message",
+    [
+        ("longversion", LONG_VERSION, None, "Version is longer than 100 characters"),
+        ("longpython", "1.0", LONG_REQUIRES_PYTHON, "Requires-Python is longer than 200 characters"),
+    ],
+)
+def test_fields_longer_than_the_index_stores_are_refused_through_twine(
+    server, upload_token: str, tmp_path: Path, name, version, requires_python, message
+) -> None:
+    wheel = make_wheel(tmp_path, name, version, requires_python=requires_python)
+    env = {**server.client_env, "COLUMNS": "1000"}  # twine's console must not wrap the reason
+    result = twine_upload(env, server.base_url, ORG, upload_token, [wheel], check=False)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0 and "400" in output and message in output, output
     assert_nothing_published(server, upload_token)

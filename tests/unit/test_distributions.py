@@ -8,8 +8,14 @@ import pytest
 from packaging.version import Version
 
 from envelope import distributions
-from envelope.distributions import MAX_METADATA_SIZE, inspect_distribution
+from envelope.distributions import (
+    MAX_CONTENT_TYPE_LENGTH,
+    MAX_METADATA_SIZE,
+    MAX_REQUIRES_PYTHON_LENGTH,
+    inspect_distribution,
+)
 from envelope.errors import InvalidDistribution
+from envelope.models import Release
 from envelope.names import parse_filename
 from tests.unit.archives import (
     core_metadata,
@@ -288,6 +294,49 @@ def test_metadata_at_the_limit_is_fine(tmp_path):
     metadata = header + b"\n" + b"x" * (MAX_METADATA_SIZE - len(header) - 1)
     assert len(metadata) == MAX_METADATA_SIZE
     assert inspect(tmp_path, WHEEL, wheel_bytes(metadata=metadata)).metadata_bytes == metadata
+
+
+LONG_SPECIFIER = ",".join(f"!=3.{i}.*" for i in range(30))  # valid, 239 characters
+
+
+def _with_header(metadata: bytes, header: str) -> bytes:
+    return metadata.replace(b"\n", f"\n{header}\n".encode(), 1)
+
+
+@pytest.mark.parametrize(
+    ("filename", "metadata", "message"),
+    [
+        # Name and version equal the filename's once normalised, yet are longer than their columns.
+        ("d_emo-1.0-py3-none-any.whl", core_metadata("d" + "-" * 200 + "emo", "1.0"),
+         "Name is longer than 200 characters"),
+        (WHEEL, core_metadata("demo", "1" + ".0" * 60), "Version is longer than 100 characters"),
+        (WHEEL, core_metadata("demo", "1.0", requires_python=LONG_SPECIFIER),
+         "Requires-Python is longer than 200 characters"),
+        (WHEEL, _with_header(core_metadata("demo", "1.0"),
+                             "Description-Content-Type: text/markdown; charset=UTF-8; x=" + "a" * 200),
+         "Description-Content-Type is longer than 200 characters"),
+    ],
+)
+def test_metadata_fields_longer_than_their_columns_are_refused(tmp_path, filename, metadata, message):
+    dist_info = filename.split("-py3")[0] + ".dist-info"
+    data = wheel_bytes("d-emo" if filename.startswith("d_emo") else "demo", "1.0", metadata=metadata,
+                       dist_info=dist_info)
+    assert message in refused(tmp_path, filename, data)
+
+
+def test_metadata_fields_at_their_limits_are_fine(tmp_path):
+    specifier = LONG_SPECIFIER[:MAX_REQUIRES_PYTHON_LENGTH].rsplit(",", 1)[0]
+    content_type = "text/markdown; charset=UTF-8; x="
+    content_type += "a" * (MAX_CONTENT_TYPE_LENGTH - len(content_type))
+    metadata = _with_header(core_metadata("demo", "1.0", requires_python=specifier),
+                            f"Description-Content-Type: {content_type}")
+    info = inspect(tmp_path, WHEEL, wheel_bytes(metadata=metadata))
+    assert info.requires_python and info.description_content_type == content_type
+
+
+def test_metadata_length_limits_are_the_column_sizes():
+    assert Release.requires_python.type.length == MAX_REQUIRES_PYTHON_LENGTH
+    assert Release.description_content_type.type.length == MAX_CONTENT_TYPE_LENGTH
 
 
 def _corrupt(data: bytes, after: bytes) -> bytes:

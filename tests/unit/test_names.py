@@ -5,9 +5,14 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from envelope.errors import InvalidDistribution, InvalidInput
+from envelope.models import File, Project, Release
 from envelope.names import (
     MAX_FILENAME_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PYTHON_TAGS_LENGTH,
+    MAX_VERSION_LENGTH,
     canonical_version,
+    check_field_lengths,
     normalize,
     parse_filename,
     parse_project_restriction,
@@ -39,6 +44,12 @@ def test_normalize_valid(name, expected):
 def test_normalize_invalid(name):
     with pytest.raises(InvalidInput, match="Invalid project name"):
         normalize(name)
+
+
+def test_normalize_refuses_names_longer_than_a_project_name_can_be():
+    assert normalize("a" * MAX_NAME_LENGTH) == "a" * MAX_NAME_LENGTH
+    with pytest.raises(InvalidInput, match=f"Project name is longer than {MAX_NAME_LENGTH} characters"):
+        normalize("a" * (MAX_NAME_LENGTH + 1))
 
 
 # --------------------------------------------------------------------------- filenames
@@ -264,3 +275,44 @@ def test_validate_org_name_refuses_malformed(name):
 def test_validate_org_name_refuses_trailing_newline(name):
     with pytest.raises(InvalidInput):
         validate_org_name(name)
+
+
+# --------------------------------------------------------------------------- field lengths
+
+
+def _tags(count: int) -> str:
+    """`count` interpreter tags of 5 characters: cp300.cp301…-none-any."""
+    return ".".join(f"cp{300 + i}" for i in range(count)) + "-none-any"
+
+
+@pytest.mark.parametrize(
+    ("filename", "message"),
+    [
+        ("a" * 201 + "-1.0.tar.gz", "Project name is longer than 200 characters"),
+        ("demo-1.0+" + "a" * 97 + ".tar.gz", "Version is longer than 100 characters"),
+        ("demo-1.0+" + "a" * 146 + "-py3-none-any.whl", "Version is longer than 100 characters"),
+        (f"demo-1.0-{_tags(17)}.whl", "Python tag is longer than 100 characters"),
+    ],
+)
+def test_check_field_lengths_refuses_what_the_index_cannot_store(filename, message):
+    parsed = parse_filename(filename)  # a well-formed filename…
+    with pytest.raises(InvalidDistribution, match=message):
+        check_field_lengths(parsed)  # …with a field longer than its column
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "a" * 200 + "-1.0.tar.gz",
+        "demo-1.0+" + "a" * 96 + ".tar.gz",
+        f"demo-1.0-{_tags(16)}.whl",  # 16 * 5 + 15 = 95 characters
+    ],
+)
+def test_check_field_lengths_accepts_the_limits(filename):
+    check_field_lengths(parse_filename(filename))
+
+
+def test_length_limits_are_the_column_sizes():
+    assert Project.name.type.length == Project.normalized_name.type.length == MAX_NAME_LENGTH
+    assert Release.version.type.length == Release.canonical_version.type.length == MAX_VERSION_LENGTH
+    assert File.python_version.type.length == MAX_PYTHON_TAGS_LENGTH

@@ -243,6 +243,11 @@ def test_empty_file_is_refused(database, storage_root, spool_dir, publish):
         (WHEEL, b"not a zip at all", InvalidDistribution, "Not a valid zip archive"),
         (WHEEL, wheel_bytes(metadata=core_metadata("other", "1.0")), InvalidDistribution, "Metadata name 'other'"),
         ("demo-1.0.tar.gz", b"\x1f\x8b\x08 truncated", InvalidDistribution, "Not a valid .tar.gz archive"),
+        # Longer than their database columns: PostgreSQL would refuse them with a 500.
+        (wheel_filename("demo", "1.0+" + "a" * 146), wheel_bytes("demo", "1.0+" + "a" * 146),
+         InvalidDistribution, "Version is longer than 100 characters"),
+        (WHEEL, wheel_bytes(metadata=core_metadata("demo", "1.0", requires_python=",".join(
+            f"!=3.{i}.*" for i in range(30)))), InvalidDistribution, "Requires-Python is longer than 200"),
     ],
 )
 def test_invalid_distributions_store_nothing(database, storage_root, spool_dir, publish, filename, data, error, message):
