@@ -1,10 +1,12 @@
 """The JSON API: token and cookie authentication, CSRF, permissions, errors."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import io
 
-from envelope.models import OutboxMessage
+import pytest
+from sqlalchemy import func, select
+
+from envelope.models import AccessToken, OutboxMessage
 from tests.webui.conftest import SIMPLE_JSON, basic, bearer
 
 API = "/api/v1/orgs"
@@ -194,3 +196,65 @@ def test_openapi_describes_every_api_route(app, client):
             path = rule.rule.replace("<int:", "<").replace("<", "{").replace(">", "}")
             routes |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == described
+
+
+NOT_JSON = b"{this is not json"
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "status"),
+    [
+        ("bogus token", "POST", "/acme/tokens", 401),
+        ("foreign token", "POST", "/acme/projects/demo/releases/1.0/yank", 404),
+        ("read token", "POST", "/acme/projects/demo/releases/1.0/unyank", 403),
+        ("read token", "POST", "/acme/repositories", 403),
+        ("rita", "PATCH", "/acme/members/max", 403),
+        ("rita", "POST", "/acme/invitations", 403),
+        ("otto", "POST", "/acme/tokens", 404),
+    ],
+)
+def test_callers_are_authorised_before_their_body_is_parsed(world, client, who, method, path, status):
+    """A body that would be refused as malformed (400) is never looked at for
+    a caller who may not make the request at all."""
+    world.wheel("demo", "1.0")
+    headers = {"Content-Type": "application/json"}
+    if who.endswith("token"):
+        secret = {"bogus token": "envl_" + "x" * 40, "foreign token": world.token(world.other, scope="upload"),
+                  "read token": world.token(scope="read")}[who]
+        response = client.open(API + path, method=method, data=NOT_JSON, headers={**headers, **bearer(secret)})
+    else:
+        browser = world.browser(who)
+        response = browser.client.open(API + path, method=method, data=NOT_JSON,
+                                       headers={**headers, "X-CSRFToken": browser.csrf})
+    assert response.status_code == status, response.get_json()
+
+
+def test_authorised_callers_still_get_400_for_a_malformed_body(world):
+    owner = world.browser("olivia")
+    response = owner.client.open(f"{API}/acme/members/rita", method="PATCH", data=NOT_JSON,
+                                 headers={"Content-Type": "application/json", "X-CSRFToken": owner.csrf})
+    assert response.status_code == 400 and "JSON object" in response.get_json()["error"]
+
+
+class Unreadable(io.RawIOBase):
+    """A request body that must not be read: its declared length is over the limit."""
+
+    def readinto(self, buffer):
+        raise AssertionError("the body was read")
+
+
+def test_json_bodies_over_1_mib_get_413_before_they_are_read(world, client):
+    secret = world.token(scope="upload")
+    headers = {**bearer(secret), "Content-Type": "application/json"}
+    declared = client.post(f"{API}/acme/tokens", headers=headers, environ_overrides={
+        "wsgi.input": Unreadable(), "CONTENT_LENGTH": str(1024**2 + 1)})
+    assert declared.status_code == 413 and "1048576 bytes" in declared.get_json()["error"]
+    # Chunked, without a length: reading stops once the body passes the limit.
+    payload = b'{"name": "' + b"x" * (1024**2) + b'"}'
+    chunked = client.post(f"{API}/acme/tokens", data=payload, headers={**headers, "Transfer-Encoding": "chunked"},
+                          environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 413 and "1048576 bytes" in chunked.get_json()["error"]
+    form = client.post(f"{API}/acme/tokens", data={"name": "x" * (1024**2)}, headers=bearer(secret))
+    assert form.status_code == 413
+    with world.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AccessToken)) == 1  # the caller's own

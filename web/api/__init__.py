@@ -23,6 +23,7 @@ from envelope.errors import EnvelopeError, InvalidInput, Unauthorized
 from envelope.membership import OrgAccess, member_access, token_access
 from envelope.models import Role
 from envelope.tokens import PREFIX, mark_used
+from web.bodies import limit_body, read_body
 from web.extensions import csrf
 from web.org_pages import refuse_nul_bytes
 from web.runtime import runtime
@@ -30,6 +31,7 @@ from web.runtime import runtime
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # checked below for cookie-authenticated requests only
 MAX_TEXT = 10_000  # characters in any one JSON string field
+MAX_BODY = 1024**2  # bytes: the largest request has a few fields of MAX_TEXT
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
 
@@ -37,6 +39,8 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 def identify_caller() -> None:
     g.api_token = None
     g.api_token_use = None
+    # Before anything reads the body (refuse_nul_bytes parses forms).
+    limit_body(MAX_BODY, "API request body")
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     refuse_nul_bytes()
@@ -85,9 +89,23 @@ def org_access(session: Session, org: str, role: Role = Role.reader, *, to: str 
     return access
 
 
+def authorised_body(org: str, role: Role = Role.reader, *, to: str = "do that") -> dict[str, Any]:
+    """body(), read only once the caller is known to hold `role` in `org`:
+    strangers get 401/403/404 for the price of a lookup, never a parse.
+
+    The check runs in a read transaction of its own, so no write transaction
+    (on SQLite, the database's one writer) waits on a slow client's body; the
+    caller checks again inside its write transaction."""
+    with runtime().db.read() as session:
+        org_access(session, org, role, to=to)
+    return body()
+
+
 def body() -> dict[str, Any]:
-    """The JSON object sent; an empty body is {}. InvalidInput otherwise."""
-    if not request.get_data(cache=True):
+    """The JSON object sent; an empty body is {}. InvalidInput otherwise.
+
+    Authenticate and authorise first (authorised_body does both)."""
+    if not read_body(MAX_BODY, "API request body"):
         return {}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):

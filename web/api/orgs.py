@@ -8,7 +8,7 @@ from envelope import invitations, membership
 from envelope.audit import list_events
 from envelope.errors import Forbidden
 from envelope.models import Role
-from web.api import body, bp, org_access, role_field, shapes, text
+from web.api import authorised_body, body, bp, org_access, role_field, shapes, text
 from web.invitations import send_invitation
 from web.org_pages import public_base_url
 from web.runtime import runtime
@@ -54,7 +54,7 @@ def list_members(org: str) -> Response:
 
 @bp.patch("/v1/orgs/<org>/members/<username>")
 def change_role(org: str, username: str) -> Response:
-    role = role_field(body())
+    role = role_field(authorised_body(org, Role.owner, to="change roles"))
     with runtime().db.write() as session:
         access = org_access(session, org, Role.owner, to="change roles")
         return jsonify(shapes.member(membership.change_role(session, access, username, role)))
@@ -79,7 +79,7 @@ def list_invitations(org: str) -> Response:
 
 @bp.post("/v1/orgs/<org>/invitations")
 def invite(org: str) -> tuple[Response, int]:
-    data = body()
+    data = authorised_body(org, Role.owner, to="invite members")
     email, role = text(data, "email", required=True), role_field(data)
     with runtime().db.write() as session:
         access = org_access(session, org, Role.owner, to="invite members")

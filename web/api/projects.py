@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 from envelope import catalog, org_releases
 from envelope.coverage import wheel_coverage
 from envelope.models import Role
-from web.api import body, bp, org_access, shapes, text
+from web.api import authorised_body, bp, org_access, shapes, text
 from web.runtime import runtime
 
 MAX_QUERY_LENGTH = 200  # characters
@@ -57,7 +57,7 @@ def unyank(org: str, project: str, version: str) -> Response:
 
 
 def _change_yank(org: str, project: str, version: str, *, yanked: bool) -> Response:
-    data = body()
+    data = authorised_body(org, Role.maintainer, to="yank or unyank releases")
     reason, filename = text(data, "reason"), text(data, "filename")
     with runtime().db.write() as session:
         access = org_access(session, org, Role.maintainer, to="yank or unyank releases")

@@ -6,7 +6,7 @@ from flask import Response, jsonify
 from envelope import repositories
 from envelope.models import Role
 from envelope.sync_status import recent_runs
-from web.api import body, bp, org_access, shapes, strings, text
+from web.api import authorised_body, bp, org_access, shapes, strings, text
 from web.repositories import HISTORY_LENGTH, webhook_url
 from web.runtime import runtime
 
@@ -21,7 +21,7 @@ def list_repositories(org: str) -> Response:
 
 @bp.post("/v1/orgs/<org>/repositories")
 def connect(org: str) -> tuple[Response, int]:
-    data = body()
+    data = authorised_body(org, Role.owner, to="connect GitHub repositories")
     full_name = text(data, "full_name", required=True)
     token, projects = text(data, "github_token"), strings(data, "projects")
     with runtime().db.write() as session:

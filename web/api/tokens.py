@@ -5,7 +5,7 @@ from flask import Response, jsonify
 
 from envelope import org_tokens
 from envelope.models.base import utcnow
-from web.api import body, bp, flag, org_access, shapes, strings, text
+from web.api import authorised_body, bp, flag, org_access, shapes, strings, text
 from web.runtime import runtime
 
 
@@ -20,7 +20,7 @@ def list_tokens(org: str) -> Response:
 
 @bp.post("/v1/orgs/<org>/tokens")
 def create_token(org: str) -> tuple[Response, int]:
-    data = body()
+    data = authorised_body(org)
     name = text(data, "name", required=True)
     scope = text(data, "scope", default="read")
     projects = org_tokens.parse_restrictions(strings(data, "projects"))
