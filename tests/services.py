@@ -977,6 +977,70 @@ class EnvelopeServer:
         return lines[-1]
 
 
+class NginxFront:
+    """deploy/nginx/run.sh in front of an EnvelopeServer: the nginx-fronted
+    deployment, with its page cache in a temporary directory."""
+
+    def __init__(self, envelope: EnvelopeServer, *, freshness: str = "1s", s3: MotoS3Server | None = None) -> None:
+        self.envelope = envelope
+        self.port = free_port()
+        self.prefix = Path(tempfile.mkdtemp(prefix="envelope-nginx-"))
+        self.log_path = self.prefix / "run.log"
+        self.env = {
+            **os.environ,
+            "ENVELOPE_WEB": f"{envelope.host}:{envelope.port}",
+            "NGINX_LISTEN": f"{LOOPBACK}:{self.port}",
+            "NGINX_PREFIX": str(self.prefix),
+            "NGINX_FILES_DIR": str(envelope.data_dir / "files"),
+            "NGINX_S3_ORIGIN": s3.endpoint_url if s3 else "http://127.0.0.1:9",
+            "NGINX_PAGE_FRESHNESS": freshness,
+            "NGINX_WORKERS": "1",
+            "NGINX_USER": "root" if os.geteuid() == 0 else "nobody",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.prefix / "cache"
+
+    def start(self) -> NginxFront:
+        if shutil.which("nginx") is None:
+            raise ServiceError("nginx is not installed: `make system-deps` installs nginx-light.")
+        self._log = _open_log(self.log_path)
+        self.process = subprocess.Popen(
+            ["sh", str(REPO_ROOT / "deploy" / "nginx" / "run.sh")], env=self.env, stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        _LIVE.add(self)
+        try:
+            wait_for_http(self.base_url + "/healthz", 30, process=self.process, log_path=self.prefix / "error.log",
+                          what="nginx")  # fmt: skip
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        _LIVE.discard(self)
+        stop_process_group(self.process, sig=signal.SIGQUIT, grace=5)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        _rmtree(self.prefix)
+
+    def __enter__(self) -> NginxFront:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------- client environment
 
 
@@ -1030,6 +1094,7 @@ __all__ = [
     "CommandFailed",
     "EnvelopeServer",
     "MotoS3Server",
+    "NginxFront",
     "PostgresServer",
     "REPO_ROOT",
     "RedisServer",

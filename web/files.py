@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
 
 from envelope import upstream
-from envelope.download_urls import redirect_url
+from envelope.download_urls import accel_redirect_uri, redirect_url
 from envelope.errors import NotFound
 from envelope.downloads import Download, find_download
 from web.auth import basic_auth
@@ -31,6 +31,13 @@ def download(org: str, sha256: str, filename: str) -> Response:
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item)
+    accel = accel_redirect_uri(rt, item, auth.principal.expires)
+    if accel is not None:
+        # nginx in front serves the bytes from its internal location; we only authorised.
+        response = Response(status=200, content_type=item.content_type)
+        response.headers.update({"X-Accel-Redirect": accel, "ETag": f'"{item.etag}"',
+                                 "Cache-Control": IMMUTABLE})
+        return response
     target = redirect_url(rt, item, auth.principal.expires)
     if target is not None:
         response = redirect(target, code=302)
@@ -39,11 +46,6 @@ def download(org: str, sha256: str, filename: str) -> Response:
     path = rt.storage.local_path(item.key)
     if path is None:
         return _stream(item)
-    if rt.settings.accel_redirect_prefix:
-        # nginx serves the bytes from its internal location; we only authorised.
-        response = _headers_only(item)
-        response.headers["X-Accel-Redirect"] = f"{rt.settings.accel_redirect_prefix}/{item.key}"
-        return response
     response = send_file(path, mimetype=item.content_type, conditional=True, etag=item.etag,
                          max_age=None, download_name=item.download_name)
     response.headers["Cache-Control"] = IMMUTABLE

@@ -39,8 +39,15 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     checked = compose_config(REPO_ROOT / "docker-compose.yml", "-q")
     assert checked.returncode == 0, checked.stderr
     model = json.loads(compose_config(REPO_ROOT / "docker-compose.yml", "--format", "json").stdout)
-    assert set(model["services"]) == {"postgres", "redis", "minio", "create-bucket", "migrate", "web", "worker", "beat"}
+    assert set(model["services"]) == {
+        "postgres", "redis", "minio", "create-bucket", "migrate", "web", "worker", "beat", "nginx",
+    }
+    nginx = model["services"]["nginx"]
+    assert nginx["environment"]["ENVELOPE_WEB"] == "web:8080"
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert [p["published"] for p in nginx["ports"]] == ["8080"] and "ports" not in model["services"]["web"]
     web = model["services"]["web"]
+    assert web["environment"]["ENVELOPE_ACCEL_REDIRECT_PREFIX"] == "/_envelope_s3"
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert web["environment"]["CELERY_BROKER_URL"].startswith("redis://")
     assert web["environment"]["ENVELOPE_STORAGE_URL"].startswith("s3://")
