@@ -32,7 +32,11 @@ def error_response(status: int, message: str) -> Response:
 def register(app: Flask) -> None:
     @app.errorhandler(EnvelopeError)
     def envelope_error(exc: EnvelopeError) -> Response:
-        return error_response(exc.status, str(exc))
+        response = error_response(exc.status, str(exc))
+        retry_after = getattr(exc, "retry_after", None)  # seconds, on 429s
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Response:
