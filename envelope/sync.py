@@ -19,7 +19,7 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution
+from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution, StorageUnavailable
 from envelope.github import Asset, GitHubClient, GitHubUnavailable, RateLimited, Release
 from envelope.models import (
     FileSource,
@@ -116,7 +116,9 @@ def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None)
                 _ingest_release(runtime, client, run_id, connection, organization, release, tally, progress)
     except RateLimited as exc:
         return _retry_later(runtime, run_id, str(exc), exc.reset_at)
-    except GitHubUnavailable as exc:
+    except (GitHubUnavailable, StorageUnavailable) as exc:
+        # Transient: retried with back-off, and no fingerprint is kept, so
+        # the poll does not take the release for done.
         return _retry_later(runtime, run_id, str(exc), None)
     except EnvelopeError as exc:
         return _finish(runtime, run_id, "failed", error=str(exc))
@@ -176,8 +178,8 @@ def _ingest_asset(runtime, client, connection, organization, principal, asset: A
                 spool_dir=runtime.settings.tmp_dir,
                 max_size=runtime.settings.max_file_size,
             )
-    except GitHubUnavailable:
-        raise  # the whole run retries later
+    except (GitHubUnavailable, StorageUnavailable):
+        raise  # transient: the whole run retries later
     except EnvelopeError as exc:
         return "failed", str(exc)
     finally:

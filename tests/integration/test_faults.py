@@ -12,6 +12,8 @@ from pathlib import Path
 import requests
 
 from tests.builders import make_wheel
+from tests.fake_github import FakeGitHub
+from tests.integration.test_github_sync import connect, release_with_wheels, runs, wait_for_files
 
 ORG = "acme"
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -108,3 +110,44 @@ def test_server_killed_mid_upload_leaves_nothing_half_published(envelope_server,
     assert _upload(server, token, wheel).status_code == 200
     (entry,) = _files(server, token, "crashy")
     assert entry["size"] == len(body)
+
+
+def test_storage_outage_during_a_github_sync_is_retried_not_taken_for_done(
+    envelope_server, moto_s3, tmp_path: Path
+) -> None:
+    """A storage failure is transient: the run retries later. Recording the
+    assets as failed would let the run succeed and store the release's
+    fingerprint, and the poll would then skip that release for good."""
+    with FakeGitHub() as fake:
+        server = envelope_server("postgres-s3", extra_env={
+            "ENVELOPE_GITHUB_API_URL": fake.api_url, "ENVELOPE_POLL_INTERVAL": "2",
+            "ENVELOPE_RECONCILE_INTERVAL": "1"})
+        server.cli("org", "create", ORG)
+        token = server.token(ORG, "--scope", "read")
+        repo = fake.add_repo("acme", "stored")
+        connect(server, repo.full_name)
+        bucket = server.env["ENVELOPE_STORAGE_URL"].split("/")[2]
+        client = moto_s3.client()
+        client.delete_bucket(Bucket=bucket)
+        try:
+            _, dists = release_with_wheels(fake, tmp_path, repo.full_name, "stored-lib", "1.0.0")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                seen = runs(server, repo.full_name)
+                texts = [r["error"] or "" for r in seen] + [a["reason"] or "" for r in seen for a in r["assets"]]
+                if any("storage is unavailable" in t for t in texts):
+                    break
+                time.sleep(0.3)
+            else:
+                raise AssertionError(f"no run met the storage outage\n{server.log_text()[-4000:]}")
+            assert [r["status"] for r in seen if r["status"] in ("succeeded", "failed")] == [], seen
+            assert all(r["failed"] == 0 for r in seen), seen
+        finally:
+            client.create_bucket(Bucket=bucket)
+        wait_for_files(server, token, "stored-lib", len(dists))
+        deadline = time.monotonic() + 30
+        while {r["status"] for r in runs(server, repo.full_name)} != {"succeeded"}:
+            assert time.monotonic() < deadline, runs(server, repo.full_name)
+            time.sleep(0.3)
+        assert max(r["attempts"] for r in runs(server, repo.full_name)) >= 2  # retried, not re-polled
+        fake.assert_no_auth_leaks()
