@@ -9,10 +9,8 @@ from sqlalchemy.orm import Session
 
 from envelope.access import Principal
 from envelope.errors import NotFound
+from envelope.media_types import CONTENT_TYPES, METADATA_SUFFIX, content_type  # noqa: F401  (re-exported)
 from envelope.models import File, Organization, Project, Release
-
-METADATA_SUFFIX = ".metadata"
-CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".tar.gz": "application/gzip"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +44,6 @@ def find_download(
         if file.packagetype != "bdist_wheel":
             raise NotFound("Not Found")
         return Download(
-            file.metadata_key, file.metadata_size, file.metadata_sha256,
-            "text/plain; charset=utf-8", filename,
+            file.metadata_key, file.metadata_size, file.metadata_sha256, content_type(filename), filename,
         )
-    suffix = next(s for s in CONTENT_TYPES if dist_name.endswith(s))
-    return Download(file.storage_key, file.size, file.sha256, CONTENT_TYPES[suffix], dist_name)
+    return Download(file.storage_key, file.size, file.sha256, content_type(dist_name), dist_name)

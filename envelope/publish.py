@@ -26,13 +26,12 @@ from envelope.audit import record_event
 from envelope.db import Database
 from envelope.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
+from envelope.media_types import METADATA_CONTENT_TYPE, content_type
 from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
 from envelope.names import DistributionFilename, canonical_version, check_field_lengths, parse_filename
 from envelope.storage import Storage, content_addressed_key
 
 CHUNK = 1024 * 1024  # bytes read per step while spooling
-CONTENT_TYPES = {"bdist_wheel": "application/zip", "sdist": "application/octet-stream"}
-METADATA_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def publish_file(
         info = inspect_distribution(spool, parsed)
         key = content_addressed_key(digests.sha256, filename)
         if not storage.exists(key):
-            storage.put_file(key, spool, content_type=CONTENT_TYPES[parsed.packagetype])
+            storage.put_file(key, spool, content_type=content_type(filename))
         storage.put_bytes(key + ".metadata", info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
         verified = VerifiedFile(parsed, info, digests, key)
         return _record(db, organization, principal, verified, source)

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from boto3.exceptions import S3UploadFailedError
 
 from envelope.errors import StorageUnavailable
+from envelope.media_types import IMMUTABLE, content_type
 
 # Multipart above 64 MiB: bounded memory for any file size, few parts for
 # typical wheels.
@@ -46,7 +47,7 @@ class S3Storage:
                 str(path),
                 self.bucket,
                 self._key(key),
-                ExtraArgs={"ContentType": content_type},
+                ExtraArgs={"ContentType": content_type, "CacheControl": IMMUTABLE},
                 Config=TRANSFER,
             )
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
@@ -55,7 +56,8 @@ class S3Storage:
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type,
+                CacheControl=IMMUTABLE,
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from None
@@ -93,12 +95,17 @@ class S3Storage:
         return self._key(key)
 
     def presigned_url(self, key: str, *, expires_in: int, filename: str) -> str:
+        """A GET URL whose response carries the headers Envelope itself would
+        send, whatever an older object was stored with. The parameters depend
+        on the filename alone, so the URL stays the same within a window."""
         return self.client.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
                 "Key": self._key(key),
                 "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                "ResponseContentType": content_type(filename),
+                "ResponseCacheControl": IMMUTABLE,
             },
             ExpiresIn=expires_in,
         )

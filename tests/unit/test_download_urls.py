@@ -44,6 +44,8 @@ def test_same_url_within_a_window_new_one_after(storage, settings) -> None:
     query = parse_qs(urlsplit(first).query)
     assert query["X-Amz-Date"] == ["20261125T100000Z"] and query["X-Amz-Expires"] == [str(2 * WINDOW)]
     assert "pkg-1.0-py3-none-any.whl" in query["response-content-disposition"][0]
+    assert query["response-content-type"] == ["application/zip"]
+    assert query["response-cache-control"] == ["private, max-age=31536000, immutable"]
 
 
 def test_signing_clock_is_restored(storage, settings) -> None:
