@@ -11,8 +11,10 @@ PIP := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip
 .PHONY: serve test install dev-install system-deps clean
 NODE_TOOLS := tests/tools/node_modules/.package-lock.json
 
+# Debian splits venv into python3-venv: install it when the first try fails.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); apt-get update -q \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
