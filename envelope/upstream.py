@@ -116,6 +116,23 @@ def set_reserved(session: Session, organization: Organization, *, add: list[str]
     return organization.reserved_names
 
 
+def update_settings(session: Session, organization: Organization, *, enabled: bool, upstream_url: str,
+                    reserved: list[str], secret_key: str, actor: str) -> None:
+    """Save the settings page: on or off, the upstream (blank: PyPI; the URL
+    shown, without credentials, keeps the sealed ones), the reserved patterns."""
+    wanted = sorted({normalize_pattern(p) for p in reserved if p.strip()})
+    if not enabled:
+        if organization.upstream_url is not None:
+            configure(session, organization, upstream_url=None, secret_key=secret_key, actor=actor)
+    else:
+        url = upstream_url.strip() or DEFAULT_UPSTREAM
+        if url != organization.upstream_url:
+            configure(session, organization, upstream_url=url, secret_key=secret_key, actor=actor)
+    current = set(organization.reserved_names or [])
+    set_reserved(session, organization, add=[p for p in wanted if p not in current],
+                 remove=[p for p in current if p not in wanted], actor=actor)
+
+
 def organization_proxy(organization: Organization, secret_key: str) -> Proxy | None:
     if organization.upstream_url is None:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from envelope import catalog, invitations, membership
+from envelope import catalog, invitations, membership, upstream
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import Role
 from web.invitations import send_invitation
@@ -111,6 +111,34 @@ def revoke_invitation(org: str, invitation_id: int) -> Response:
         email = invitation.email
     flash(f"Withdrew the invitation to {email}.", "success")
     return redirect(url_for("orgs.members", org=org))
+
+
+@bp.route("/<org>/proxy", methods=["GET", "POST"])
+@login_required
+def proxy(org: str) -> Response | str:
+    """The upstream proxy's settings: members see them, owners change them."""
+    rt, error = runtime(), None
+    if request.method == "POST":
+        try:
+            with rt.db.write() as session:
+                access = access_for(session, org, Role.owner, to="change the upstream proxy")
+                upstream.update_settings(
+                    session, access.organization, enabled=request.form.get("enabled") == "on",
+                    upstream_url=request.form.get("upstream_url", ""),
+                    reserved=request.form.get("reserved", "").splitlines(),
+                    secret_key=rt.settings.secret_key, actor=f"user {access.user.username}",
+                )
+            flash("Saved the upstream proxy settings.", "success")
+            return redirect(url_for("orgs.proxy", org=org))
+        except InvalidInput as exc:
+            error = str(exc)
+    with rt.db.read() as session:
+        access = access_for(session, org)
+        page = render_template(
+            "ui/org_proxy.html", org=access.organization, access=access, error=error,
+            is_owner=access.allows(Role.owner), default_upstream=upstream.DEFAULT_UPSTREAM,
+        )
+    return page, 400 if error else 200
 
 
 def _role(value: str | None) -> Role:

@@ -12,6 +12,7 @@ ORG_PAGES = [
     "/acme/tokens",
     "/acme/repositories",
     "/acme/audit",
+    "/acme/proxy",
     "/acme/projects/demo/",
     "/acme/projects/demo/1.0/",
     "/acme/projects/demo/1.0/delete",
@@ -32,7 +33,7 @@ def test_outsiders_get_404_exactly_like_a_missing_organization(world, url):
 @pytest.mark.parametrize(
     "url",
     ["/acme/projects/demo/1.0/yank", "/acme/projects/demo/1.0/delete", "/acme/tokens", "/acme/invitations",
-     "/acme/members/rita/role", "/acme/members/rita/remove", "/acme/leave", "/acme/repositories"],
+     "/acme/members/rita/role", "/acme/members/rita/remove", "/acme/leave", "/acme/repositories", "/acme/proxy"],
 )
 def test_outsiders_get_404_on_every_form_post(world, url):
     world.wheel("demo", "1.0")

@@ -1,0 +1,68 @@
+"""The upstream proxy's settings page: owners change them, others only see them."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from envelope.models import AuditEvent, Organization
+from envelope.sealing import unseal
+from envelope.upstream import DEFAULT_UPSTREAM
+
+
+def _org(world) -> Organization:
+    with world.db.read() as session:
+        return session.scalar(select(Organization).where(Organization.name == "acme"))
+
+
+def test_owner_turns_the_proxy_on_with_credentials_and_reserved_names(world):
+    owner = world.browser("olivia")
+    form = {"enabled": "on", "upstream_url": "https://mirror:s3cret@mirror.example.com/simple",
+            "reserved": "Acme_*\n\n*-internal\n"}
+    saved = owner.post("/acme/proxy", form)
+    assert saved.status_code == 302
+    org = _org(world)
+    assert org.upstream_url == "https://mirror.example.com/simple/"
+    assert org.reserved_names == ["*-internal", "acme-*"]
+    assert unseal("s" * 40, org.upstream_credentials_sealed) == '["mirror", "s3cret"]'
+    page = owner.get("/acme/proxy").get_data(as_text=True)
+    assert "https://mirror.example.com/simple/" in page and "Credentials are set" in page
+    assert "s3cret" not in page
+    # Saving the page as shown keeps the sealed credentials.
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": org.upstream_url, "reserved": "acme-*"})
+    again = _org(world)
+    assert again.upstream_credentials_sealed == org.upstream_credentials_sealed
+    assert again.reserved_names == ["acme-*"]
+    with world.db.read() as session:
+        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.organization_id == org.id)).all()
+    assert {"proxy.enable", "proxy.reserve", "proxy.unreserve"} <= set(actions)
+
+
+def test_blank_upstream_means_pypi_and_unchecked_turns_it_off(world):
+    owner = world.browser("olivia")
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": ""})
+    assert _org(world).upstream_url == DEFAULT_UPSTREAM
+    owner.post("/acme/proxy", {"upstream_url": "", "reserved": ""})
+    assert _org(world).upstream_url is None and _org(world).upstream_credentials_sealed is None
+
+
+def test_bad_input_is_refused_and_changes_nothing(world):
+    owner = world.browser("olivia")
+    for form in ({"enabled": "on", "upstream_url": "ftp://x/simple/"},
+                 {"enabled": "on", "upstream_url": "", "reserved": "not a pattern!"}):
+        refused = owner.post("/acme/proxy", form)
+        assert refused.status_code == 400
+        assert _org(world).upstream_url is None and _org(world).reserved_names == []
+
+
+def test_readers_see_the_settings_but_cannot_change_them(world):
+    world.browser("olivia").post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "acme-*"})
+    reader = world.browser("rita")
+    page = reader.get("/acme/proxy").get_data(as_text=True)
+    assert "acme-*" in page and "Only owners" in page and "<textarea" not in page
+    assert reader.post("/acme/proxy", {"upstream_url": "", "reserved": ""}).status_code == 403
+    assert world.browser("max").post("/acme/proxy", {"upstream_url": ""}).status_code == 403
+    assert _org(world).upstream_url == DEFAULT_UPSTREAM
+
+
+def test_the_form_needs_its_csrf_token(world):
+    assert world.browser("olivia").post("/acme/proxy", {"enabled": "on"}, csrf=False).status_code == 400
+    assert _org(world).upstream_url is None
