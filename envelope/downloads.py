@@ -4,13 +4,14 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal
 from envelope.errors import NotFound
 from envelope.media_types import CONTENT_TYPES, METADATA_SUFFIX, content_type  # noqa: F401  (re-exported)
 from envelope.models import File, Organization, Project, Release
+from envelope.models.packaging import metadata_key
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,17 @@ class Download:
     download_name: str
 
 
+_files, _projects, _releases = File.__table__, Project.__table__, Release.__table__
+# Built once: every download runs it, so it skips the ORM and statement construction.
+_FILE_BY_NAME = (
+    select(_files.c.sha256, _files.c.packagetype, _files.c.storage_key, _files.c.size,
+           _files.c.metadata_sha256, _files.c.metadata_size, _projects.c.normalized_name, _releases.c.version)
+    .join(_projects, _files.c.project_id == _projects.c.id)
+    .join(_releases, _files.c.release_id == _releases.c.id)
+    .where(_projects.c.organization_id == bindparam("organization_id"), _files.c.filename == bindparam("filename"))
+)
+
+
 def find_download(
     session: Session, organization: Organization, principal: Principal, sha256: str, filename: str
 ) -> Download:
@@ -29,21 +41,17 @@ def find_download(
     it does not exist or the caller may not read that project or version."""
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     dist_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
-    row = session.execute(
-        select(File, Project.normalized_name, Release.version)
-        .join(Project, File.project_id == Project.id)
-        .join(Release, File.release_id == Release.id)
-        .where(Project.organization_id == organization.id, File.filename == dist_name)
+    row = session.connection().execute(
+        _FILE_BY_NAME, {"organization_id": organization.id, "filename": dist_name}
     ).first()
     if row is None:
         raise NotFound("Not Found")
-    file, project, version = row
-    if not hmac.compare_digest(file.sha256, sha256) or not principal.may_read_version(project, version):
+    if not hmac.compare_digest(row.sha256, sha256) or not principal.may_read_version(row.normalized_name, row.version):
         raise NotFound("Not Found")
     if wants_metadata:
-        if file.packagetype != "bdist_wheel":
+        if row.packagetype != "bdist_wheel":
             raise NotFound("Not Found")
         return Download(
-            file.metadata_key, file.metadata_size, file.metadata_sha256, content_type(filename), filename,
+            metadata_key(row.storage_key), row.metadata_size, row.metadata_sha256, content_type(filename), filename,
         )
-    return Download(file.storage_key, file.size, file.sha256, content_type(dist_name), dist_name)
+    return Download(row.storage_key, row.size, row.sha256, content_type(dist_name), dist_name)

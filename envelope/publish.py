@@ -28,6 +28,7 @@ from envelope.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.media_types import METADATA_CONTENT_TYPE, content_type
 from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
+from envelope.models.packaging import metadata_key
 from envelope.names import DistributionFilename, canonical_version, check_field_lengths, parse_filename
 from envelope.storage import Storage, content_addressed_key
 
@@ -100,7 +101,7 @@ def publish_file(
         key = content_addressed_key(digests.sha256, filename)
         if not storage.exists(key):
             storage.put_file(key, spool, content_type=content_type(filename))
-        storage.put_bytes(key + ".metadata", info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
+        storage.put_bytes(metadata_key(key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
         verified = VerifiedFile(parsed, info, digests, key)
         return _record(db, organization, principal, verified, source)
     finally:

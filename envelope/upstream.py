@@ -37,12 +37,12 @@ from sqlalchemy.orm import Session
 from envelope.access import Principal
 from envelope.audit import record_event
 from envelope.distributions import MAX_METADATA_SIZE
-from envelope.downloads import CONTENT_TYPES, METADATA_SUFFIX, Download
+from envelope.downloads import Download
 from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamError
 from envelope.models import Organization, Project, UpstreamObject, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.names import parse_filename
-from envelope.publish import METADATA_CONTENT_TYPE
+from envelope.media_types import METADATA_SUFFIX, content_type
 from envelope.runtime import Runtime
 from envelope.sealing import seal, unseal
 from envelope.storage.base import content_addressed_key
@@ -335,10 +335,9 @@ def find_download(rt: Runtime, organization_id: int, principal: Principal, sha25
     if wants_metadata:
         if not entry["metadata_sha256"]:
             raise NotFound("Not Found")
-        item = Download("", 0, entry["metadata_sha256"], METADATA_CONTENT_TYPE, filename)
+        item = Download("", 0, entry["metadata_sha256"], content_type(filename), filename)
         return _stored(rt, proxy.index, entry["metadata_url"], item, MAX_METADATA_SIZE)
-    suffix = next(s for s in CONTENT_TYPES if dist_name.endswith(s))
-    item = Download("", 0, sha256, CONTENT_TYPES[suffix], dist_name)
+    item = Download("", 0, sha256, content_type(dist_name), dist_name)
     return _stored(rt, proxy.index, entry["url"], item, rt.settings.max_file_size)
 
 

@@ -94,7 +94,12 @@ class File(Base):
 
     @property
     def metadata_key(self) -> str:
-        return self.storage_key + ".metadata"
+        return metadata_key(self.storage_key)
+
+
+def metadata_key(storage_key: str) -> str:
+    """Where a wheel's PEP 658 metadata is stored: next to the wheel."""
+    return storage_key + ".metadata"
 
 
 class DeletedFilename(Base):
