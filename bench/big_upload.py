@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Does a big upload cost the web processes memory in proportion to its size?
+twine uploads one wheel of incompressible bytes (20 MB, then 200 MB by
+default) to a fresh embedded Envelope while the gunicorn process tree's RSS
+is sampled every 50 ms. Peak memory must stay flat as the file grows.
+
+    .venv/bin/python bench/big_upload.py [--sizes-mb 20,200]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from release_ingest import tree_rss_kib  # noqa: E402
+from tests.builders import make_wheel  # noqa: E402
+from tests.services import EnvelopeServer, client_environ  # noqa: E402
+
+
+def gunicorn_pid(serve_pid: int) -> int:
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if ppid == serve_pid and b"gunicorn" in cmd:
+            return int(entry)
+    raise RuntimeError("no gunicorn under envelope serve")
+
+
+def one_upload(size_mb: int, workdir: Path) -> tuple[float, int, int]:
+    wheel = make_wheel(workdir / f"dist-{size_mb}", "biglib", "1.0", tags="cp312-cp312-manylinux_2_17_x86_64",
+                       files={"biglib/_native.so": os.urandom(size_mb * 1024**2)})
+    with EnvelopeServer(workdir / f"data-{size_mb}") as server:
+        server.cli("org", "create", "bench")
+        token = server.token("bench", "--scope", "upload")
+        web = gunicorn_pid(server.pid)
+        time.sleep(1)
+        idle = tree_rss_kib(web)
+        peak, stop = [idle], threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], tree_rss_kib(web))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.monotonic()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+             "--repository-url", server.upload_url("bench"), "-u", "__token__", "-p", token, str(wheel)],
+            env=client_environ(), check=True, capture_output=True,
+        )
+        elapsed = time.monotonic() - started
+        stop.set()
+        sampler.join()
+        return elapsed, idle, peak[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mb", default="20,200")
+    args = parser.parse_args()
+    print("| wheel | twine upload | web tree RSS idle -> peak |")
+    print("|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(prefix="envelope-upload-") as tmp:
+        for size in map(int, args.sizes_mb.split(",")):
+            elapsed, idle, peak = one_upload(size, Path(tmp))
+            print(f"| {size} MiB | {elapsed:.1f} s | {idle / 1024:.0f} -> {peak / 1024:.0f} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
