@@ -1,6 +1,7 @@
 """The hourly poll (shortened to seconds) and a Redis outage, on the Redis broker."""
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from tests.integration.test_github_sync import (
 )
 from tests.conftest import make_backend
 from tests.fake_github import FakeGitHub
+from tests.services import LOOPBACK, RedisServer, free_port
 
 POLL_EVERY = 2  # seconds: ENVELOPE_POLL_INTERVAL for this module's server
 
@@ -34,14 +36,31 @@ def fake_github():
 
 
 @pytest.fixture(scope="module")
-def server_env(fake_github, redis_server) -> dict[str, str]:
+def broker():
+    """This module's own redis-server on its own port, never TEST_REDIS_URL's:
+    the outage test stops it, which a shared or external server must not be."""
+    server = RedisServer(port=free_port(), use_env=False).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def server_env(fake_github, broker) -> dict[str, str]:
     return {
         "ENVELOPE_GITHUB_API_URL": fake_github.api_url,
         "ENVELOPE_SYNC_FOLLOWUPS": "1,2",
         "ENVELOPE_RECONCILE_INTERVAL": "1",
         "ENVELOPE_POLL_INTERVAL": str(POLL_EVERY),
-        "CELERY_BROKER_URL": redis_server.url,
+        "CELERY_BROKER_URL": broker.url,
     }
+
+
+def assert_down(redis: RedisServer) -> None:
+    assert not redis.running
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((LOOPBACK, redis.port), timeout=5).close()
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +83,26 @@ def test_beat_poll_finds_releases_without_a_webhook(server, read_token, fake_git
     assert len({r["id"] for r in runs(server, repo.full_name)}) == 1  # nothing changed, nothing queued
 
 
-def test_webhooks_accepted_while_redis_is_down(server, read_token, fake_github, redis_server, tmp_path) -> None:
+def test_webhooks_accepted_while_redis_is_down(server, read_token, fake_github, broker, tmp_path) -> None:
+    assert broker.url == server.env["CELERY_BROKER_URL"] and broker.restartable
     repo = fake_github.add_repo("acme", "outage")
     secret = connect(server, repo.full_name)
     releases = [
         release_with_wheels(fake_github, tmp_path / v, repo.full_name, "outage-lib", v)
         for v in ("1.0.0", "1.1.0", "1.2.0")
     ]
-    redis_server.stop()
+    broker.stop()
     try:
+        assert_down(broker)
         for release, _ in releases:
             response = deliver(server, fake_github, repo.full_name, release, secret,
                                delivery=f"d-outage-{release['id']}")
             assert response.status_code == 202
         time.sleep(3)
         assert requests.get(server.url("/healthz"), timeout=10).status_code == 200
+        assert_down(broker)  # still down: nothing could have been taken through it
+        assert all(r["status"] == "queued" for r in runs(server, repo.full_name))
     finally:
-        redis_server.start()
+        broker.start()
     wait_for_files(server, read_token, "outage-lib", sum(len(d) for _, d in releases), timeout=120)
 
