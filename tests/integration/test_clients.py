@@ -16,7 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from envelope.db import Database
+from envelope.models import Organization
+from envelope.tokens import issue_token
 from tests.builders import make_sdist, make_wheel
 from tests.integration.html_proxy import HtmlOnlyProxy
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
@@ -144,11 +148,24 @@ def test_restricted_token_hides_other_versions_and_projects(corpus: Corpus, tmp_
     assert _get(corpus, file_path, token).status_code == 404
 
 
+def issue_token_expiring_at(server, expires: datetime) -> str:
+    """A read token issued straight into the server's database: no CLI
+    subprocess (which runs migrations first) between choosing the expiry and
+    using the token, so the token's first use is well before its expiry."""
+    db = Database(server.env.get("DATABASE_URL") or f"sqlite:///{server.data_dir / 'envelope.db'}")
+    try:
+        with db.write() as session:
+            org = session.scalar(select(Organization).where(Organization.name == ORG))
+            return issue_token(session, org, name="expiring", expires=expires, actor="tests").secret
+    finally:
+        db.dispose()
+
+
 def test_expired_token_is_refused_with_a_reason(corpus: Corpus, tmp_path: Path) -> None:
-    soon = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
-    token = corpus.server.token(ORG, "--expires", soon)
+    expires = datetime.now(timezone.utc) + timedelta(seconds=5)
+    token = issue_token_expiring_at(corpus.server, expires)
     assert _get(corpus, f"/{ORG}/simple/", token).status_code == 200
-    time.sleep(2.5)
+    time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.5)
     response = _get(corpus, f"/{ORG}/simple/", token)
     assert response.status_code == 401
     assert "expired" in response.reason
