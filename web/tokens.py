@@ -58,7 +58,8 @@ def revoke(org: str, token_id: int) -> Response:
         access = access_for(session, org)
         token = org_tokens.revoke_member_token(session, access, token_id)
         name = token.name
-    flash(f"Revoked token {name!r}: it stops working now.", "success")
+    # Verified credentials are cached for ENVELOPE_AUTH_CACHE_SECONDS (5 s by default).
+    flash(f"Revoked token {name!r}: it stops working within a few seconds.", "success")
     return redirect(url_for("tokens.index", org=org))
 
 
