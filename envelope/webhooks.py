@@ -57,7 +57,8 @@ def receive_webhook(
         )
         secret = webhook_secret(connection, secret_key) if connection else None
     if connection is None or not signature_matches(secret or "", body, signature):
-        log.warning("webhook %s for %s refused: unknown repository or bad signature", delivery_id, full_name)
+        # Both come from the request: %r keeps a forged newline from faking log lines.
+        log.warning("webhook %r for %r refused: unknown repository or bad signature", delivery_id, full_name)
         raise Forbidden(REFUSED)
     if event == "ping":
         return WebhookResult(200, "pong")

@@ -106,3 +106,14 @@ def test_bad_signature_and_unknown_repository_look_the_same(database, secret) ->
 def test_repository_names_match_case_insensitively(database, secret) -> None:
     data = body(repo="ACME/Billing")
     assert receive(database, secret, data).status == 202
+
+
+def test_refusals_log_request_values_escaped(database, secret, caplog) -> None:
+    forged = "d-1\nINFO envelope: everything is fine"
+    data = body(repo="acme/billing\rX")
+    with caplog.at_level("WARNING", logger="envelope.webhooks"), pytest.raises(Forbidden):
+        receive(database, secret, data, delivery=forged, signature=sign("wrong", data))
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "\n" not in message and "\r" not in message
+    assert repr(forged) in message and repr("acme/billing\rx") in message
