@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -47,7 +47,10 @@ def _sqlite_begin_immediate(conn) -> None:
     """Writers take the lock up front: a deferred transaction that upgrades to
     a writer later fails with 'database is locked' instead of waiting. Readers
     stay deferred so they never queue behind a writer (WAL)."""
-    mode = "IMMEDIATE" if conn.get_execution_options().get("envelope_write") else "DEFERRED"
+    options = conn.get_execution_options()
+    if options.get("envelope_autocommit"):
+        return  # Database.autocommit(): every statement is its own transaction
+    mode = "IMMEDIATE" if options.get("envelope_write") else "DEFERRED"
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -61,6 +64,20 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(envelope_write=True), expire_on_commit=False
         )
+        # SQLite: its driver already runs without implicit transactions (see
+        # _sqlite_pragmas), so skipping our BEGIN is enough; a server database
+        # is switched to autocommit for the checkout.
+        autocommit = {} if url.startswith("sqlite") else {"isolation_level": "AUTOCOMMIT"}
+        self._autocommit = self.engine.execution_options(envelope_autocommit=True, **autocommit)
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A Core connection outside any transaction, for the hot path's
+        one-statement reads (an index page's serial, a download's row): one
+        statement is its own consistent snapshot, and the BEGIN and COMMIT
+        round trips of a session are saved."""
+        with self._autocommit.connect() as connection:
+            yield connection
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
 
 from envelope.access import Principal
 from envelope.errors import NotFound
@@ -35,13 +34,13 @@ _FILE_BY_NAME = (
 
 
 def find_download(
-    session: Session, organization: Organization, principal: Principal, sha256: str, filename: str
+    connection: Connection, organization: Organization, principal: Principal, sha256: str, filename: str
 ) -> Download:
     """The object behind /files/{sha256}/{filename}[.metadata]; NotFound when
     it does not exist or the caller may not read that project or version."""
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     dist_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
-    row = session.connection().execute(
+    row = connection.execute(
         _FILE_BY_NAME, {"organization_id": organization.id, "filename": dist_name}
     ).first()
     if row is None:

@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 from packaging.version import Version
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal
+from envelope.cache import Cache
+from envelope.db import Database
 from envelope.errors import NotFound
 from envelope.models import File, Organization, Project, Release
 from envelope.names import normalize
@@ -53,14 +55,14 @@ _ORGANIZATION_SERIAL = select(Organization.__table__.c.serial).where(
 
 
 def visible_project_serial(
-    session: Session, organization_id: int, principal: Principal, name: str
+    connection: Connection, organization_id: int, principal: Principal, name: str
 ) -> tuple[int, int]:
     """(id, serial) of the project named, as visible_project() decides, at a
     fraction of its cost: what the project page needs to answer from cache."""
     normalized = normalize(name)
     if not principal.may_read_project(normalized):
         raise NotFound("Not Found")
-    row = session.connection().execute(
+    row = connection.execute(
         _PROJECT_SERIAL, {"organization_id": organization_id, "name": normalized}
     ).first()
     if row is None:
@@ -179,28 +181,33 @@ def json_view(data: dict[str, Any]) -> dict[str, Any]:
 PAGE_TTL = 24 * 3600  # seconds; keys carry the serial, so a change never serves a stale page
 
 
-def organization_serial(session: Session, organization_id: int) -> int:
-    return session.connection().execute(_ORGANIZATION_SERIAL, {"organization_id": organization_id}).scalar() or 0
+def organization_serial(connection: Connection, organization_id: int) -> int:
+    return connection.execute(_ORGANIZATION_SERIAL, {"organization_id": organization_id}).scalar() or 0
 
 
-def cached_list_page(session, cache, organization: Organization, principal: Principal, serial: int, as_json: bool) -> bytes:
-    """The /simple/ page, rendered once per (organization serial, restriction, format)."""
+def cached_list_page(db: Database, cache: Cache, organization: Organization, principal: Principal, serial: int,
+                     as_json: bool) -> bytes:
+    """The /simple/ page, rendered once per (organization serial, restriction,
+    format); the database is read only to render it."""
     key = f"simple:list:{organization.id}:{serial}:{principal.restriction_key}:{int(as_json)}"
     body = cache.get(key)
     if body is None:
-        data = project_list(session, organization, principal)
+        with db.read() as session:
+            data = project_list(session, organization, principal)
         body = (json.dumps(json_view(data)) if as_json else render_list_html(data)).encode()
         cache.set(key, body, PAGE_TTL)
     return body
 
 
-def cached_detail_page(session, cache, project_id: int, serial: int, principal: Principal, as_json: bool) -> bytes:
+def cached_detail_page(db: Database, cache: Cache, project_id: int, serial: int, principal: Principal,
+                       as_json: bool) -> bytes:
     """A project page, rendered once per (project serial, restriction, format):
     publish, yank and delete bump the serial, which is what invalidates it."""
     key = f"simple:detail:{project_id}:{serial}:{principal.restriction_key}:{int(as_json)}"
     body = cache.get(key)
     if body is None:
-        body = render_page(project_detail(session, session.get(Project, project_id), principal), as_json)
+        with db.read() as session:
+            body = render_page(project_detail(session, session.get(Project, project_id), principal), as_json)
         cache.set(key, body, PAGE_TTL)
     return body
 

@@ -1,7 +1,9 @@
 """Flask application factory. Views parse HTTP, call envelope/, render."""
 from __future__ import annotations
 
-from flask import Flask
+import functools
+
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from envelope.config import Settings
@@ -38,9 +40,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_login(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
+    machine = (health, simple, files, upload, hooks)
+    _skip_limiter_check_for(app, limiter, {module.bp.name for module in machine})
     # Machine endpoints authenticate every request (Basic auth, HMAC); they
     # carry no cookies worth forging, so CSRF tokens do not apply.
-    for module in (health, simple, files, upload, hooks):
+    for module in machine:
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)
     # Browser pages: CSRF tokens required on every form.
@@ -52,3 +56,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (orgs, invitations, projects, tokens, repositories, audit, api):
         app.register_blueprint(module.bp)
     return app
+
+
+def _skip_limiter_check_for(app: Flask, limiter, blueprints: set[str]) -> None:
+    """Flask-Limiter runs its check before every request, and on an index page
+    that check costs about a third of the request. The machine endpoints carry
+    no declared limits (web/auth.py counts failed sign-ins itself), so they
+    skip it; the pages' decorated limits are untouched."""
+    hooks = app.before_request_funcs[None]
+    check = hooks[hooks.index(limiter._check_request_limit)]
+
+    @functools.wraps(check)
+    def check_pages_only() -> None:
+        if request.blueprint not in blueprints:
+            check()
+
+    hooks[hooks.index(check)] = check_pages_only

@@ -23,8 +23,8 @@ def download(org: str, sha256: str, filename: str) -> Response:
     auth = basic_auth(org)
     rt = runtime()
     try:
-        with rt.db.read() as session:
-            item = find_download(session, auth.organization, auth.principal, sha256, filename)
+        with rt.db.autocommit() as connection:
+            item = find_download(connection, auth.organization, auth.principal, sha256, filename)
     except NotFound:
         # Not a private file: a file of the organization's upstream, if it proxies that name.
         item = upstream.find_download(rt, auth.organization.id, auth.principal, sha256, filename)
@@ -49,6 +49,7 @@ def download(org: str, sha256: str, filename: str) -> Response:
     response = send_file(path, mimetype=item.content_type, conditional=True, etag=item.etag,
                          max_age=None, download_name=item.download_name)
     response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Content-Type"] = item.content_type  # as stored; Werkzeug would add a second charset
     return response
 
 

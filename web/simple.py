@@ -23,13 +23,12 @@ def project_list(org: str) -> Response:
     if content_type is None:
         return _not_acceptable()
     rt = runtime()
-    with rt.db.read() as session:
-        serial = index.organization_serial(session, auth.organization.id)
-        etag = f"{serial}-{auth.principal.restriction_key}-{content_type}"
-        if _fresh(etag):
-            return _not_modified(etag)
-        body = index.cached_list_page(session, rt.cache, auth.organization, auth.principal, serial,
-                                      is_json(content_type))
+    with rt.db.autocommit() as connection:
+        serial = index.organization_serial(connection, auth.organization.id)
+    etag = f"{serial}-{auth.principal.restriction_key}-{content_type}"
+    if _fresh(etag):
+        return _not_modified(etag)
+    body = index.cached_list_page(rt.db, rt.cache, auth.organization, auth.principal, serial, is_json(content_type))
     return _page(body, content_type, etag)
 
 
@@ -43,13 +42,13 @@ def project_detail(org: str, project: str) -> Response:
         return _not_acceptable()
     rt = runtime()
     try:
-        with rt.db.read() as session:
-            project_id, serial = index.visible_project_serial(session, auth.organization.id, auth.principal, project)
-            etag = f"{project_id}.{serial}-{auth.principal.restriction_key}-{content_type}"
-            if _fresh(etag):
-                return _not_modified(etag)
-            body = index.cached_detail_page(session, rt.cache, project_id, serial, auth.principal,
-                                            is_json(content_type))
+        with rt.db.autocommit() as connection:
+            project_id, serial = index.visible_project_serial(connection, auth.organization.id, auth.principal,
+                                                              project)
+        etag = f"{project_id}.{serial}-{auth.principal.restriction_key}-{content_type}"
+        if _fresh(etag):
+            return _not_modified(etag)
+        body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal, is_json(content_type))
     except NotFound:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
         page = upstream.project_page(rt, auth.organization.id, auth.principal, project)

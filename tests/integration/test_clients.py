@@ -279,12 +279,9 @@ def test_file_downloads_have_immutable_caching_and_head(corpus: Corpus, backend)
 @pytest.mark.parametrize("suffix, content_type", [(".whl", "application/zip"), (".tar.gz", "application/gzip"),
                                                   (".whl.metadata", "text/plain; charset=utf-8")])
 def test_head_and_the_download_agree_on_content_type_and_caching(
-    corpus: Corpus, backend, request, suffix, content_type
+    corpus: Corpus, suffix, content_type
 ) -> None:
     """HEAD is answered by Envelope, GET by Envelope or (S3) the presigned URL: same headers."""
-    if backend.name == "sqlite-file" and suffix.endswith(".metadata"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "known: web/files.py hands send_file a mimetype with a charset, and Werkzeug adds another")))
     data = _get(corpus, f"/{ORG}/simple/billing/", Accept="application/vnd.pypi.simple.v1+json").json()
     entry = next(f for f in data["files"] if f["filename"].endswith(suffix.removesuffix(".metadata")))
     path = f"/{ORG}/simple/billing/{entry['url']}" + (".metadata" if suffix.endswith(".metadata") else "")

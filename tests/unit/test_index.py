@@ -295,7 +295,7 @@ def test_yank_shows_in_detail_and_html(database, organization, operator, publish
 
 def _by_serial(session, organization, principal, name):
     """visible_project_serial, the index's lean lookup, answering with the row."""
-    project_id, serial = index.visible_project_serial(session, organization.id, principal, name)
+    project_id, serial = index.visible_project_serial(session.connection(), organization.id, principal, name)
     project = session.get(Project, project_id)
     assert serial == project.serial
     return project
