@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import BinaryIO, Callable
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
+from github.Requester import Requester
 from urllib3.util.retry import Retry
 
 from envelope.errors import EnvelopeError, FileTooLarge, NotFound
@@ -27,7 +29,11 @@ RETRY = Retry(
     status_forcelist=(500, 502, 503, 504),
     allowed_methods=frozenset({"GET", "HEAD"}),
     raise_on_status=False,
+    # A rate limit's Retry-After can be minutes: the run is re-queued to wait
+    # (envelope.sync), rather than a worker sleeping inside a request.
+    respect_retry_after_header=False,
 )
+SECONDARY_WAIT = 60  # seconds: GitHub's advice when a rate-limit answer names no time
 
 
 class GitHubUnavailable(EnvelopeError):
@@ -37,9 +43,12 @@ class GitHubUnavailable(EnvelopeError):
 
 
 class RateLimited(GitHubUnavailable):
-    def __init__(self, reset_at: datetime | None) -> None:
+    """GitHub asked us to wait until `reset_at` (None: it did not say)."""
+
+    def __init__(self, reset_at: datetime | None, *, secondary: bool = False) -> None:
         when = f" until {reset_at:%H:%M:%S} UTC" if reset_at else ""
-        super().__init__(f"GitHub API rate limit exhausted{when}.")
+        what = "secondary rate limit reached" if secondary else "rate limit exhausted"
+        super().__init__(f"GitHub API {what}{when}.")
         self.reset_at = reset_at
 
 
@@ -72,6 +81,57 @@ def _reset_time(headers: dict | None) -> datetime | None:
     return datetime.fromtimestamp(int(value), timezone.utc) if value else None
 
 
+def rate_limit(status: int, headers: Mapping[str, str] | None, message: str | None = None) -> RateLimited | None:
+    """The RateLimited error an answer amounts to, with the time to retry at;
+    None when it is not a rate limit.
+
+    GitHub's rules: primary and secondary limits answer 403 or 429. A
+    Retry-After header gives the seconds to wait; otherwise
+    X-RateLimit-Remaining: 0 means wait for X-RateLimit-Reset; otherwise wait
+    at least a minute. A 403 with none of these nor a rate-limit message is a
+    permission error."""
+    if status not in (403, 429):
+        return None
+    headers = {key.lower(): value for key, value in (headers or {}).items()}
+    now = datetime.now(timezone.utc)
+    retry_at = _retry_after(headers.get("retry-after"), now)
+    exhausted = headers.get("x-ratelimit-remaining") == "0"
+    said_so = Requester.isRateLimitError(message or "")
+    if status == 403 and not (retry_at or exhausted or said_so):
+        return None
+    if retry_at is not None:
+        return RateLimited(retry_at, secondary=not exhausted)
+    if exhausted and _reset_time(headers):
+        return RateLimited(_reset_time(headers))
+    return RateLimited(now + timedelta(seconds=SECONDARY_WAIT), secondary=True)
+
+
+def _retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as a moment: delay-seconds, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return now + timedelta(seconds=max(0, int(value)))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(data: object) -> str:
+    """The "message" of a GitHub error body, "" when there is none."""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _response_message(response: requests.Response) -> str:
+    try:
+        return _message(response.json())
+    except ValueError:
+        return ""
+
+
 class GitHubClient:
     def __init__(self, api_url: str, token: str | None) -> None:
         self.api_url = api_url.rstrip("/")
@@ -99,9 +159,12 @@ class GitHubClient:
     def _call(self, what: str, fn: Callable):
         try:
             return fn()
-        except RateLimitExceededException as exc:
-            raise RateLimited(_reset_time(exc.headers)) from None
         except GithubException as exc:
+            limited = rate_limit(exc.status, exc.headers, _message(exc.data))
+            if limited is None and isinstance(exc, RateLimitExceededException):
+                limited = RateLimited(_reset_time(exc.headers))
+            if limited is not None:
+                raise limited from None
             if exc.status == 404:
                 raise NotFound(f"GitHub has no {what}, or the token cannot see it.") from None
             if exc.status in (401, 403):
@@ -147,8 +210,10 @@ class GitHubClient:
         with response:
             if response.status_code == 304:
                 return False, etag
-            if response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0":
-                raise RateLimited(_reset_time(dict(response.headers)))
+            if response.status_code in (403, 429):
+                limited = rate_limit(response.status_code, response.headers, _response_message(response))
+                if limited is not None:
+                    raise limited
             if response.status_code == 404:
                 raise NotFound(f"GitHub has no repository {full_name}, or the token cannot see it.")
             if response.status_code >= 400:
@@ -180,6 +245,10 @@ class GitHubClient:
                     if urlsplit(url).netloc != origin:
                         headers = {"Accept": "application/octet-stream"}
                     continue
+                if response.status_code in (403, 429):
+                    limited = rate_limit(response.status_code, response.headers, _response_message(response))
+                    if limited is not None:
+                        raise limited
                 if response.status_code >= 500 or response.status_code == 429:
                     raise GitHubUnavailable(f"Downloading {asset.name} failed with {response.status_code}.")
                 if response.status_code >= 400:

@@ -127,12 +127,14 @@ def _json_bytes(obj: Any) -> bytes:
 
 
 class RecordedRequest(NamedTuple):
-    """One request as a server saw it: host is ``"api"`` or ``"objects"``; path includes the query."""
+    """One request as a server saw it: host is ``"api"`` or ``"objects"``; path includes the query;
+    ``at`` is when it arrived (``time.monotonic()``)."""
 
     host: str
     method: str
     path: str
     headers: dict[str, str]
+    at: float = 0.0
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -209,6 +211,7 @@ class _Fault:
     status: int
     remaining: int
     message: str | None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -780,6 +783,24 @@ class FakeGitHub:
         with self._lock:
             self._faults.append(_Fault(host, path_substring, status, times, message))
 
+    def secondary_rate_limit(
+        self, path_substring: str, *, status: int = 403, retry_after: int | None = 60, times: int = 1
+    ) -> None:
+        """The next ``times`` API requests whose path contains ``path_substring`` hit a secondary rate
+        limit, as GitHub answers one: ``status`` 403 or 429, GitHub's message, the (untouched) primary
+        ``X-RateLimit-*`` headers and, unless ``retry_after`` is None, ``Retry-After`` in seconds.
+
+        Answered like ``fail_next``: before auth, the primary limit and conditional requests.
+        """
+        if status not in (403, 429):
+            raise ValueError("GitHub answers secondary rate limits with 403 or 429")
+        message = (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        )
+        headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
+        with self._lock:
+            self._faults.append(_Fault("api", path_substring, status, times, message, headers))
+
     def set_rate_limit(self, remaining: int, reset_epoch: float | None = None, *, limit: int | None = None) -> None:
         """Set the (single, shared) core rate-limit bucket.
 
@@ -829,7 +850,7 @@ class FakeGitHub:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request both hosts received, in order: (host, method, path, headers)."""
+        """Every request both hosts received, in order: (host, method, path, headers, at)."""
         with self._lock:
             return list(self._requests)
 
@@ -889,7 +910,7 @@ class FakeGitHub:
             self._auth_leaks.clear()
 
     def _record(self, host: str, method: str, path: str, headers: dict[str, str]) -> RecordedRequest:
-        request = RecordedRequest(host, method, path, headers)
+        request = RecordedRequest(host, method, path, headers, time.monotonic())
         with self._changed:
             self._requests.append(request)
             if host == "objects" and any(k.lower() == "authorization" for k in headers):
@@ -1143,7 +1164,7 @@ class FakeGitHub:
             fault = self._take_fault("api", target)
             if fault is not None:
                 message = fault.message or _ERROR_MESSAGES.get(fault.status) or HTTPStatus(fault.status).phrase
-                return self._error(fault.status, message, DOCS, common + self._rate_headers())
+                return self._error(fault.status, message, DOCS, common + self._rate_headers() + list(fault.headers))
 
             # The web host (github.com): browser_download_url and friends; no API headers.
             web = re.fullmatch(r"/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)", raw_path)

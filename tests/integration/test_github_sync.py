@@ -202,6 +202,29 @@ def test_rate_limit_exhaustion_waits_for_the_reset(server, tokens, fake_github, 
     wait_for_files(server, tokens["read"], "limited-lib", len(dists))
 
 
+RETRY_AFTER = 5  # seconds the fake's secondary rate limit asks for
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_secondary_rate_limit_waits_retry_after_before_the_run_retries(
+    server, tokens, fake_github, tmp_path, status
+) -> None:
+    repo = fake_github.add_repo("acme", f"secondary-{status}")
+    secret = connect(server, repo.full_name)
+    project = f"secondary{status}-lib"
+    release, dists = release_with_wheels(fake_github, tmp_path, repo.full_name, project, "1.0.0")
+    release_path = f"/releases/{release['id']}"
+    fake_github.secondary_rate_limit(release_path, status=status, retry_after=RETRY_AFTER)
+    assert deliver(server, fake_github, repo.full_name, release, secret,
+                   delivery=f"d-secondary-{status}").status_code == 202
+    wait_for_files(server, tokens["read"], project, len(dists))
+    limited, retried = [r for r in fake_github.requests if r.host == "api" and release_path in r.path][:2]
+    assert retried.at - limited.at >= RETRY_AFTER
+    # Retried by re-queuing the run (a second attempt), not by a worker asleep inside the request.
+    webhook_run = [r for r in runs(server, repo.full_name) if r["trigger"] == "webhook"][0]
+    assert webhook_run["status"] == "succeeded" and webhook_run["attempts"] == 2
+
+
 def _celery_worker_tree(serve_pid: int) -> list[int]:
     def children(pid: int) -> list[tuple[int, str]]:
         found = []
