@@ -6,7 +6,7 @@ import hashlib
 from flask import Blueprint, Response, redirect, request
 
 from envelope import index, upstream
-from envelope.errors import NotFound
+from envelope.errors import InvalidInput, NotFound
 from envelope.names import normalize
 from web.auth import basic_auth
 from web.errors import error_response
@@ -35,8 +35,12 @@ def project_list(org: str) -> Response:
 @bp.get("/<org>/simple/<project>/")
 def project_detail(org: str, project: str) -> Response:
     auth = basic_auth(org)
-    if normalize(project) != project:
-        return redirect(f"/{org}/simple/{normalize(project)}/", code=301)
+    try:
+        normalized = normalize(project)
+    except InvalidInput:
+        raise NotFound("Not Found") from None  # a name that cannot exist is as missing as any other
+    if normalized != project:
+        return redirect(f"/{org}/simple/{normalized}/", code=301)
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()

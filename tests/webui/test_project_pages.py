@@ -149,3 +149,13 @@ def test_install_snippets_use_the_public_index_url(world):
     assert "poetry source add --priority=explicit acme https://pkgs.example.com/acme/simple/" in page
     assert "UV_INDEX_ACME_PASSWORD=YOUR_TOKEN" in page
     assert 'data-copy="snippet-pip-conf" hidden' in page  # shown by the script only
+
+
+@pytest.mark.parametrize("name", ["-bad-", "not%20a%20name", "x" * 201])
+def test_an_impossible_project_name_is_as_missing_as_any_other(world, name):
+    secret = world.token(name="pip")
+    client = world.app.test_client()
+    impossible = client.get(f"/acme/simple/{name}/", headers=basic(secret))
+    missing = client.get("/acme/simple/nosuchproject/", headers=basic(secret))
+    assert impossible.status_code == missing.status_code == 404
+    assert impossible.status == missing.status and impossible.get_data() == missing.get_data()
