@@ -20,5 +20,5 @@ RUN pip install .
 USER envelope
 EXPOSE 8080
 # The same command as the Procfile's web process.
-CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "2", "--worker-class", "gthread", \
+CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--reuse-port", "--workers", "2", "--worker-class", "gthread", \
      "--threads", "8", "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app"]

@@ -53,7 +53,7 @@ TOKEN=$(.venv/bin/envelope token create --org bench --scope read --name bench --
 # 2. The nginx-fronted deployment over the same data: the Procfile's web
 #    command with X-Accel-Redirect, and deploy/nginx in front of it.
 ENVELOPE_ACCEL_REDIRECT_PREFIX=/_envelope_files ENVELOPE_TRUSTED_PROXIES=1 \
-  setsid .venv/bin/python -m gunicorn --bind "127.0.0.1:$NGINX_WEB_PORT" --workers 2 \
+  setsid .venv/bin/python -m gunicorn --bind "127.0.0.1:$NGINX_WEB_PORT" --reuse-port --workers 2 \
     --worker-class gthread --threads 8 --no-control-socket web.wsgi:app > "$WORK/web.log" 2>&1 &
 echo $! > "$WORK/web.pid"
 ENVELOPE_WEB=127.0.0.1:$NGINX_WEB_PORT NGINX_LISTEN=127.0.0.1:$NGINX_PORT NGINX_PREFIX=$WORK/nginx \

@@ -53,6 +53,7 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@friendly_errors
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
     from envelope.serve import serve_forever

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
 from envelope.config import Settings
+from envelope.errors import EnvelopeError
 from envelope.publish import remove_stale_spool_files
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -27,7 +29,10 @@ def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[
     python = sys.executable
     return {
         "web": [
-            python, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            # --reuse-port: a listening socket per worker, so the kernel spreads
+            # connections evenly; with one shared socket, one worker can take
+            # every keep-alive connection and leave the other core idle.
+            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port",
             "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
             "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
         ],
@@ -74,7 +79,23 @@ def _die_with_parent() -> None:
         pass
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something else listens on. gunicorn binds with
+    SO_REUSEPORT, which would otherwise share the port with another server
+    of the same user (a second `envelope serve`) instead of failing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise EnvelopeError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}); stop what uses it or pick another "
+                "port (make serve PORT=9000, envelope serve --port 9000)."
+            ) from None
+
+
 def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    check_port_free(host, port)
     children = [Child(name, argv) for name, argv in commands(settings, host=host, port=port, workers=workers).items()]
     stopping = False
 

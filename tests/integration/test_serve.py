@@ -73,3 +73,15 @@ def test_a_killed_worker_is_restarted(server) -> None:
     restarted = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     assert restarted and restarted[0] != worker_pid
     assert "worker exited" in server.log_text()
+
+
+def test_a_second_serve_on_the_same_port_refuses_with_a_sentence(server, tmp_path) -> None:
+    """gunicorn binds with SO_REUSEPORT; serve must not silently share the port with another server."""
+    from tests.services import EnvelopeServer
+
+    second = EnvelopeServer(tmp_path / "second", port=server.port)
+    result = second.cli("serve", "--host", server.host, "--port", str(server.port), check=False, timeout=60)
+    assert result.returncode == 1
+    assert f"Cannot listen on {server.host}:{server.port}" in result.stderr and "pick another port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert requests.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
