@@ -8,7 +8,7 @@ from __future__ import annotations
 from kombu import transport
 from kombu.transport.sqlalchemy import Transport as _SQLATransport
 
-SQLITE_POLL_INTERVAL = 0.1  # seconds; kombu's default of 1 s makes every task late
+SQLITE_POLL_INTERVAL = 0.25  # seconds; kombu's 1 s makes every task late, 0.1 s costs an idle worker 6% of a core
 
 
 class FastPollingSQLATransport(_SQLATransport):
