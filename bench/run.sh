@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every benchmark in bench/README.md, in the order of its tables (~25 min on
+# 2 cores; nothing else should run meanwhile). Results land in bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s dev-install
+mkdir -p bench/results
+bash bench/index_vs_peers.sh --reps 3 "$@"
+.venv/bin/python bench/index_scale.py | tee bench/results/index-scale.md
+.venv/bin/python bench/big_upload.py | tee bench/results/big-upload.md
+{ .venv/bin/python bench/release_ingest.py --wheels 30 --size-mb 8 --reps 3
+  .venv/bin/python bench/release_ingest.py --wheels 1 --size-mb 200 --reps 1; } | tee bench/results/release-ingest.md
