@@ -7,14 +7,14 @@ from flask import Blueprint, Response, redirect, request, send_file, stream_with
 
 from envelope import upstream
 from envelope.download_urls import accel_redirect_uri, redirect_url
-from envelope.errors import NotFound
 from envelope.downloads import Download, find_download
+from envelope.errors import NotFound
+from envelope.media_types import IMMUTABLE
 from web.auth import basic_auth
 from web.runtime import runtime
 
 bp = Blueprint("files", __name__)
 
-IMMUTABLE = "private, max-age=31536000, immutable"
 STREAM_CHUNK = 256 * 1024  # bytes
 
 
