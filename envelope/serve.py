@@ -85,6 +85,9 @@ def check_port_free(host: str, port: int) -> None:
     of the same user (a second `envelope serve`) instead of failing."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn does: connections of a previous run in TIME_WAIT do not
+        # count, a listening socket does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
