@@ -229,6 +229,16 @@ def _stop_leftovers() -> None:
             pass
 
 
+def _shutdown(service: Any, sig: int, *, grace: float) -> None:
+    """Stop a service's process group and close its log (`process`, `_log`)."""
+    _LIVE.discard(service)
+    stop_process_group(service.process, sig=sig, grace=grace)
+    service.process = None
+    if service._log is not None:
+        service._log.close()
+        service._log = None
+
+
 def _open_log(path: Path) -> IO[bytes]:
     return open(path, "ab")  # noqa: SIM115 - closed in stop()
 
@@ -676,12 +686,7 @@ class MotoS3Server:
         return self
 
     def stop(self) -> None:
-        _LIVE.discard(self)
-        stop_process_group(self.process, sig=signal.SIGTERM, grace=5)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        _shutdown(self, signal.SIGTERM, grace=5)
         _rmtree(self.tmpdir)
         self.tmpdir = None
 
@@ -1026,12 +1031,7 @@ class NginxFront:
         return self
 
     def stop(self) -> None:
-        _LIVE.discard(self)
-        stop_process_group(self.process, sig=signal.SIGQUIT, grace=5)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        _shutdown(self, signal.SIGQUIT, grace=5)  # SIGQUIT: nginx's graceful stop
         _rmtree(self.prefix)
 
     def __enter__(self) -> NginxFront:

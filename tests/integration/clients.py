@@ -1,6 +1,8 @@
 """Run the real clients (pip, uv, twine) against a server, with only that server answering."""
 from __future__ import annotations
 
+import base64
+import http.client
 import os
 import subprocess
 import sys
@@ -58,3 +60,37 @@ def installed_version(target: Path, module: str) -> str:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     return out.stdout.strip()
+
+
+class PartialUpload:
+    """A twine-shaped upload sent by hand, so a test can stop halfway: the
+    headers announce the whole body, `send` delivers it piece by piece."""
+
+    def __init__(self, host: str, port: int, org: str, token: str, wheel: Path, *, timeout: float = 60) -> None:
+        boundary = "envelopeboundary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{wheel.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self.payload = head + wheel.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        self.sent = 0
+        self.connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        self.connection.putrequest("POST", f"/{org}/legacy/")
+        self.connection.putheader("Authorization", "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode())
+        self.connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        self.connection.putheader("Content-Length", str(len(self.payload)))
+        self.connection.endheaders()
+
+    def send(self, size: int | None = None) -> None:
+        """Send `size` more bytes of the body, or all that is left."""
+        end = len(self.payload) if size is None else self.sent + size
+        self.connection.send(self.payload[self.sent:end])
+        self.sent = min(end, len(self.payload))
+
+    def finish(self) -> http.client.HTTPResponse:
+        self.send()
+        return self.connection.getresponse()
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,9 +1,7 @@
 """Faults lose nothing and publish nothing twice: storage outages, races, crashes."""
 from __future__ import annotations
 
-import base64
 import hashlib
-import http.client
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +10,7 @@ from pathlib import Path
 import requests
 
 from tests.builders import make_wheel
+from tests.integration.clients import PartialUpload
 from tests.fake_github import FakeGitHub
 from tests.integration.test_github_sync import connect, release_with_wheels, runs, wait_for_files
 
@@ -87,29 +86,16 @@ def test_server_killed_mid_upload_leaves_nothing_half_published(envelope_server,
     server = envelope_server("sqlite-file")
     token = _setup(server)
     wheel = make_wheel(tmp_path, "crashy", "1.0.0", files={"crashy/blob.bin": b"\0" * (4 * 1024**2)})
-    boundary = "envelopeboundary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{wheel.name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    body = wheel.read_bytes()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    connection.putrequest("POST", f"/{ORG}/legacy/")
-    connection.putheader("Authorization", "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode())
-    connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    connection.putheader("Content-Length", str(len(head) + len(body) + len(tail)))
-    connection.endheaders()
-    connection.send(head + body[: len(body) // 2])
+    upload = PartialUpload(server.host, server.port, ORG, token, wheel, timeout=30)
+    upload.send(len(upload.payload) // 2)
     time.sleep(0.5)
     server.kill()
-    connection.close()
+    upload.close()
     server.start()
     assert _files(server, token, "crashy") == []
     assert _upload(server, token, wheel).status_code == 200
     (entry,) = _files(server, token, "crashy")
-    assert entry["size"] == len(body)
+    assert entry["size"] == wheel.stat().st_size
 
 
 def test_storage_outage_during_a_github_sync_is_retried_not_taken_for_done(

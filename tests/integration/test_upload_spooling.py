@@ -2,13 +2,12 @@
 system temp dir, which is often a small RAM-backed tmpfs."""
 from __future__ import annotations
 
-import base64
-import http.client
 import os
 import time
 from pathlib import Path
 
 from tests.builders import make_wheel
+from tests.integration.clients import PartialUpload
 from tests.services import descendants
 
 ORG = "acme"
@@ -38,22 +37,10 @@ def test_multipart_upload_is_spooled_under_the_data_dir(envelope_server, tmp_pat
     token = server.token(ORG, "--scope", "upload")
     # Incompressible, well past the 500 KB a file part may keep in memory.
     wheel = make_wheel(tmp_path, "spooled", "1.0.0", files={"spooled/blob.bin": os.urandom(3 * 1024**2)})
-    boundary = "envelopeboundary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{wheel.name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    body, tail = wheel.read_bytes(), f"\r\n--{boundary}--\r\n".encode()
     # gunicorn and Celery keep files of their own in TMPDIR: only new ones count.
     before = {path for path in open_files(server.pid) if path.startswith(str(system_tmp))}
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
-    connection.putrequest("POST", f"/{ORG}/legacy/")
-    connection.putheader("Authorization", "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode())
-    connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    connection.putheader("Content-Length", str(len(head) + len(body) + len(tail)))
-    connection.endheaders()
-    connection.send(head + body[: 2 * 1024**2])  # the server is now spooling the part, waiting for the rest
+    upload = PartialUpload(server.host, server.port, ORG, token, wheel)
+    upload.send(2 * 1024**2)  # the server is now spooling the part, waiting for the rest
     spool_dir = str(server.data_dir / "tmp") + "/"
     deadline = time.monotonic() + 30
     while True:
@@ -63,7 +50,6 @@ def test_multipart_upload_is_spooled_under_the_data_dir(envelope_server, tmp_pat
         assert time.monotonic() < deadline, f"no spool file under {spool_dir}: {files}"
         time.sleep(0.1)
     assert {path for path in files if path.startswith(str(system_tmp))} - before == set()
-    connection.send(body[2 * 1024**2 :] + tail)
-    response = connection.getresponse()
+    response = upload.finish()
     assert response.status == 200, response.reason
-    connection.close()
+    upload.close()
