@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from envelope.access import Principal
 from envelope.errors import NotFound
-from envelope.media_types import CONTENT_TYPES, METADATA_SUFFIX, content_type  # noqa: F401  (re-exported)
+from envelope.media_types import METADATA_SUFFIX, content_type
 from envelope.models import File, Organization, Project, Release
 from envelope.models.packaging import metadata_key
 

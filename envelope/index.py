@@ -22,6 +22,7 @@ from envelope.models import File, Organization, Project, Release
 from envelope.names import normalize
 
 API_VERSION = "1.1"
+UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, with a Z
 
 
 def visible_project(
@@ -133,7 +134,7 @@ def _file_entry(file: File) -> dict[str, Any]:
         "dist-info-metadata": metadata,
         "yanked": (file.yanked_reason or True) if file.yanked else False,
         "size": file.size,
-        "upload-time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "upload-time": file.upload_time.strftime(UPLOAD_TIME_FORMAT),
     }
 
 

@@ -1,9 +1,11 @@
-"""Secrets Envelope must use again later (GitHub tokens, webhook secrets) are
+"""Secrets Envelope must use again later (GitHub tokens, webhook secrets,
+upstream credentials) are
 sealed with Fernet under a key derived from ENVELOPE_SECRET_KEY, so a copy of
 the database alone reveals none of them."""
 from __future__ import annotations
 
 import base64
+import functools
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -14,7 +16,10 @@ from envelope.errors import EnvelopeError
 _INFO = b"envelope: sealed repository secrets v1"
 
 
+@functools.lru_cache(maxsize=4)
 def _fernet(secret_key: str) -> Fernet:
+    """Derived once per process: an upstream-proxied page unseals its
+    organization's upstream credentials on every request."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
@@ -28,6 +33,6 @@ def unseal(secret_key: str, sealed: str) -> str:
         return _fernet(secret_key).decrypt(sealed.encode()).decode()
     except InvalidToken:
         raise EnvelopeError(
-            "A stored repository secret cannot be decrypted: ENVELOPE_SECRET_KEY changed since "
-            "it was saved; remove and re-add the repository connection."
+            "A stored secret cannot be decrypted: ENVELOPE_SECRET_KEY changed since it was saved; "
+            "enter it again (remove and re-add the repository connection, or set the upstream URL again)."
         ) from None

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from envelope import index
 from envelope.access import Principal
 from envelope.audit import record_event
 from envelope.distributions import MAX_METADATA_SIZE
@@ -46,13 +47,12 @@ from envelope.media_types import METADATA_SUFFIX, content_type
 from envelope.runtime import Runtime
 from envelope.sealing import seal, unseal
 from envelope.storage.base import content_addressed_key
-from envelope.upstream_client import UpstreamIndex, download, fetch_project_page, split_index_url
+from envelope.upstream_client import FetchedPage, UpstreamIndex, download, fetch_project_page, split_index_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_UPSTREAM = "https://pypi.org/simple/"
 NEGATIVE_TTL = 60  # seconds: "no such project upstream" is re-asked soon, new names appear
-API_VERSION = "1.1"
 _PATTERN = re.compile(r"^[a-z0-9*?][a-z0-9*?-]*$")
 
 
@@ -185,7 +185,7 @@ def project_page(rt: Runtime, organization_id: int, principal: Principal, normal
     entries = [e for e in page.files if principal.may_read_version(normalized_name, e["version"])]
     entries.sort(key=lambda e: (Version(e["version"]), e["filename"]))
     data = {
-        "meta": {"api-version": API_VERSION},
+        "meta": {"api-version": index.API_VERSION},
         "name": normalized_name,
         "versions": sorted({e["version"] for e in entries}, key=Version),
         "files": [_file_entry(e) for e in entries],
@@ -248,26 +248,27 @@ def _page_row(session: Session, upstream_url: str, normalized_name: str) -> Upst
     )
 
 
-def _store_page(rt: Runtime, upstream_url: str, normalized_name: str, fetched) -> UpstreamPage:
-    for attempt in range(2):  # a concurrent first fetch may insert the row between our read and write
-        try:
-            with rt.db.write() as session:
-                row = _page_row(session, upstream_url, normalized_name)
-                if row is None:
-                    row = UpstreamPage(upstream_url=upstream_url, normalized_name=normalized_name)
-                    session.add(row)
-                row.fetched = utcnow()
-                if fetched.status == 200:
-                    files = usable_files(fetched.page, normalized_name)
-                    row.status, row.files, row.digest = 200, files, _digest(files)
-                    row.etag, row.last_modified = fetched.etag, fetched.last_modified
-                elif fetched.status == 404:
-                    row.status, row.files, row.digest, row.etag, row.last_modified = 404, [], "", None, None
-            return row
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+def _store_page(rt: Runtime, upstream_url: str, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+    try:
+        return _write_page(rt, upstream_url, normalized_name, fetched)
+    except IntegrityError:  # a concurrent first fetch inserted the row between our read and write
+        return _write_page(rt, upstream_url, normalized_name, fetched)
+
+
+def _write_page(rt: Runtime, upstream_url: str, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+    with rt.db.write() as session:
+        row = _page_row(session, upstream_url, normalized_name)
+        if row is None:
+            row = UpstreamPage(upstream_url=upstream_url, normalized_name=normalized_name)
+            session.add(row)
+        row.fetched = utcnow()
+        if fetched.status == 200:
+            files = usable_files(fetched.page, normalized_name)
+            row.status, row.files, row.digest = 200, files, _digest(files)
+            row.etag, row.last_modified = fetched.etag, fetched.last_modified
+        elif fetched.status == 404:
+            row.status, row.files, row.digest, row.etag, row.last_modified = 404, [], "", None, None
+    return row
 
 
 def usable_files(page: ProjectPage, normalized_name: str) -> list[dict[str, Any]]:
@@ -299,7 +300,7 @@ def usable_files(page: ProjectPage, normalized_name: str) -> list[dict[str, Any]
             "requires_python": package.requires_python,
             "yanked": yanked,
             "size": package.size,
-            "upload_time": package.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if package.upload_time else None,
+            "upload_time": package.upload_time.strftime(index.UPLOAD_TIME_FORMAT) if package.upload_time else None,
         })
     return files
 
