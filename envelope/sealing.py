@@ -1,7 +1,6 @@
 """Secrets Envelope must use again later (GitHub tokens, webhook secrets,
-upstream credentials) are
-sealed with Fernet under a key derived from ENVELOPE_SECRET_KEY, so a copy of
-the database alone reveals none of them."""
+upstream credentials) are sealed with Fernet under a key derived from
+ENVELOPE_SECRET_KEY, so a copy of the database alone reveals none of them."""
 from __future__ import annotations
 
 import base64
