@@ -13,26 +13,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from release_ingest import tree_rss_kib  # noqa: E402
+from rss import PeakRss, child_pid  # noqa: E402
 from tests.builders import make_wheel  # noqa: E402
 from tests.services import EnvelopeServer, client_environ  # noqa: E402
-
-
-def gunicorn_pid(serve_pid: int) -> int:
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if ppid == serve_pid and b"gunicorn" in cmd:
-            return int(entry)
-    raise RuntimeError("no gunicorn under envelope serve")
 
 
 def one_upload(size_mb: int, workdir: Path) -> tuple[float, int, int]:
@@ -41,28 +28,17 @@ def one_upload(size_mb: int, workdir: Path) -> tuple[float, int, int]:
     with EnvelopeServer(workdir / f"data-{size_mb}") as server:
         server.cli("org", "create", "bench")
         token = server.token("bench", "--scope", "upload")
-        web = gunicorn_pid(server.pid)
+        web = child_pid(server.pid, b"gunicorn")
         time.sleep(1)
-        idle = tree_rss_kib(web)
-        peak, stop = [idle], threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak[0] = max(peak[0], tree_rss_kib(web))
-                time.sleep(0.05)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        started = time.monotonic()
-        subprocess.run(
-            [str(Path(sys.executable).parent / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-             "--repository-url", server.upload_url("bench"), "-u", "__token__", "-p", token, str(wheel)],
-            env=client_environ(), check=True, capture_output=True,
-        )
-        elapsed = time.monotonic() - started
-        stop.set()
-        sampler.join()
-        return elapsed, idle, peak[0]
+        with PeakRss(web) as rss:
+            started = time.monotonic()
+            subprocess.run(
+                [str(Path(sys.executable).parent / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+                 "--repository-url", server.upload_url("bench"), "-u", "__token__", "-p", token, str(wheel)],
+                env=client_environ(), check=True, capture_output=True,
+            )
+            elapsed = time.monotonic() - started
+        return elapsed, rss.idle, rss.peak
 
 
 def main() -> None:

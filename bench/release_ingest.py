@@ -15,7 +15,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.builders import make_wheel  # noqa: E402
 from tests.fake_github import FakeGitHub, release_event_payload, webhook_body, webhook_headers  # noqa: E402
 from tests.services import EnvelopeServer  # noqa: E402
+from rss import PeakRss, child_pid  # noqa: E402
 
 PLATFORMS = [
     f"cp3{minor}-cp3{minor}-{plat}"
@@ -32,46 +32,6 @@ PLATFORMS = [
     for plat in ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_17_aarch64.manylinux2014_aarch64",
                  "musllinux_1_2_x86_64", "macosx_11_0_arm64", "macosx_10_9_x86_64", "win_amd64")
 ]
-
-
-def tree_rss_kib(root: int) -> int:
-    """Sum of VmRSS over `root` and all its descendants."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                pass
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        for child, parent in parents.items():
-            if parent == pid and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    total = 0
-    for pid in tree:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
-def celery_worker_pid(serve_pid: int) -> int:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == serve_pid and b"worker" in cmd and b"celery" in b" ".join(cmd):
-                return int(entry)
-    raise RuntimeError("no celery worker under envelope serve")
 
 
 def one_run(wheels: int, size: int, workdir: Path, rep: int) -> tuple[float, int, int]:
@@ -90,32 +50,21 @@ def one_run(wheels: int, size: int, workdir: Path, rep: int) -> tuple[float, int
             for tag in PLATFORMS[:wheels]:
                 wheel = make_wheel(dist, "benchlib", "1.0.0", tags=tag, files={"benchlib/_native.so": os.urandom(size)})
                 fake.add_asset(repo.full_name, release, wheel.name, wheel.read_bytes())
-            worker = celery_worker_pid(server.pid)
+            worker = child_pid(server.pid, b"celery -A worker.celery_app worker")
             time.sleep(2)
-            idle = tree_rss_kib(worker)
-            peak, stop = [idle], threading.Event()
-
-            def sample() -> None:
-                while not stop.is_set():
-                    peak[0] = max(peak[0], tree_rss_kib(worker))
-                    time.sleep(0.05)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
             body = webhook_body(release_event_payload(fake, repo.full_name, release))
-            started = time.monotonic()
-            requests.post(server.url("/hooks/github"), data=body,
-                          headers=webhook_headers("release", "bench", secret, body), timeout=30).raise_for_status()
-            while True:
-                page = requests.get(server.url("/bench/simple/benchlib/"), auth=("__token__", token),
-                                    headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=30)
-                if page.status_code == 200 and len(page.json()["files"]) == wheels:
-                    break
-                time.sleep(0.05)
-            elapsed = time.monotonic() - started
-            stop.set()
-            sampler.join()
-            return elapsed, idle, peak[0]
+            with PeakRss(worker) as rss:
+                started = time.monotonic()
+                requests.post(server.url("/hooks/github"), data=body,
+                              headers=webhook_headers("release", "bench", secret, body), timeout=30).raise_for_status()
+                while True:
+                    page = requests.get(server.url("/bench/simple/benchlib/"), auth=("__token__", token),
+                                        headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=30)
+                    if page.status_code == 200 and len(page.json()["files"]) == wheels:
+                        break
+                    time.sleep(0.05)
+                elapsed = time.monotonic() - started
+            return elapsed, rss.idle, rss.peak
         finally:
             server.stop()
 
