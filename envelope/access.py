@@ -61,6 +61,14 @@ class Principal:
     def may_read_project(self, name: NormalizedName) -> bool:
         return self.restrictions is None or name in self._by_project
 
+    def sees_every_version(self, name: NormalizedName) -> bool:
+        """Whether every version of `name` is visible to this caller, so that
+        the project's own serial tells it nothing it may not know."""
+        if self.restrictions is None:
+            return True
+        restriction = self._by_project.get(name)
+        return restriction is not None and not restriction.specifier
+
     def may_read_version(self, name: NormalizedName, version: Version | str) -> bool:
         if self.restrictions is None:
             return True

@@ -335,28 +335,36 @@ def repo_list(org_name: str, as_json: bool) -> None:
                    f"last polled {r['last_polled'] or 'never'}")
 
 
+ORG_OF_CONNECTION = click.option(
+    "--org", "org_name", help="The organization whose connection to use; needed when several connected the repository."
+)
+
+
 @repo.command("remove")
 @click.argument("full_name", metavar="OWNER/REPO")
+@ORG_OF_CONNECTION
 @friendly_errors
-def repo_remove(full_name: str) -> None:
+def repo_remove(full_name: str, org_name: str | None) -> None:
     from envelope.repositories import remove_repository
 
     with _runtime().db.write() as session:
-        remove_repository(session, full_name, actor=_actor())
+        remove_repository(session, full_name, actor=_actor(), org_name=org_name)
     click.echo(f"Disconnected {full_name}; its published files stay in the index.")
 
 
 @repo.command("status")
 @click.argument("full_name", metavar="OWNER/REPO")
+@ORG_OF_CONNECTION
 @click.option("--runs", default=10, show_default=True, help="How many recent runs to show.")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
-def repo_status(full_name: str, runs: int, as_json: bool) -> None:
+def repo_status(full_name: str, org_name: str | None, runs: int, as_json: bool) -> None:
     """Recent sync runs with per-asset outcomes."""
+    from envelope.repositories import find_connection
     from envelope.sync_status import recent_runs
 
     with _runtime().db.read() as session:
-        rows = recent_runs(session, full_name, limit=runs)
+        rows = recent_runs(session, find_connection(session, full_name, org_name), limit=runs)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -373,12 +381,13 @@ def repo_status(full_name: str, runs: int, as_json: bool) -> None:
 
 @main.command("sync")
 @click.argument("full_name", metavar="OWNER/REPO")
+@ORG_OF_CONNECTION
 @friendly_errors
-def sync_now(full_name: str) -> None:
+def sync_now(full_name: str, org_name: str | None) -> None:
     """Ingest every release of a connected repository now, in the foreground."""
     from envelope.sync_progress import run_with_progress
 
-    status = run_with_progress(_runtime(), full_name)
+    status = run_with_progress(_runtime(), full_name, org_name)
     if status != "succeeded":
         sys.exit(1)
 

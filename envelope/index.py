@@ -6,12 +6,13 @@ metadata), 691 (JSON) and 700 (versions, size, upload-time).
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from typing import Any
 
 from packaging.version import Version
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal
@@ -53,6 +54,10 @@ _PROJECT_SERIAL = select(_projects.c.id, _projects.c.serial).where(
 _ORGANIZATION_SERIAL = select(Organization.__table__.c.serial).where(
     Organization.__table__.c.id == bindparam("organization_id")
 )
+_NEWEST_VISIBLE_PROJECT = select(func.max(_projects.c.id)).where(
+    _projects.c.organization_id == bindparam("organization_id"),
+    _projects.c.normalized_name.in_(bindparam("names", expanding=True)),
+)
 
 
 def visible_project_serial(
@@ -71,14 +76,20 @@ def visible_project_serial(
     return row[0], row[1]
 
 
-def project_list(session: Session, organization: Organization, principal: Principal) -> dict[str, Any]:
+def project_list(
+    session: Session, organization: Organization, principal: Principal, serial: int | None = None
+) -> dict[str, Any]:
+    """`serial` is list_serial()'s (default: the organization's)."""
     rows = session.execute(
         select(Project.name, Project.normalized_name)
         .where(Project.organization_id == organization.id)
         .order_by(Project.normalized_name)
     )
     return {
-        "meta": {"api-version": API_VERSION, "_last-serial": organization.serial},
+        "meta": {
+            "api-version": API_VERSION,
+            "_last-serial": organization.serial if serial is None else serial,
+        },
         "projects": [
             {"name": name, "_normalized": normalized}
             for name, normalized in rows
@@ -111,8 +122,15 @@ def file_url(file: File) -> str:
 def project_detail(session: Session, project: Project, principal: Principal) -> dict[str, Any]:
     files = visible_files(session, project, principal)
     versions = sorted({version for _, version in files}, key=Version)
+    # The project's serial also moves when versions this caller may not see
+    # are published: then the newest visible file stands in for it.
+    serial = (
+        project.serial
+        if principal.sees_every_version(project.normalized_name)
+        else max((file.id for file, _ in files), default=0)
+    )
     return {
-        "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
+        "meta": {"api-version": API_VERSION, "_last-serial": serial},
         "name": project.normalized_name,
         "versions": versions,
         "files": [_file_entry(file) for file, _ in files],
@@ -186,6 +204,25 @@ def organization_serial(connection: Connection, organization_id: int) -> int:
     return connection.execute(_ORGANIZATION_SERIAL, {"organization_id": organization_id}).scalar() or 0
 
 
+def list_serial(connection: Connection, organization_id: int, principal: Principal) -> int:
+    """The /simple/ page's serial as this caller may see it. The organization's
+    serial moves whenever any project is created, hidden ones included; for
+    a caller restricted to some projects it is instead the newest of those
+    that exist, which moves only when one of them appears (projects are never
+    deleted, and the page lists nothing else)."""
+    if principal.restrictions is None:
+        return organization_serial(connection, organization_id)
+    names = [r.project for r in principal.restrictions]
+    return connection.execute(
+        _NEWEST_VISIBLE_PROJECT, {"organization_id": organization_id, "names": names}
+    ).scalar() or 0
+
+
+def body_tag(body: bytes) -> str:
+    """An ETag part for a page whose serial this caller may not see: its digest."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 def cached_list_page(db: Database, cache: Cache, organization: Organization, principal: Principal, serial: int,
                      as_json: bool) -> bytes:
     """The /simple/ page, rendered once per (organization serial, restriction,
@@ -194,7 +231,7 @@ def cached_list_page(db: Database, cache: Cache, organization: Organization, pri
     body = cache.get(key)
     if body is None:
         with db.read() as session:
-            data = project_list(session, organization, principal)
+            data = project_list(session, organization, principal, serial)
         body = (json.dumps(json_view(data)) if as_json else render_list_html(data)).encode()
         cache.set(key, body, PAGE_TTL)
     return body
@@ -203,7 +240,9 @@ def cached_list_page(db: Database, cache: Cache, organization: Organization, pri
 def cached_detail_page(db: Database, cache: Cache, project_id: int, serial: int, principal: Principal,
                        as_json: bool) -> bytes:
     """A project page, rendered once per (project serial, restriction, format):
-    publish, yank and delete bump the serial, which is what invalidates it."""
+    publish, yank and delete bump the serial, which is what invalidates it.
+    The key never leaves the server; what the page says of its serial is
+    project_detail's."""
     key = f"simple:detail:{project_id}:{serial}:{principal.restriction_key}:{int(as_json)}"
     body = cache.get(key)
     if body is None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from envelope.accounts import EMAIL
 from envelope.audit import record_event
-from envelope.errors import Conflict, InvalidInput, NotFound
+from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.membership import OrgAccess, user_label
 from envelope.models import Invitation, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -149,10 +149,40 @@ def invitation_for_signup(session: Session, secret: str | None) -> Invitation | 
         return None
 
 
+def same_address(a: str, b: str) -> bool:
+    """Whether two email addresses are the same account's, as sign-up and
+    sign-in compare them: surrounding blanks and case do not count."""
+    return a.strip().lower() == b.strip().lower()
+
+
+def wrong_account_problem(invitation: Invitation, user: User) -> str | None:
+    """Why `user` may not accept this invitation, or None when they may.
+
+    The link is bound to the address it was emailed to: anyone it was
+    forwarded to (or who found it in a shared inbox or a log) would
+    otherwise join the organization under their own account."""
+    if same_address(invitation.email, user.email):
+        return None
+    return (
+        f"This invitation was sent to {invitation.email}, and you are signed in as "
+        f"{user.username} ({user.email}). Sign in as the account with that address to accept it, "
+        "or ask an owner of the organization to invite your own address."
+    )
+
+
 def accept_invitation(session: Session, secret: str, user: User) -> Membership:
-    """Make `user` a member with the invited role; works once. A user who is
-    already a member keeps the higher of the two roles."""
+    """Make `user` a member with the invited role; works once, and only for the
+    account whose address the invitation went to (Forbidden otherwise, with
+    nothing changed). A user who is already a member keeps the higher of the
+    two roles.
+
+    An account with that address whose address was not yet confirmed counts
+    as confirmed afterwards: following a link mailed there proves the
+    mailbox, as sign-up through an invitation already assumes."""
     invitation = live_invitation(session, secret)
+    problem = wrong_account_problem(invitation, user)
+    if problem:
+        raise Forbidden(problem)
     # Claim it with a conditional update: of two concurrent acceptances only
     # one changes the row.
     now = utcnow()
@@ -173,6 +203,10 @@ def accept_invitation(session: Session, secret: str, user: User) -> Membership:
         session.add(membership)
     elif membership.role.rank < invitation.role.rank:
         membership.role = invitation.role
+    # `user` may come from another session (the signed-in user): update the row.
+    session.execute(
+        update(User).where(User.id == user.id, User.email_verified.is_(None)).values(email_verified=now)
+    )
     session.flush()
     record_event(
         session, invitation.organization_id, user_label(user), "invitation.accept", user.username,

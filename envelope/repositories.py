@@ -46,8 +46,17 @@ def add_repository(
     actor: str,
 ) -> NewConnection:
     name = parse_full_name(full_name)
-    if session.scalar(select(RepositoryConnection.id).where(RepositoryConnection.full_name == name)):
-        raise Conflict(f"{name} is already connected; `envelope repo remove {name}` first.")
+    # Only this organization's connections count: another organization may
+    # connect the same repository, and saying so would confirm theirs.
+    if session.scalar(
+        select(RepositoryConnection.id).where(
+            RepositoryConnection.organization_id == organization.id, RepositoryConnection.full_name == name
+        )
+    ):
+        raise Conflict(
+            f"{name} is already connected to {organization.name}; "
+            f"`envelope repo remove --org {organization.name} {name}` first."
+        )
     webhook_secret = secrets.token_urlsafe(32)
     connection = RepositoryConnection(
         organization_id=organization.id,
@@ -63,13 +72,21 @@ def add_repository(
     return NewConnection(connection, webhook_secret)
 
 
-def find_connection(session: Session, full_name: str) -> RepositoryConnection:
-    connection = session.scalar(
-        select(RepositoryConnection).where(RepositoryConnection.full_name == full_name.lower())
-    )
-    if connection is None:
-        raise NotFound(f"{full_name} is not connected; `envelope repo add` connects it.")
-    return connection
+def find_connection(session: Session, full_name: str, org_name: str | None = None) -> RepositoryConnection:
+    """The connection of `full_name` for the operator's CLI: the one of
+    `org_name` when given; otherwise the only one, and InvalidInput naming
+    the organizations when several have connected the repository."""
+    query = select(RepositoryConnection).where(RepositoryConnection.full_name == full_name.lower())
+    if org_name is not None:
+        query = query.join(Organization).where(Organization.name == org_name)
+    connections = list(session.scalars(query.order_by(RepositoryConnection.id)))
+    if not connections:
+        where = f" to {org_name}" if org_name is not None else ""
+        raise NotFound(f"{full_name} is not connected{where}; `envelope repo add` connects it.")
+    if len(connections) > 1:
+        names = ", ".join(sorted(c.organization.name for c in connections))
+        raise InvalidInput(f"{full_name} is connected to several organizations ({names}): choose one with --org.")
+    return connections[0]
 
 
 def list_repositories(session: Session, organization: Organization) -> list[RepositoryConnection]:
@@ -82,8 +99,12 @@ def list_repositories(session: Session, organization: Organization) -> list[Repo
     )
 
 
-def remove_repository(session: Session, full_name: str, *, actor: str) -> None:
-    connection = find_connection(session, full_name)
+def remove_repository(session: Session, full_name: str, *, actor: str, org_name: str | None = None) -> None:
+    """Disconnect `full_name` (of `org_name`; see find_connection)."""
+    remove_connection(session, find_connection(session, full_name, org_name), actor=actor)
+
+
+def remove_connection(session: Session, connection: RepositoryConnection, *, actor: str) -> None:
     record_event(session, connection.organization_id, actor, "repo.remove", connection.full_name)
     session.delete(connection)
 

@@ -385,12 +385,12 @@ def reconcile(runtime: Runtime) -> int:
     return requeued
 
 
-def start_manual_run(runtime: Runtime, full_name: str) -> int:
+def start_manual_run(runtime: Runtime, full_name: str, org_name: str | None = None) -> int:
     """A run over every release, for `envelope sync`; executed in the foreground."""
     from envelope.repositories import find_connection
 
     with runtime.db.write() as session:
-        connection = find_connection(session, full_name)
+        connection = find_connection(session, full_name, org_name)
         run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
         session.add(run)
         session.flush()

@@ -4,12 +4,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from envelope.models import SyncRun
-from envelope.repositories import find_connection
+from envelope.models import RepositoryConnection, SyncRun
 
 
-def recent_runs(session: Session, full_name: str, *, limit: int = 10) -> list[dict]:
-    connection = find_connection(session, full_name)
+def recent_runs(session: Session, connection: RepositoryConnection, *, limit: int = 10) -> list[dict]:
+    """The connection's newest runs (a connection, not a repository name:
+    several organizations may connect the same repository)."""
     runs = session.scalars(
         select(SyncRun)
         .where(SyncRun.connection_id == connection.id)

@@ -4,13 +4,21 @@ The delivery, the sync run and its outbox row are written in one
 transaction; the broker is never contacted here, so webhooks keep being
 accepted while it is down. A redelivered webhook (same X-GitHub-Delivery)
 finds its row and changes nothing.
+
+Several organizations may connect the same repository, each with its own
+webhook (and secret): a delivery counts for each connection whose secret
+signed it. An unknown repository costs the same work as a known one (a
+decoy secret is unsealed and checked), so neither the answer nor its
+timing tells an outsider which repositories are connected.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,7 +29,7 @@ from envelope.errors import Forbidden, InvalidInput, Unauthorized
 from envelope.models import RepositoryConnection, SyncRun, WebhookDelivery
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
-from envelope.repositories import webhook_secret
+from envelope.sealing import seal, unseal
 
 log = logging.getLogger(__name__)
 RELEASE_ACTIONS = frozenset({"published", "released", "prereleased", "edited"})
@@ -52,11 +60,18 @@ def receive_webhook(
     except (ValueError, KeyError, TypeError, AttributeError):
         raise InvalidInput("Webhook body is not a GitHub event with a repository.") from None
     with db.read() as session:
-        connection = session.scalar(
-            select(RepositoryConnection).where(RepositoryConnection.full_name == full_name)
-        )
-        secret = webhook_secret(connection, secret_key) if connection else None
-    if connection is None or not signature_matches(secret or "", body, signature):
+        candidates: list[tuple[int | None, str]] = [
+            (id_, sealed)
+            for id_, sealed in session.execute(
+                select(RepositoryConnection.id, RepositoryConnection.webhook_secret_sealed)
+                .where(RepositoryConnection.full_name == full_name)
+                .order_by(RepositoryConnection.id)
+            )
+        ] or [(None, _decoy_sealed_secret(secret_key))]
+    # Every candidate is checked (no early exit), the decoy like the rest.
+    checked = [(id_, signature_matches(unseal(secret_key, sealed), body, signature)) for id_, sealed in candidates]
+    verified = [id_ for id_, matches in checked if matches and id_ is not None]
+    if not verified:
         # Both come from the request: %r keeps a forged newline from faking log lines.
         log.warning("webhook %r for %r refused: unknown repository or bad signature", delivery_id, full_name)
         raise Forbidden(REFUSED)
@@ -64,7 +79,17 @@ def receive_webhook(
         return WebhookResult(200, "pong")
     if event != "release":
         return WebhookResult(202, f"Ignored: {event} events are not used.")
-    return _record_release(db, connection.id, delivery_id, payload)
+    results = [_record_release(db, connection_id, delivery_id, payload) for connection_id in verified]
+    if len(results) == 1:
+        return results[0]
+    return WebhookResult(min(r.status for r in results), " ".join(r.message for r in results))
+
+
+@functools.lru_cache(maxsize=4)
+def _decoy_sealed_secret(secret_key: str) -> str:
+    """A sealed random secret nobody knows, made once per process: what an
+    unknown repository's delivery is checked against."""
+    return seal(secret_key, secrets.token_urlsafe(32))
 
 
 def _record_release(db: Database, connection_id: int, delivery_id: str, payload: dict) -> WebhookResult:
@@ -75,7 +100,11 @@ def _record_release(db: Database, connection_id: int, delivery_id: str, payload:
         raise InvalidInput("Missing or invalid X-GitHub-Delivery header.")
     try:
         with db.write() as session:
-            if session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.delivery_id == delivery_id)):
+            if session.scalar(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.connection_id == connection_id, WebhookDelivery.delivery_id == delivery_id
+                )
+            ):
                 return WebhookResult(200, "Already received; nothing to do.")
             delivery = WebhookDelivery(
                 delivery_id=delivery_id,

@@ -23,8 +23,9 @@ def show(token: str) -> Response:
     with runtime().db.read() as session:
         invitation = invitations.find_invitation(session, token)
         problem = invitations.invitation_problem(invitation)
-        member = None
+        member = wrong_account = None
         if current_user.is_authenticated:
+            wrong_account = invitations.wrong_account_problem(invitation, signed_in_user())
             member = session.scalar(
                 select(Membership).where(
                     Membership.organization_id == invitation.organization_id,
@@ -36,11 +37,12 @@ def show(token: str) -> Response:
             invitation=invitation,
             org_name=invitation.organization.name,
             problem=problem,
+            wrong_account=wrong_account,
             member=member,
             here=url_for("invitations.show", token=token),
             token=token,
         )
-    response = Response(page, status=410 if problem else 200)
+    response = Response(page, status=410 if problem else 403 if wrong_account else 200)
     response.headers["Cache-Control"] = "no-store"
     return response
 

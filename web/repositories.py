@@ -62,7 +62,7 @@ def detail(org: str, owner: str, repo: str) -> str:
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         return render_template(
             "ui/repository.html", org=access.organization, connection=connection,
-            runs=recent_runs(session, connection.full_name, limit=HISTORY_LENGTH),
+            runs=recent_runs(session, connection, limit=HISTORY_LENGTH),
             can_sync=access.allows(Role.maintainer), is_owner=access.allows(Role.owner),
             webhook_url=webhook_url(),
         )
@@ -86,7 +86,7 @@ def remove(org: str, owner: str, repo: str) -> Response:
     with runtime().db.write() as session:
         access = access_for(session, org, Role.owner, to="remove GitHub connections")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
-        repositories.remove_repository(session, connection.full_name, actor=access.actor)
+        repositories.remove_connection(session, connection, actor=access.actor)
     flash(f"Disconnected {owner}/{repo}. Delete the webhook on GitHub too.", "success")
     return redirect(url_for("repositories.index", org=org))
 

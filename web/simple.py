@@ -24,7 +24,7 @@ def project_list(org: str) -> Response:
         return _not_acceptable()
     rt = runtime()
     with rt.db.autocommit() as connection:
-        serial = index.organization_serial(connection, auth.organization.id)
+        serial = index.list_serial(connection, auth.organization.id, auth.principal)
     etag = f"{serial}-{auth.principal.restriction_key}-{content_type}"
     if _fresh(etag):
         return _not_modified(etag)
@@ -49,10 +49,19 @@ def project_detail(org: str, project: str) -> Response:
         with rt.db.autocommit() as connection:
             project_id, serial = index.visible_project_serial(connection, auth.organization.id, auth.principal,
                                                               project)
-        etag = f"{project_id}.{serial}-{auth.principal.restriction_key}-{content_type}"
+        body = None
+        if auth.principal.sees_every_version(normalized):
+            tag = str(serial)
+        else:  # the serial moves with versions this caller may not see: tag what it gets
+            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal,
+                                            is_json(content_type))
+            tag = index.body_tag(body)
+        etag = f"{project_id}.{tag}-{auth.principal.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)
-        body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal, is_json(content_type))
+        if body is None:
+            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal,
+                                            is_json(content_type))
     except NotFound:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
         page = upstream.project_page(rt, auth.organization.id, auth.principal, project)

@@ -16,14 +16,20 @@ from envelope.models.base import UTCDateTime, utcnow
 
 
 class RepositoryConnection(Base):
+    """One organization's connection of one GitHub repository. Several
+    organizations may connect the same repository, each with its own
+    webhook secret and token: whether one has says nothing about the others."""
+
     __tablename__ = "repository_connections"
+    __table_args__ = (UniqueConstraint("organization_id", "full_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     # owner/repo, lowercased: GitHub compares repository names case-insensitively.
-    full_name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Indexed: a webhook names only the repository.
+    full_name: Mapped[str] = mapped_column(String(200), index=True)
     # Normalized project names this repository may publish; empty: any project.
     allowed_projects: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Fernet-sealed with a key derived from ENVELOPE_SECRET_KEY.
@@ -37,12 +43,15 @@ class RepositoryConnection(Base):
 
 
 class WebhookDelivery(Base):
-    """One row per X-GitHub-Delivery: a redelivered webhook finds its row and stops."""
+    """One row per X-GitHub-Delivery and connection: a redelivered webhook
+    finds its row and stops. Per connection, so a delivery id chosen by
+    whoever knows one organization's secret cannot block another's."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("connection_id", "delivery_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    delivery_id: Mapped[str] = mapped_column(String(100))
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("repository_connections.id", ondelete="CASCADE"), index=True
     )

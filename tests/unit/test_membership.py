@@ -86,10 +86,15 @@ def test_invitation_works_once_and_keeps_the_higher_role(database, people):
     with database.write() as session:
         owner = member_access(session, "acme", people["olivia"])
         secret = invite(session, owner, "nina@example.com", Role.maintainer).secret
-        promote = invite(session, owner, "someone@example.com", Role.owner).secret
-        demote = invite(session, owner, "other@example.com", Role.reader).secret
+        promote = invite(session, owner, "someone@example.com", Role.owner)
+        demote = invite(session, owner, "other@example.com", Role.reader)
+        # Members who joined another way while their invitations were pending.
+        promote.invitation.email, demote.invitation.email = "Rita@Example.com ", "max@example.com"
+        promote, demote = promote.secret, demote.secret
     with database.write() as session:
         assert invitation_for_signup(session, secret).email == "nina@example.com"
+        with pytest.raises(Forbidden, match="sent to nina@example.com"):
+            accept_invitation(session, secret, people["rita"])
         assert accept_invitation(session, secret, people["nina"]).role is Role.maintainer
         assert invitation_for_signup(session, secret) is None
         with pytest.raises(NotFound, match="already been accepted"):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
-from envelope.models import Invitation, Membership, Role
+from envelope.models import Invitation, Membership, Role, User
 from envelope.models.base import utcnow
 
 LINK = re.compile(r"https://pkgs\.example\.com(/invitations/[\w-]+)")
@@ -49,6 +49,30 @@ def test_invitation_is_emailed_and_accepted_once(world, settings):
     assert "already been accepted" in again.get(path).get_data(as_text=True)
     assert again.post(path).status_code == 404
     assert role_of(world, "otto") is None
+
+
+def test_an_invitation_link_works_only_for_the_invited_address(world):
+    path = invite(world, email="Nina@Example.COM")
+    otto = world.browser("otto")  # a forwarded (or leaked) link in another account's hands
+    page = otto.get(path)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 403
+    assert "This invitation was sent to Nina@Example.COM" in text and "signed in as otto" in text
+    assert "ask an owner of the organization to invite your own address" in text
+    assert "Join acme</button>" not in text
+    refused = otto.post(path)
+    assert refused.status_code == 403 and "sent to Nina@Example.COM" in refused.get_data(as_text=True)
+    assert role_of(world, "otto") is None
+    with world.db.read() as session:
+        assert session.scalar(select(Invitation.accepted)) is None  # still there for nina
+
+    nina = world.browser("nina")  # the same address in another case
+    assert "Join acme</button>" in nina.get(path).get_data(as_text=True)
+    assert nina.post(path).status_code == 302
+    assert role_of(world, "nina") is Role.maintainer
+    with world.db.read() as session:
+        # Following the link mailed to her address confirmed it.
+        assert session.get(User, world.users["nina"].id).email_verified is not None
 
 
 def test_signed_out_visitor_gets_sign_in_and_sign_up_links_that_come_back(world):

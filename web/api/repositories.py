@@ -45,7 +45,7 @@ def get_repository(org: str, owner: str, repo: str) -> Response:
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         return jsonify(
             repository=shapes.repository(connection),
-            runs=recent_runs(session, connection.full_name, limit=HISTORY_LENGTH),
+            runs=recent_runs(session, connection, limit=HISTORY_LENGTH),
         )
 
 
@@ -63,5 +63,5 @@ def remove(org: str, owner: str, repo: str) -> tuple[str, int]:
     with runtime().db.write() as session:
         access = org_access(session, org, Role.owner, to="remove GitHub connections")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
-        repositories.remove_repository(session, connection.full_name, actor=access.actor)
+        repositories.remove_connection(session, connection, actor=access.actor)
     return "", 204
