@@ -62,3 +62,4 @@ def test_a_large_readme_is_rendered_by_the_worker(server, reader, client_env, tm
         shown = description(reader, url)
     assert "<strong>Rendered by the worker.</strong>" in shown, server.log_text()[-3000:]
     assert "admonition" in shown and "being rendered" not in shown
+    assert "Task envelope.render_readme" in server.log_text()  # the worker rendered it, not the page

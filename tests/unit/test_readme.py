@@ -199,9 +199,13 @@ def test_text_above_the_cap_never_reaches_docutils(publish, database, monkeypatc
     assert queued_renders(database) == []
 
 
-def test_render_readme_above_the_cap_is_escaped_text():
-    html = render_readme(RST_ABOVE_THE_CAP.replace("**bold**", "<b>bold</b>"), "text/x-rst")
-    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>" not in html
+def test_render_readme_above_the_cap_is_escaped_text_without_docutils(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("docutils was given a README above the render limit")
+
+    monkeypatch.setattr(readme_renderer.rst, "publish_parts", refuse)
+    html = render_readme(RST_ABOVE_THE_CAP.replace("**bold**", "**bold** <b>raw</b>"), "text/x-rst")
+    assert "**bold** &lt;b&gt;raw&lt;/b&gt;" in html and "<strong>" not in html and "<b>" not in html
 
 
 def test_a_rerun_of_the_render_task_changes_nothing(publish, database):
