@@ -30,6 +30,7 @@ from envelope.media_types import METADATA_CONTENT_TYPE, content_type
 from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
 from envelope.models.packaging import metadata_key
 from envelope.names import DistributionFilename, canonical_version, check_field_lengths, parse_filename
+from envelope.readme import StoredReadme, prepare_readme, store_readme
 from envelope.storage import Storage, content_addressed_key
 
 CHUNK = 1024 * 1024  # bytes read per step while spooling
@@ -51,6 +52,7 @@ class VerifiedFile:
     info: DistributionInfo
     digests: Digests
     key: str
+    readme: StoredReadme  # rendered (or queued) outside the transaction
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def publish_file(
         if not storage.exists(key):
             storage.put_file(key, spool, content_type=content_type(filename))
         storage.put_bytes(metadata_key(key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
-        verified = VerifiedFile(parsed, info, digests, key)
+        readme = prepare_readme(info.description, info.description_content_type)
+        verified = VerifiedFile(parsed, info, digests, key, readme)
         return _record(db, organization, principal, verified, source)
     finally:
         spool.unlink(missing_ok=True)
@@ -257,6 +260,7 @@ def _insert(
         )
         session.add(release)
         session.flush()
+        store_readme(session, release, verified.readme)
     file = File(
         project_id=project.id,
         release_id=release.id,

@@ -11,7 +11,7 @@ from envelope.errors import InvalidInput, NotFound
 from envelope.install_snippets import install_snippets
 from envelope.models import Role
 from envelope.names import normalize
-from envelope.readme import render_readme
+from envelope.readme import readme_on_page
 from web.org_pages import access_for, html_pages, public_base_url
 from web.runtime import runtime
 
@@ -49,7 +49,7 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
             releases=releases,
             latest=latest,
             shown=shown,
-            readme=render_readme(release.description, release.description_content_type) if release else None,
+            readme=readme_on_page(release) if release else None,
             coverage=wheel_coverage(f.filename for f in shown.files) if shown else None,
             row_label=row_label,
             snippets=install_snippets(public_base_url(), org, project=row.name),

@@ -4,8 +4,9 @@ from __future__ import annotations
 from functools import cache
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
-from envelope import sync
+from envelope import readme, sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
 from envelope.runtime import Runtime
@@ -22,6 +23,20 @@ def ingest_run(run_id: int) -> str | None:
     return sync.execute_run(runtime(), run_id)
 
 
+@shared_task(
+    name=readme.RENDER_TASK, acks_late=True,
+    soft_time_limit=readme.RENDER_TIME_LIMIT, time_limit=readme.RENDER_TIME_LIMIT + 30,
+)
+def render_readme(release_id: int) -> str | None:
+    """Idempotent: a README already rendered, or claimed by another worker, is left alone.
+    One that outlasts the time limit is stored as plain text instead."""
+    try:
+        status = readme.render_stored(runtime().db, release_id)
+    except SoftTimeLimitExceeded:
+        status = readme.give_up_rendering(runtime().db, release_id)
+    return status.value if status else None
+
+
 @shared_task(name="envelope.poll_all")
 def poll_all() -> int:
     return sync.poll_connections(runtime())
@@ -32,4 +47,5 @@ def reconcile() -> int:
     """Heals lost work, and its heartbeat proves beat -> broker -> worker moves."""
     with runtime().db.write() as session:
         record_heartbeat(session, "worker")
+    readme.queue_unrendered(runtime().db, stale_after=sync.lease_seconds(runtime()))
     return sync.reconcile(runtime())

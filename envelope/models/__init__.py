@@ -20,7 +20,7 @@ from envelope.models.github import (
     SyncRun,
     WebhookDelivery,
 )
-from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
+from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ReadmeStatus, Release
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "OutboxMessage",
     "Organization",
     "Project",
+    "ReadmeStatus",
     "Release",
     "RepositoryConnection",
     "Role",

@@ -27,6 +27,20 @@ class FileSource(str, enum.Enum):
     import_ = "import"
 
 
+class ReadmeStatus(str, enum.Enum):
+    """Where a release's rendered README stands (envelope.readme).
+
+    A release from before this column existed has no status (NULL): the
+    reconciler queues it like a pending one."""
+
+    none = "none"  # no description to show
+    pending = "pending"  # queued for the worker
+    rendering = "rendering"  # a worker has claimed it
+    rendered = "rendered"  # description_html is readme_renderer's sanitised HTML
+    too_large = "too_large"  # above the render limit: escaped plain text, truncated
+    failed = "failed"  # the renderer broke or ran out of time: escaped plain text, truncated
+
+
 class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (UniqueConstraint("organization_id", "normalized_name"),)
@@ -55,6 +69,12 @@ class Release(Base):
     requires_python: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     description_content_type: Mapped[str | None] = mapped_column(String(200))
+    # Rendered once (at publish time or by the worker), never by a page view.
+    description_html: Mapped[str | None] = mapped_column(Text)
+    readme_status: Mapped[ReadmeStatus | None] = mapped_column(
+        Enum(ReadmeStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    readme_queued: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when last queued or claimed
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="releases")

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from envelope.errors import FileExists
+from envelope.models import ReadmeStatus, Release
+from envelope.readme import RENDER_LIMIT, render_stored
+from tests.unit.test_readme import assert_inert
 from tests.webui.conftest import SIMPLE_JSON, basic
 
 
@@ -159,3 +163,57 @@ def test_an_impossible_project_name_is_as_missing_as_any_other(world, name):
     missing = client.get("/acme/simple/nosuchproject/", headers=basic(secret))
     assert impossible.status_code == missing.status_code == 404
     assert impossible.status == missing.status and impossible.get_data() == missing.get_data()
+
+
+LARGE_RST = "Large\n=====\n\n**rendered by docutils**\n\n" + "Filler paragraph.\n\n" * 10_000  # ~190,000 characters
+
+
+def readme_section(page: str) -> str:
+    return page[page.index('id="description-title"'):page.index('id="files-title"')]
+
+
+def test_page_shows_the_pending_note_then_the_stored_html_and_never_renders(world):
+    file = world.wheel("demo", "1.0", readme=LARGE_RST, content_type="text/x-rst")
+    reader = world.browser("rita")
+    pending = readme_section(reader.get("/acme/projects/demo/").get_data(as_text=True))
+    assert "The description is being rendered" in pending and "<strong>" not in pending
+
+    # Stored HTML that the renderer would never produce: the page shows exactly it.
+    with world.db.write() as session:
+        session.execute(update(Release).where(Release.id == file.release_id).values(
+            readme_status=ReadmeStatus.rendered, description_html="<p>stored marker</p>"))
+    shown = readme_section(reader.get("/acme/projects/demo/1.0/").get_data(as_text=True))
+    assert '<div class="readme"><p>stored marker</p></div>' in shown
+    assert "rendered by docutils" not in shown and "being rendered" not in shown
+
+
+def test_release_from_before_stored_readmes_shows_the_pending_note(world):
+    file = world.wheel("demo", "1.0", readme="# Old\n\n**bold**", content_type="text/markdown")
+    with world.db.write() as session:  # as migration 0007 leaves existing rows
+        session.execute(update(Release).where(Release.id == file.release_id).values(
+            readme_status=None, description_html=None))
+    shown = readme_section(world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True))
+    assert "The description is being rendered" in shown and "<strong>" not in shown
+
+
+def test_readme_above_the_render_limit_is_plain_text_with_a_note(world):
+    text = "Big\n===\n\n**not bold** <b>nor this</b>\n\n" + "x" * RENDER_LIMIT
+    world.wheel("demo", "1.0", readme=text, content_type="text/x-rst")
+    shown = readme_section(world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True))
+    assert "too large to render" in shown
+    assert "**not bold** &lt;b&gt;nor this&lt;/b&gt;" in shown and "<strong>" not in shown
+
+
+@pytest.mark.parametrize("padding", ["", "\n\nFiller paragraph.\n" * 10_000], ids=["inline", "worker"])
+@pytest.mark.parametrize(("readme", "content_type"), [
+    ("# T\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2))\n\n<img src=x onerror=alert(3)>", "text/markdown"),
+    ("# T\n\n<p onclick=alert(1)>p</p><iframe src=https://evil.example></iframe>", "text/markdown; variant=CommonMark"),
+    ("T\n=\n\n`x <javascript:alert(1)>`_\n\n.. raw:: html\n\n   <script>alert(2)</script>\n", "text/x-rst"),
+])
+def test_stored_readme_on_the_page_is_inert(world, readme, content_type, padding):
+    file = world.wheel("demo", "1.0", readme=readme + padding, content_type=content_type)
+    if padding:
+        assert render_stored(world.db, file.release_id) is ReadmeStatus.rendered
+    shown = readme_section(world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True))
+    assert '<div class="readme">' in shown
+    assert_inert(shown)
