@@ -47,6 +47,9 @@ def friendly_errors(command: Callable[..., T]) -> Callable[..., T]:
 @click.group()
 def main() -> None:
     """Envelope: a private Python package index."""
+    from envelope.config import restrict_new_files_to_owner
+
+    restrict_new_files_to_owner()
 
 
 @main.command()
@@ -58,9 +61,11 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
     from envelope.serve import serve_forever
 
+    from envelope.config import served_base_url
     from envelope.migrate import upgrade
 
-    settings = Settings.from_env()
+    # Without ENVELOPE_BASE_URL, links in mail point at the address served here.
+    settings = Settings.from_env(default_base_url=served_base_url(host, port))
     upgrade(settings.database_url)
     serve_forever(settings, host=host, port=port, workers=workers)
 
@@ -297,7 +302,7 @@ def repo_add(org_name: str, full_name: str, github_token: str | None, projects: 
         organization = accounts.get_organization(session, org_name)
         new = add_repository(session, runtime.settings.secret_key, organization, full_name,
                              github_token=github_token, projects=projects, actor=_actor())
-    base = runtime.settings.base_url or "http://127.0.0.1:8080"
+    base = runtime.settings.base_url
     allowed = ", ".join(new.connection.allowed_projects) or "any project of " + org_name
     click.echo(f"Connected {new.connection.full_name} to {org_name}; it may publish {allowed}.")
     click.echo("Add a webhook in GitHub (Settings -> Webhooks): content type application/json,")

@@ -1,17 +1,34 @@
 """Typed settings built from the environment: the only reader of os.environ."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = 1024**3  # bytes: 1 GiB, like PyPI's default upload limit
 DEFAULT_FOLLOWUPS = (60, 180, 600, 1800, 3600)  # seconds after a release event
+# Links in mail when nothing names the public address: what `make serve`
+# binds. `envelope serve` exports its own address instead; a request's Host
+# header is never used (anyone can send any Host and get reset links mailed
+# to their server).
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # `serve --host` values that mean every interface
+OWNER_ONLY_UMASK = 0o077  # new files 0600, new folders 0700
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+# Files of the data dir that an older version created readable by everyone.
+_DATA_FILES = ("secret_key", "envelope.db", "envelope.db-wal", "envelope.db-shm",
+               "broker.db", "broker.db-wal", "broker.db-shm")
+_DATA_FOLDERS = ("mail", "files", "tmp")
 
 
 @dataclass(frozen=True)
@@ -21,7 +38,7 @@ class Settings:
     storage_url: str
     broker_url: str
     secret_key: str
-    base_url: str | None
+    base_url: str  # absolute links in mail, webhook URLs, install snippets, CLI output
     github_api_url: str
     sync_followups: tuple[int, ...]
     reconcile_interval: int  # seconds
@@ -51,20 +68,26 @@ class Settings:
     # to wait for the upstream index before giving up.
     upstream_ttl: int = 600  # seconds
     upstream_timeout: float = 20.0  # seconds
+    # Host names the web app answers for (werkzeug's TRUSTED_HOSTS); empty: any.
+    trusted_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Read settings; create the data directory and the secret key on first use."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, default_base_url: str = DEFAULT_BASE_URL
+    ) -> "Settings":
+        """Read settings; create the data directory (owner-only) and the secret key on first use.
+
+        Raises ValueError naming the variable when a value is not understood."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("ENVELOPE_DATA_DIR", "./var")).resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir_private(data_dir)
         return cls(
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'envelope.db'}",
             storage_url=env.get("ENVELOPE_STORAGE_URL") or f"file://{data_dir / 'files'}",
             broker_url=env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}",
             secret_key=env.get("ENVELOPE_SECRET_KEY") or _stored_secret_key(data_dir),
-            base_url=(env.get("ENVELOPE_BASE_URL") or "").rstrip("/") or None,
+            base_url=_base_url(env.get("ENVELOPE_BASE_URL"), default_base_url),
             github_api_url=env.get("ENVELOPE_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
             sync_followups=_int_list(env.get("ENVELOPE_SYNC_FOLLOWUPS"), DEFAULT_FOLLOWUPS),
             reconcile_interval=int(env.get("ENVELOPE_RECONCILE_INTERVAL", "60")),
@@ -94,6 +117,7 @@ class Settings:
             ),
             upstream_ttl=int(env.get("ENVELOPE_UPSTREAM_TTL", "600")),
             upstream_timeout=float(env.get("ENVELOPE_UPSTREAM_TIMEOUT", "20")),
+            trusted_hosts=_host_list(env.get("ENVELOPE_TRUSTED_HOSTS")),
         )
 
     @property
@@ -102,6 +126,82 @@ class Settings:
         path = self.data_dir / "tmp"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The base URL `envelope serve --host HOST --port PORT` stands for when
+    ENVELOPE_BASE_URL is unset. A wildcard bind (0.0.0.0, ::) is meant for
+    other machines, to whom 127.0.0.1 would mean themselves: the machine's
+    host name stands in, and `serve` says so in its first line."""
+    name = host.strip("[]")
+    if name in WILDCARD_HOSTS:
+        name = socket.gethostname() or "127.0.0.1"
+    if ":" in name:
+        name = f"[{name}]"  # IPv6 literal
+    return f"http://{name}:{port}"
+
+
+def served_environ(settings: Settings) -> dict[str, str]:
+    """The environment for `serve`'s children (gunicorn, worker, beat): this
+    process's, with the base URL it settled on, so every process builds the
+    same links and none falls back to a default."""
+    return {**os.environ, "ENVELOPE_BASE_URL": settings.base_url}
+
+
+def restrict_new_files_to_owner() -> None:
+    """From now on this process creates files 0600 and folders 0700: the
+    SQLite database and its -wal/-shm, broker.db, mail with live links, stored
+    distributions. Called first thing by each entry point (the CLI, gunicorn's
+    app module, the Celery app) rather than by from_env, so a program that
+    merely reads settings (a test run) keeps its umask."""
+    os.umask(OWNER_ONLY_UMASK)
+
+
+def make_data_dir_private(data_dir: Path) -> None:
+    """Create the data dir 0700, and tighten one an older version left open
+    (0755 folder, 0644 database): it holds the secret key, the database and
+    mail with live links. With the folder 0700 nothing below it is reachable
+    by other users, whatever the files' own modes; the known files are
+    tightened too in case the folder is opened up again."""
+    data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    _restrict(data_dir, PRIVATE_DIR)
+    for name in _DATA_FOLDERS:
+        _restrict(data_dir / name, PRIVATE_DIR)
+    for name in _DATA_FILES:
+        _restrict(data_dir / name, PRIVATE_FILE)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """chmod `path` to `mode` if it exists, is ours and allows more; a data
+    dir owned by someone else (a shared mount) is left as it is, with a warning."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_mode & 0o777 & ~mode == 0:
+        return
+    try:
+        path.chmod(mode)
+    except OSError as exc:
+        log.warning("Cannot restrict %s to its owner (%s); other users may read it.", path, exc.strerror)
+
+
+def _base_url(raw: str | None, default: str) -> str:
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return default.rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"ENVELOPE_BASE_URL={raw!r} is not understood: use the address people reach this index at, "
+            "such as https://pypi.example.com."
+        )
+    return value
+
+
+def _host_list(raw: str | None) -> tuple[str, ...]:
+    """Comma-separated host names, lowercased; werkzeug matches them without the port."""
+    return tuple(part.strip().lower() for part in (raw or "").split(",") if part.strip())
 
 
 def _int_list(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -136,6 +236,8 @@ def _stored_secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    # mkstemp creates the file 0600, so the key is never readable by others,
+    # even for the moment before it is linked into place.
     fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret_key-")
     try:
         with os.fdopen(fd, "w") as fh:

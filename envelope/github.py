@@ -2,7 +2,8 @@
 conditional polls and asset downloads through plain HTTP. No database here.
 
 Asset downloads follow GitHub's redirect by hand: the Authorization header
-goes to the API host only, never to the storage host the redirect names.
+goes to the configured API origin only (scheme, host and port), never to the
+storage host a redirect names, nor to an asset URL that names another origin.
 """
 from __future__ import annotations
 
@@ -135,6 +136,7 @@ def _response_message(response: requests.Response) -> str:
 class GitHubClient:
     def __init__(self, api_url: str, token: str | None) -> None:
         self.api_url = api_url.rstrip("/")
+        self._api_origin = _origin(self.api_url)
         self._token = token
         self._github = Github(
             base_url=self.api_url,
@@ -231,10 +233,14 @@ class GitHubClient:
         """Stream the asset's bytes into `out`; returns the size.
 
         Redirects are followed here, not by the HTTP library, so that the
-        token is sent to the API host only."""
-        url, headers = asset.api_url, {"Accept": "application/octet-stream", **self._auth_headers()}
-        origin = urlsplit(url).netloc
+        token is sent to the configured API origin only: the asset's URL comes
+        from the API's answer (a hostile or misconfigured GitHub Enterprise,
+        a proxy) and may name any server."""
+        url = asset.api_url
         for _ in range(MAX_REDIRECTS + 1):
+            headers = {"Accept": "application/octet-stream"}
+            if _origin(url) == self._api_origin:
+                headers.update(self._auth_headers())
             try:
                 response = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=TIMEOUT)
             except requests.RequestException as exc:
@@ -242,8 +248,6 @@ class GitHubClient:
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
-                    if urlsplit(url).netloc != origin:
-                        headers = {"Accept": "application/octet-stream"}
                     continue
                 if response.status_code in (403, 429):
                     limited = rate_limit(response.status_code, response.headers, _response_message(response))
@@ -255,6 +259,22 @@ class GitHubClient:
                     raise EnvelopeError(f"Downloading {asset.name} failed with {response.status_code}.")
                 return _copy(response, out, asset, max_size, progress)
         raise GitHubUnavailable(f"Too many redirects downloading {asset.name}.")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port filled in: https://h and
+    https://h:443 are one origin, http://h and https://h are two (a token
+    must not go out unencrypted because a link said http)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number: matches nothing
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> int:

@@ -7,6 +7,7 @@ the messages carry sign-in links, which must never reach a log.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import smtplib
 import ssl
@@ -51,9 +52,13 @@ class FileMailer:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Owner-only whatever the process umask: the messages carry live
+        # sign-in, reset and invitation links.
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.eml"
-        path.write_bytes(bytes(message))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(bytes(message))
         log.info("No SMTP host configured: wrote email for %s to %s", message["To"], path)
 
     # A local file write is quick and lets whoever reads the directory (tests

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from envelope.config import Settings
+from envelope.config import WILDCARD_HOSTS, Settings, served_environ
 from envelope.errors import EnvelopeError
 from envelope.publish import remove_stale_spool_files
 
@@ -51,6 +51,7 @@ def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] | None = None
     process: subprocess.Popen | None = None
     backoff: float = 1.0
     restart_at: float = 0.0
@@ -61,7 +62,7 @@ class Child:
         # stops each child once, in order. Celery given SIGINT by the
         # terminal and SIGTERM by us at once respawns its pool and hangs.
         self.process = subprocess.Popen(
-            self.argv, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
         )
         self.started_at = time.monotonic()
 
@@ -99,7 +100,10 @@ def check_port_free(host: str, port: int) -> None:
 
 def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> None:
     check_port_free(host, port)
-    children = [Child(name, argv) for name, argv in commands(settings, host=host, port=port, workers=workers).items()]
+    env = served_environ(settings)
+    children = [
+        Child(name, argv, env) for name, argv in commands(settings, host=host, port=port, workers=workers).items()
+    ]
     stopping = False
 
     def stop(signum, _frame) -> None:
@@ -111,7 +115,11 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> 
     signal.signal(signal.SIGTERM, stop)
     for child in children:
         child.start()
-    print(f"Envelope serving on http://{host}:{port}/ (data in {settings.data_dir})", flush=True)
+    print(f"Envelope serving on {settings.base_url}/ (listening on {host}:{port}, data in {settings.data_dir})",
+          flush=True)
+    if host.strip("[]") in WILDCARD_HOSTS:
+        print(f"Links in mail and webhook URLs use {settings.base_url}: set ENVELOPE_BASE_URL if people "
+              "reach this machine by another name.", flush=True)
     try:
         while not stopping:
             time.sleep(POLL)

@@ -185,6 +185,7 @@ class _Asset:
     updated_at: datetime
     download_count: int = 0
     rev: int = 1
+    url: str | None = None  # an API "url" naming another server (a hostile or broken GitHub Enterprise)
 
 
 @dataclass
@@ -732,8 +733,9 @@ class FakeGitHub:
             self._changed.notify_all()
 
     def set_asset(self, full_name: str, asset_id: int | Mapping[str, Any], **changes: Any) -> dict[str, Any]:
-        """Edit an asset: name, label, state, data, content_type. Returns the new JSON."""
-        allowed = {"name", "label", "state", "data", "content_type"}
+        """Edit an asset: name, label, state, data, content_type, url (what the API
+        answers as its download URL). Returns the new JSON."""
+        allowed = {"name", "label", "state", "data", "content_type", "url"}
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"set_asset() cannot change {sorted(unknown)}")
@@ -1067,7 +1069,7 @@ class FakeGitHub:
     def _asset_json(self, asset: _Asset) -> dict[str, Any]:
         repo, release, _ = self._asset_index[asset.id]
         return {
-            "url": f"{self.api_url}/repos/{repo.full_name}/releases/assets/{asset.id}",
+            "url": asset.url or f"{self.api_url}/repos/{repo.full_name}/releases/assets/{asset.id}",
             "id": asset.id,
             "node_id": _node_id("ReleaseAsset", asset.id),
             "name": asset.name,

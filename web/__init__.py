@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -26,6 +27,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
+    if settings.trusted_hosts:
+        # werkzeug answers 400 to any other Host (or X-Forwarded-Host from a
+        # trusted proxy) before a view runs. The base URL's own host is
+        # always trusted: the links in mail point there.
+        app.config["TRUSTED_HOSTS"] = [*settings.trusted_hosts, urlsplit(settings.base_url).hostname]
 
     from web import accounts, errors, files, health, hooks, simple, upload
     from web.extensions import csrf, limiter

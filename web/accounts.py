@@ -72,8 +72,10 @@ def _home() -> str:
 
 
 def _external_url(endpoint: str, **values: str) -> str:
-    base = runtime().settings.base_url
-    return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+    """An absolute link for mail, on the configured base URL: never built from
+    the request's Host header, or a forged Host would get reset links mailed
+    to its own server."""
+    return runtime().settings.base_url + url_for(endpoint, **values)
 
 
 def _invitation_path(secret: str) -> str:

@@ -33,8 +33,9 @@ def access_for(session: Session, org: str, role: Role = Role.reader, *, to: str 
 
 
 def public_base_url() -> str:
-    """ENVELOPE_BASE_URL when set, else the address this request came to."""
-    return runtime().settings.base_url or request.url_root.rstrip("/")
+    """ENVELOPE_BASE_URL (or the address `serve` binds): never the request's
+    Host header, which anyone can set to their own server."""
+    return runtime().settings.base_url
 
 
 def no_store(response: Response) -> Response:

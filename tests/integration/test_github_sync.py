@@ -4,11 +4,14 @@ installs the result. Runs on both brokers: the embedded SQLite one (with
 SQLite + files) and Redis (with PostgreSQL + S3)."""
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -271,3 +274,52 @@ def test_cli_sync_ingests_in_the_foreground(server, tokens, fake_github, tmp_pat
     assert all("0.2.0" not in f["filename"] for f in files)
     again = server.cli("sync", repo.full_name)
     assert "0 published" in again.stderr and f"{len(dists)} already present" in again.stderr
+
+
+@pytest.fixture
+def foreign_host():
+    """Another origin than the configured GitHub API: answers with `body`, records each request's headers."""
+    seen: list[dict[str, str]] = []
+    body: dict[str, bytes] = {"data": b""}
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append({name.lower(): value for name, value in self.headers.items()})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body["data"])))
+            self.end_headers()
+            self.wfile.write(body["data"])
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_address[1]}", seen=seen, body=body)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_token_never_goes_to_an_asset_url_on_another_origin(server, tokens, fake_github, foreign_host,
+                                                           tmp_path) -> None:
+    repo = fake_github.add_repo("acme", "elsewhere", private=True, token="ghp_elsewhere_token")
+    connect(server, repo.full_name, "--github-token", "ghp_elsewhere_token")
+    release = fake_github.add_release(repo.full_name, "v1.0.0")
+    home = make_wheel(tmp_path, "elsewhere", "1.0.0")
+    home_asset = fake_github.add_asset(repo.full_name, release, home.name, home.read_bytes())
+    away = make_wheel(tmp_path, "elsewhere", "1.0.0", tags=TAGS[1])
+    foreign_host.body["data"] = away.read_bytes()
+    away_asset = fake_github.add_asset(repo.full_name, release, away.name, away.read_bytes())
+    # The API names another server as the asset's URL: the same machine, another port.
+    fake_github.set_asset(repo.full_name, away_asset, url=f"{foreign_host.url}/assets/{away_asset['id']}")
+    server.cli("sync", repo.full_name)
+    assert foreign_host.seen, "the asset on the other origin was never fetched"
+    assert all("authorization" not in headers for headers in foreign_host.seen), foreign_host.seen
+    # A normal asset on the API's origin still downloads, with the token.
+    files = wait_for_files(server, tokens["read"], "elsewhere", 1)
+    assert home.name in {f["filename"] for f in files}
+    downloads = [r for r in fake_github.matching("/repos/acme/elsewhere/releases/assets/", host="api")
+                 if r.path.split("?")[0].endswith(f"/{home_asset['id']}")]
+    assert downloads and all(r.header("Authorization") == "Bearer ghp_elsewhere_token" for r in downloads)

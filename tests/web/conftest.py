@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -168,4 +169,5 @@ def link_in(message: EmailMessage) -> str:
     """The path of the one link in a message, ready for the test client."""
     links = LINK.findall(message.get_content())
     assert len(links) == 1, links
-    return links[0].removeprefix("http://localhost")
+    parts = urlsplit(links[0])
+    return parts.path + (f"?{parts.query}" if parts.query else "")
