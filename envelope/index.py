@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 from typing import Any
+from urllib.parse import quote
 
 from packaging.version import Version
 from sqlalchemy import Connection, bindparam, func, select
@@ -114,9 +115,23 @@ def visible_files(session: Session, project: Project, principal: Principal) -> l
     return visible
 
 
+def path_segment(text: str) -> str:
+    """`text` percent-encoded as one URL path segment: every character but
+    letters, digits and '_.-~' is escaped, so no filename or name can end a
+    path early ('#', '?'), climb out of it ('/'; '%2e%2e' is sent as '%252e%252e') or
+    break out of an HTML attribute. Servers decode it before routing, so the
+    download route sees the stored filename again."""
+    return quote(text, safe="")
+
+
+def files_url(sha256: str, filename: str) -> str:
+    """A file's URL relative to the project page, so the index works behind
+    any proxy; PEP 658 metadata is this URL plus '.metadata'."""
+    return f"../../files/{path_segment(sha256)}/{path_segment(filename)}"
+
+
 def file_url(file: File) -> str:
-    """Relative to the project page, so the index works behind any proxy."""
-    return f"../../files/{file.sha256}/{file.filename}"
+    return files_url(file.sha256, file.filename)
 
 
 def project_detail(session: Session, project: Project, principal: Principal) -> dict[str, Any]:
@@ -158,7 +173,7 @@ def _file_entry(file: File) -> dict[str, Any]:
 
 def render_list_html(data: dict[str, Any]) -> str:
     links = "".join(
-        f'<a href="{html.escape(p["_normalized"])}/">{html.escape(p["name"])}</a><br>\n'
+        f'<a href="{html.escape(path_segment(p["_normalized"]))}/">{html.escape(p["name"])}</a><br>\n'
         for p in data["projects"]
     )
     return _page("Simple index", links)

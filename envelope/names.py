@@ -27,6 +27,12 @@ MAX_FILENAME_LENGTH = 255  # bytes: what every filesystem and S3 key segment acc
 MAX_NAME_LENGTH = 200  # projects.name, projects.normalized_name
 MAX_VERSION_LENGTH = 100  # releases.version, releases.canonical_version
 MAX_PYTHON_TAGS_LENGTH = 100  # files.python_version
+# One component of a wheel's tag triple (python, abi or platform): letters,
+# digits and underscores, with '.' only between the members of a compressed
+# tag set. Anything else ('#', '?', '%', quotes, spaces) has no meaning to an
+# installer and would only travel into URLs and pages.
+WHEEL_TAG = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+BUILD_TAG = re.compile(r"[0-9]+[A-Za-z0-9_]*")  # PEP 427: starts with a digit
 ORG_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Top-level paths of the web UI and API: an organization may not shadow them.
 RESERVED_ORG_NAMES = frozenset(
@@ -69,6 +75,7 @@ class DistributionFilename:
     version: Version
     packagetype: str  # "bdist_wheel" or "sdist"
     tags: frozenset[Tag]
+    build: tuple[()] | tuple[int, str] = ()  # a wheel's build tag, as packaging parses it
 
     @property
     def python_version(self) -> str:
@@ -88,8 +95,8 @@ def parse_filename(filename: str) -> DistributionFilename:
         )
     try:
         if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
-            return DistributionFilename(filename, name, version, "bdist_wheel", tags)
+            name, version, build, tags = parse_wheel_filename(filename)
+            return DistributionFilename(filename, name, version, "bdist_wheel", tags, build)
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
             return DistributionFilename(filename, name, version, "sdist", frozenset())
@@ -116,6 +123,78 @@ def check_field_lengths(dist: DistributionFilename) -> None:
     check_length("Project name", dist.name, MAX_NAME_LENGTH)
     check_version_length(dist.version)
     check_length("Python tag", dist.python_version, MAX_PYTHON_TAGS_LENGTH)
+
+
+def check_publishable(dist: DistributionFilename) -> None:
+    """Everything a filename must satisfy to be published, beyond parsing:
+    storable lengths, a public version and well-formed wheel tags.
+
+    InvalidDistribution (400) naming what is wrong; parse_filename alone
+    stays lenient so that sync and the upstream proxy can still recognise
+    a distribution filename they then refuse or skip."""
+    check_field_lengths(dist)
+    check_public_version(dist)
+    check_wheel_tags(dist.filename)
+
+
+def check_public_version(dist: DistributionFilename) -> None:
+    """Refuse PEP 440 local versions ('1.0+evil'), as PyPI does.
+
+    A specifier such as '==1.0' matches '1.0+evil', and installers prefer
+    the local version: a token restricted to 'billing==1.0' could otherwise
+    publish what every 'billing==1.0' install picks instead of 1.0."""
+    if dist.version.local is not None:
+        raise InvalidDistribution(
+            f"Can't use PEP 440 local versions: {str(dist.version)!r} in {dist.filename!r} has the "
+            f"local label '+{dist.version.local}'; publish a version without a '+' part."
+        )
+
+
+def check_wheel_tags(filename: str) -> None:
+    """Refuse a wheel whose build, python, abi or platform tag holds anything
+    but letters, digits, underscores and (between compressed tags) dots.
+
+    packaging parses tags leniently ('any#x' is a platform to it); these
+    characters would end up in file URLs and index pages, so they are
+    refused here with the tag named."""
+    if not filename.endswith(".whl"):
+        return
+    parts = filename[: -len(".whl")].split("-")
+    labels = ["python tag", "ABI tag", "platform tag"]
+    tags = list(zip(labels, parts[-3:], strict=True))
+    if len(parts) == 6:
+        tags.insert(0, ("build tag", parts[2]))
+    for label, tag in tags:
+        grammar = BUILD_TAG if label == "build tag" else WHEEL_TAG
+        if not grammar.fullmatch(tag):
+            allowed = (
+                "a digit followed by letters, digits and underscores" if label == "build tag"
+                else "letters, digits and underscores, with '.' only between compressed tags"
+            )
+            raise InvalidDistribution(
+                f"Invalid wheel filename {filename!r}: the {label} {tag!r} may only hold {allowed}."
+            )
+
+
+def filename_key(dist: DistributionFilename) -> str:
+    """The identity of a distribution file, whatever its filename's spelling.
+
+    Two filenames with one key are one file to an installer: 'Billing-1.0.0'
+    and 'billing-1.0' are the same project and version, 'py2.py3' and
+    'py3.py2' the same tags. Immutability and the deleted-filename list
+    compare these keys, so a respelling can never publish other bytes. An
+    sdist's key is its name and version: one source distribution a release,
+    as PyPI allows. A compressed tag set is the product of its components,
+    so the sorted components identify the set exactly."""
+    version = canonical_version(dist.version)
+    if dist.packagetype == "sdist":
+        return f"{dist.name}-{version}.sdist"
+    components = [
+        ".".join(sorted({getattr(tag, part) for tag in dist.tags}))
+        for part in ("interpreter", "abi", "platform")
+    ]
+    build = f"-{dist.build[0]}{dist.build[1]}" if dist.build else ""
+    return f"{dist.name}-{version}{build}-{'-'.join(components)}.whl"
 
 
 def check_version_length(version: Version) -> None:

@@ -29,7 +29,13 @@ from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.media_types import METADATA_CONTENT_TYPE, content_type
 from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
 from envelope.models.packaging import metadata_key
-from envelope.names import DistributionFilename, canonical_version, check_field_lengths, parse_filename
+from envelope.names import (
+    DistributionFilename,
+    canonical_version,
+    check_publishable,
+    filename_key,
+    parse_filename,
+)
 from envelope.readme import StoredReadme, prepare_readme, store_readme
 from envelope.storage import Storage, content_addressed_key
 
@@ -49,9 +55,10 @@ class VerifiedFile:
     """Bytes that are stored and checked: all that remains is to record them."""
 
     parsed: DistributionFilename
+    filename_key: str  # envelope.names.filename_key(parsed)
     info: DistributionInfo
     digests: Digests
-    key: str
+    key: str  # where the bytes are stored
     readme: StoredReadme  # rendered (or queued) outside the transaction
 
 
@@ -80,15 +87,17 @@ def publish_file(
     the sender claims. Raises Forbidden (principal may not publish this
     name/version), FileTooLarge, InvalidInput (digest mismatch),
     InvalidDistribution (filename, archive or metadata, or a field longer
-    than the index stores), FileExists (same filename with other bytes, or a
-    deleted filename). Publishing the same bytes again returns the existing
-    file with created=False.
+    than the index stores, a local version, a malformed wheel tag),
+    FileExists (a published file with other bytes or another spelling of the
+    filename, or a deleted one in any spelling). Publishing the same bytes
+    under the same filename again returns the existing file with created=False.
     """
     parsed = parse_filename(filename)
-    check_field_lengths(parsed)
+    check_publishable(parsed)
+    key = filename_key(parsed)
     principal.check_upload(parsed.name, parsed.version)
     with db.read() as session:
-        _refuse_deleted_filename(session, organization.id, filename)
+        _refuse_deleted_filename(session, organization.id, filename, key)
     fd, spool_name = tempfile.mkstemp(dir=spool_dir, prefix="upload-", suffix=".part")
     spool = Path(spool_name)
     try:
@@ -96,16 +105,16 @@ def publish_file(
             digests = _spool(stream, out, max_size)
         _check_expected_digests(digests, expected or {})
         with db.read() as session:
-            existing = _existing_file(session, organization.id, filename)
+            existing = _existing_file(session, organization.id, filename, key)
             if existing is not None:
-                return PublishResult(_same_or_clash(existing, digests), created=False)
+                return PublishResult(_same_or_clash(existing, filename, digests), created=False)
         info = inspect_distribution(spool, parsed)
-        key = content_addressed_key(digests.sha256, filename)
-        if not storage.exists(key):
-            storage.put_file(key, spool, content_type=content_type(filename))
-        storage.put_bytes(metadata_key(key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
+        storage_key = content_addressed_key(digests.sha256, filename)
+        if not storage.exists(storage_key):
+            storage.put_file(storage_key, spool, content_type=content_type(filename))
+        storage.put_bytes(metadata_key(storage_key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
         readme = prepare_readme(info.description, info.description_content_type)
-        verified = VerifiedFile(parsed, info, digests, key, readme)
+        verified = VerifiedFile(parsed, key, info, digests, storage_key, readme)
         return _record(db, organization, principal, verified, source)
     finally:
         spool.unlink(missing_ok=True)
@@ -167,28 +176,47 @@ def _check_expected_digests(digests: Digests, expected: dict[str, str]) -> None:
             )
 
 
-def _refuse_deleted_filename(session: Session, organization_id: int, filename: str) -> None:
+def _refuse_deleted_filename(session: Session, organization_id: int, filename: str, key: str) -> None:
+    """A deleted file's name is burned in every spelling: its key is compared."""
     deleted = session.scalar(
-        select(DeletedFilename.id).where(
-            DeletedFilename.organization_id == organization_id, DeletedFilename.filename == filename
-        )
+        select(DeletedFilename.filename)
+        .where(DeletedFilename.organization_id == organization_id, DeletedFilename.filename_key == key)
+        .order_by(DeletedFilename.filename != filename, DeletedFilename.id)
+        .limit(1)
     )
-    if deleted is not None:
+    if deleted == filename:
         raise FileExists(
             f"File already exists: {filename!r} was deleted and its name cannot be reused; "
             "publish a new version."
         )
+    if deleted is not None:
+        raise FileExists(
+            f"File already exists: {filename!r} names the same file as the deleted {deleted!r}, "
+            "whose name cannot be reused; publish a new version."
+        )
 
 
-def _existing_file(session: Session, organization_id: int, filename: str) -> File | None:
+def _existing_file(session: Session, organization_id: int, filename: str, key: str) -> File | None:
+    """The published file with this filename key, the exact spelling first
+    (rows from before keys existed may share one)."""
     return session.scalar(
         select(File)
         .join(Project, File.project_id == Project.id)
-        .where(Project.organization_id == organization_id, File.filename == filename)
+        .where(Project.organization_id == organization_id, File.filename_key == key)
+        .order_by(File.filename != filename, File.id)
+        .limit(1)
     )
 
 
-def _same_or_clash(existing: File, digests: Digests) -> File:
+def _same_or_clash(existing: File, filename: str, digests: Digests) -> File:
+    """The tri-state rule: same filename and bytes is a no-op; anything else
+    under the same identity is refused. Another spelling is refused even with
+    the same bytes, as PyPI does: one file has one name, which pip caches by."""
+    if existing.filename != filename:
+        raise FileExists(
+            f"File already exists: {filename!r} names the same file as {existing.filename!r}, "
+            "which is already published; files are immutable, publish a new version."
+        )
     if hmac.compare_digest(existing.sha256, digests.sha256):
         return existing
     raise FileExists(
@@ -210,9 +238,10 @@ def _record(
     for attempt in range(3):
         try:
             with db.write() as session:
-                existing = _existing_file(session, organization.id, verified.parsed.filename)
+                filename = verified.parsed.filename
+                existing = _existing_file(session, organization.id, filename, verified.filename_key)
                 if existing is not None:
-                    return PublishResult(_same_or_clash(existing, verified.digests), created=False)
+                    return PublishResult(_same_or_clash(existing, filename, verified.digests), created=False)
                 file = _insert(session, organization, principal, verified, source)
             return PublishResult(file, created=True)
         except IntegrityError:
@@ -265,6 +294,7 @@ def _insert(
         project_id=project.id,
         release_id=release.id,
         filename=parsed.filename,
+        filename_key=verified.filename_key,
         packagetype=parsed.packagetype,
         python_version=parsed.python_version,
         size=digests.size,

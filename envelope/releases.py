@@ -93,7 +93,8 @@ def delete_files(
     project, files = select_files(session, organization, name, version, filename)
     names = [file.filename for file in files]
     for file in files:
-        session.add(DeletedFilename(organization_id=organization.id, filename=file.filename))
+        session.add(DeletedFilename(organization_id=organization.id, filename=file.filename,
+                                    filename_key=file.filename_key))
         session.delete(file)
     project.serial += 1
     session.flush()

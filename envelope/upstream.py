@@ -198,7 +198,7 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
     out = {
         "filename": entry["filename"],
         # The same shape as a private file's URL: Envelope serves it, not the upstream.
-        "url": f"../../files/{entry['sha256']}/{entry['filename']}",
+        "url": index.files_url(entry["sha256"], entry["filename"]),
         "hashes": {"sha256": entry["sha256"]},
         "requires-python": entry["requires_python"],
         "core-metadata": metadata,

@@ -21,6 +21,11 @@ from envelope.models.accounts import Organization
 from envelope.models.base import UTCDateTime, utcnow
 
 
+# A filename key is at most a few characters longer than the (255-byte) filename:
+# canonical versions spell 'c' as 'rc', '-1' as '.post1' and so on.
+FILENAME_KEY_LENGTH = 300
+
+
 class FileSource(str, enum.Enum):
     upload = "upload"
     github = "github"
@@ -91,6 +96,9 @@ class File(Base):
         ForeignKey("releases.id", ondelete="CASCADE"), index=True
     )
     filename: Mapped[str] = mapped_column(String(255), index=True)
+    # envelope.names.filename_key: the file's identity in any spelling of its
+    # filename; immutability compares this, not the filename.
+    filename_key: Mapped[str] = mapped_column(String(FILENAME_KEY_LENGTH), index=True)
     packagetype: Mapped[str] = mapped_column(String(16))  # bdist_wheel | sdist
     python_version: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -132,4 +140,6 @@ class DeletedFilename(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(255))
+    # Burned in every spelling: a new upload is refused when its key matches.
+    filename_key: Mapped[str] = mapped_column(String(FILENAME_KEY_LENGTH), index=True)
     deleted: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

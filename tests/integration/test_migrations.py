@@ -41,3 +41,51 @@ def test_downgrade_to_base_and_back(database_url: str) -> None:
     finally:
         db.dispose()
     upgrade(database_url)
+
+
+def test_filename_keys_are_backfilled(database_url: str) -> None:
+    """0010 computes files.filename_key and deleted_filenames.filename_key for
+    rows published before keys existed, so old files and burned names are
+    compared in every spelling too."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    config = alembic_config(database_url)
+    command.upgrade(config, "0005")
+    db = Database(database_url)
+    try:
+        tables = MetaData()
+        organizations, projects, releases, files, deleted = (
+            Table(name, tables, autoload_with=db.engine)
+            for name in ("organizations", "projects", "releases", "files", "deleted_filenames")
+        )
+        now = datetime(2026, 1, 1)
+        with db.engine.begin() as connection:
+            connection.execute(organizations.insert().values(id=1, name="acme", serial=0, created=now))
+            connection.execute(projects.insert().values(id=1, organization_id=1, name="Billing",
+                                                        normalized_name="billing", serial=0, created=now))
+            connection.execute(releases.insert().values(id=1, project_id=1, version="1.0", canonical_version="1",
+                                                        created=now))
+            row = dict(project_id=1, release_id=1, packagetype="bdist_wheel", python_version="py3", size=1,
+                       sha256="a" * 64, blake2b_256="b" * 64, md5="c" * 32, metadata_sha256="d" * 64,
+                       metadata_size=1, storage_key="k", upload_time=now, yanked=False, source="upload",
+                       uploaded_by="tests")
+            connection.execute(files.insert(), [
+                {**row, "id": 1, "filename": "Billing-1.0.0-py2.py3-none-any.whl"},
+                {**row, "id": 2, "filename": "billing-1.0.tar.gz", "packagetype": "sdist"},
+            ])
+            connection.execute(deleted.insert().values(id=1, organization_id=1, deleted=now,
+                                                       filename="billing-1.9.0.post1-py3-none-any.whl"))
+    finally:
+        db.dispose()
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        with db.engine.connect() as connection:
+            file_keys = connection.exec_driver_sql("SELECT id, filename_key FROM files ORDER BY id").all()
+            deleted_keys = connection.exec_driver_sql("SELECT filename_key FROM deleted_filenames").scalars().all()
+    finally:
+        db.dispose()
+    assert [tuple(r) for r in file_keys] == [(1, "billing-1-py2.py3-none-any.whl"), (2, "billing-1.sdist")]
+    assert deleted_keys == ["billing-1.9.post1-py3-none-any.whl"]

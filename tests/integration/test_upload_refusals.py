@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
 
 from tests import builders
 from tests.builders import make_wheel
-from tests.integration.clients import twine_upload
+from tests.integration.clients import index_url, installed_version, pip, twine_upload
 
 ORG = "acme"
 MAX_FILE_SIZE = 2 * 1024**2  # bytes; the server fixture for this module is started with it
@@ -140,3 +143,153 @@ def test_fields_longer_than_the_index_stores_are_refused_through_twine(
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0 and "400" in output and message in output, output
     assert_nothing_published(server, upload_token)
+
+
+# --------------------------------------------------------------------------- issue 8: local versions, spellings, tags
+
+
+def test_local_versions_are_refused_for_plain_and_restricted_tokens(server, upload_token: str, tmp_path: Path) -> None:
+    """'==1.0' matches '1.0+evil' and pip would prefer it: a token restricted to
+    billing==1.0 must not publish it, nor may any other token."""
+    restricted = server.token(ORG, "--scope", "upload", "--project", "billing==1.0")
+    env = {**server.client_env, "COLUMNS": "1000"}  # twine's console must not wrap the reason
+    for token in (upload_token, restricted):
+        for archive in (make_wheel(tmp_path, "billing", "1.0+evil"), builders.make_sdist(tmp_path, "billing", "1.0+evil")):
+            result = twine_upload(env, server.base_url, ORG, token, [archive], check=False)
+            output = " ".join((result.stdout + result.stderr).split())
+            assert result.returncode != 0 and "400" in output, output
+            assert "Can't use PEP 440 local versions: '1.0+evil'" in output, output
+    assert_nothing_published(server, upload_token)
+
+
+@pytest.mark.parametrize(
+    "platform",
+    ["any#frag", "any?q=1", 'a"b', "linux;rm", "%2e%2e", "any%23x"],
+)
+def test_hostile_wheel_tags_are_refused(server, upload_token: str, tmp_path: Path, platform: str) -> None:
+    wheel = make_wheel(tmp_path, "tagged", "1.0.0")
+    filename = f"tagged-1.0.0-py3-none-{platform}.whl"
+    response = post(server, upload_token, wheel, filename=filename)
+    assert response.status_code == 400, response.text
+    # requests writes '"' in a multipart filename as %22 (HTML5 form encoding), which is refused the same way.
+    assert "Invalid wheel filename" in response.reason and "platform tag" in response.reason, response.reason
+    assert_nothing_published(server, upload_token)
+
+
+# Tests below publish: they use an organization of their own, so "nothing published"
+# in ORG above stays true whatever order the tests run in.
+TENANT = "spellings"
+
+
+@pytest.fixture(scope="module")
+def tenant(server) -> dict[str, object]:
+    """An organization with an upload token and an owner signed in to the web UI
+    (deleting files takes an owner; tokens are at most maintainers)."""
+    server.cli("org", "create", TENANT)
+    token = server.token(TENANT, "--scope", "upload")
+    password = "correct horse battery staple"
+    server.cli("user", "create", "olga", "--email", "olga@example.com", "--org", f"{TENANT}:owner",
+               "--password-stdin", input=password + "\n")
+    browser = requests.Session()
+    page = browser.get(f"{server.base_url}/login", timeout=30).text
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
+    assert csrf, page
+    csrf_token = csrf.group(1) or csrf.group(2)
+    signed_in = browser.post(f"{server.base_url}/login", timeout=30,
+                             data={"csrf_token": csrf_token, "login": "olga", "password": password})
+    assert signed_in.status_code == 200 and not signed_in.url.endswith("/login"), signed_in.text
+    browser.headers["X-CSRFToken"] = csrf_token
+    return {"token": token, "browser": browser}
+
+
+def tenant_post(server, tenant, path: Path, *, filename: str | None = None) -> requests.Response:
+    data = {":action": "file_upload", "protocol_version": "1"}
+    files = {"content": (filename or path.name, path.read_bytes(), "application/octet-stream")}
+    return requests.post(f"{server.base_url}/{TENANT}/legacy/", data=data, files=files,
+                         auth=("__token__", tenant["token"]), timeout=60)
+
+
+def tenant_files(server, tenant, name: str) -> dict[str, str]:
+    """filename -> sha256 of what the tenant's index lists for `name`."""
+    response = requests.get(f"{server.base_url}/{TENANT}/simple/{name}/", auth=("__token__", tenant["token"]),
+                            headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=30)
+    if response.status_code == 404:
+        return {}
+    return {f["filename"]: f["hashes"]["sha256"] for f in response.json()["files"]}
+
+
+def test_another_spelling_cannot_double_or_replace_a_file(server, tenant, tmp_path: Path) -> None:
+    original = make_wheel(tmp_path / "a", "spelled", "1.0")
+    assert tenant_post(server, tenant, original).status_code == 200
+    other_bytes = make_wheel(tmp_path / "b", "spelled", "1.0.0", files={"spelled/extra.py": b"EVIL = 1\n"})
+    for path, filename in [
+        (other_bytes, None),  # spelled-1.0.0-py3-none-any.whl beside spelled-1.0-py3-none-any.whl
+        (other_bytes, "Spelled-1.0-py3-none-any.whl"),
+        (original, "Spelled-1.0.0-py3-none-any.whl"),  # the same bytes under another name: refused, as PyPI does
+    ]:
+        response = tenant_post(server, tenant, path, filename=filename)
+        assert response.status_code == 400, response.text
+        assert response.reason.startswith("File already exists") and "spelled-1.0-py3-none-any.whl" in response.reason
+    assert tenant_files(server, tenant, "spelled") == {original.name: builders.sha256_file(original)}
+    assert tenant_post(server, tenant, original).status_code == 200  # the same upload again: still a no-op
+
+
+def test_a_deleted_file_is_burned_in_every_spelling(server, tenant, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "a", "burned", "1.9.post1")
+    assert wheel.name == "burned-1.9.post1-py3-none-any.whl"
+    assert tenant_post(server, tenant, wheel).status_code == 200
+    deleted = tenant["browser"].delete(
+        f"{server.base_url}/api/v1/orgs/{TENANT}/projects/burned/releases/1.9.post1",
+        params={"confirm": "1.9.post1"}, timeout=30)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == [wheel.name], deleted.text
+    for version, filename in [("1.9.post1", "Burned-1.9.post1-py3-none-any.whl"),
+                              ("1.9.0.post1", "burned-1.9.0.post1-py3-none-any.whl")]:
+        new_bytes = make_wheel(tmp_path / version, "burned", version, files={"burned/evil.py": b"EVIL = 1\n"})
+        response = tenant_post(server, tenant, new_bytes, filename=filename)
+        assert response.status_code == 400, response.text
+        assert response.reason.startswith("File already exists") and "deleted" in response.reason
+    assert tenant_files(server, tenant, "burned") == {}
+
+
+class Hrefs(HTMLParser):
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"])
+
+
+def test_index_urls_are_percent_encoded_and_pip_follows_them(server, tenant, tmp_path: Path) -> None:
+    """An epoch's '!' is the one legal filename character that path-segment
+    encoding changes: the index prints %21, and pip's request for it finds the file."""
+    plain = make_wheel(tmp_path, "encoded", "1.0")
+    epoch = make_wheel(tmp_path, "encoded", "1!2.0")
+    assert epoch.name == "encoded-1!2.0-py3-none-any.whl"
+    for wheel in (plain, epoch):
+        assert tenant_post(server, tenant, wheel).status_code == 200
+    auth = ("__token__", tenant["token"])
+    page_url = f"{server.base_url}/{TENANT}/simple/encoded/"
+    html_page = requests.get(page_url, auth=auth, headers={"Accept": "text/html"}, timeout=30).text
+    sha = {w.name: builders.sha256_file(w) for w in (plain, epoch)}
+    assert sorted(Hrefs(html_page).hrefs) == sorted([
+        f"../../files/{sha[plain.name]}/encoded-1.0-py3-none-any.whl#sha256={sha[plain.name]}",  # unchanged
+        f"../../files/{sha[epoch.name]}/encoded-1%212.0-py3-none-any.whl#sha256={sha[epoch.name]}",
+    ])
+    listing = requests.get(f"{server.base_url}/{TENANT}/simple/", auth=auth, timeout=30).text
+    assert "encoded/" in Hrefs(listing).hrefs
+    data = requests.get(page_url, auth=auth, headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+                        timeout=30).json()
+    for entry in data["files"]:
+        path = entry["url"].split("/")[-1]
+        assert "#" not in entry["url"] and "?" not in entry["url"] and "!" not in path
+        metadata = requests.get(urljoin(page_url, entry["url"] + ".metadata"), auth=auth, timeout=30)
+        assert metadata.status_code == 200 and hashlib.sha256(metadata.content).hexdigest() == (
+            entry["core-metadata"]["sha256"])
+        download = requests.get(urljoin(page_url, entry["url"]), auth=auth, timeout=30)
+        assert hashlib.sha256(download.content).hexdigest() == entry["hashes"]["sha256"]
+    url = index_url(server.base_url, TENANT, tenant["token"])
+    pip(server.client_env, "install", "--target", str(tmp_path / "t"), "--index-url", url, "encoded==1!2.0")
+    assert installed_version(tmp_path / "t", "encoded") == "1!2.0"

@@ -184,8 +184,8 @@ def test_list_links_to_normalized_names_and_shows_display_names():
 def test_list_escapes_names():
     page = index.render_list_html(listing(('<img src=x onerror="y">', 'a"b')))
     assert "<img" not in page
-    assert 'href="a&quot;b/"' in page
-    assert Anchors(page).anchors == [({"href": 'a"b/'}, '<img src=x onerror="y">')]
+    assert 'href="a%22b/"' in page  # percent-encoded as a path segment, which also keeps it in the attribute
+    assert Anchors(page).anchors == [({"href": "a%22b/"}, '<img src=x onerror="y">')]
 
 
 # --------------------------------------------------------------------------- JSON view
@@ -345,3 +345,49 @@ def test_project_list_filters_and_sorts(database, organization, operator, publis
     # A project is listed when the principal may read it, whatever its versions.
     assert index.json_view(some)["projects"] == [{"name": "Billing"}, {"name": "Zeta"}]
     assert everything["meta"]["api-version"] == "1.1"
+
+
+# --------------------------------------------------------------------------- URL path segments
+
+
+@pytest.mark.parametrize(
+    ("filename", "encoded"),
+    [
+        ("demo-1.0-py3-none-any.whl", "demo-1.0-py3-none-any.whl"),  # what the index serves today: unchanged
+        ("demo-1.0.tar.gz", "demo-1.0.tar.gz"),
+        ("demo-1!2.0-py3-none-any.whl", "demo-1%212.0-py3-none-any.whl"),  # an epoch: legal, and encoded
+        ("a-1.0-py3-none-any#x.whl", "a-1.0-py3-none-any%23x.whl"),
+        ("a-1.0-py3-none-any?x=1.whl", "a-1.0-py3-none-any%3Fx%3D1.whl"),
+        ('a-1.0-py3-none-a"b;c.whl', "a-1.0-py3-none-a%22b%3Bc.whl"),
+        ("a-1.0-py3-none-%2e%2e.whl", "a-1.0-py3-none-%252e%252e.whl"),
+        ("../../x/y.whl", "..%2F..%2Fx%2Fy.whl"),
+    ],
+)
+def test_file_urls_percent_encode_each_path_segment(filename, encoded):
+    assert index.files_url(SHA, filename) == f"../../files/{SHA}/{encoded}"
+    page = index.render_detail_html(detail(entry(filename, url=index.files_url(SHA, filename))))
+    attrs, text = only_anchor(page)
+    path, fragment = attrs["href"].split("#")  # the only '#' is the hash fragment
+    assert path == f"../../files/{SHA}/{encoded}" and fragment == f"sha256={SHA}"
+    assert "?" not in path and "/" not in path.removeprefix(f"../../files/{SHA}/")
+    assert text == filename
+
+
+def test_upstream_file_urls_are_encoded_too():
+    """Filenames from an upstream index are not ours to trust: they are encoded like our own."""
+    from envelope import upstream
+
+    hostile = {"filename": "a-1.0-py3-none-any#x?y.whl", "sha256": SHA, "metadata_sha256": None,
+               "requires_python": None, "yanked": False, "size": None, "upload_time": None}
+    assert upstream._file_entry(hostile)["url"] == f"../../files/{SHA}/a-1.0-py3-none-any%23x%3Fy.whl"
+
+
+def test_stored_file_urls_are_encoded_and_normal_ones_unchanged(database, organization, operator, publish):
+    publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    publish(wheel_filename("demo", "1!2.0"), wheel_bytes("demo", "1!2.0"))
+    urls = {f["filename"]: f["url"] for f in detail_of(database, organization, operator, "demo")["files"]}
+    sha = {name: url.split("/")[3] for name, url in urls.items()}
+    assert urls == {
+        "demo-1.0-py3-none-any.whl": f"../../files/{sha['demo-1.0-py3-none-any.whl']}/demo-1.0-py3-none-any.whl",
+        "demo-1!2.0-py3-none-any.whl": f"../../files/{sha['demo-1!2.0-py3-none-any.whl']}/demo-1%212.0-py3-none-any.whl",
+    }

@@ -13,6 +13,8 @@ from envelope.names import (
     MAX_VERSION_LENGTH,
     canonical_version,
     check_field_lengths,
+    check_publishable,
+    filename_key,
     normalize,
     parse_filename,
     parse_project_restriction,
@@ -316,3 +318,55 @@ def test_length_limits_are_the_column_sizes():
     assert Project.name.type.length == Project.normalized_name.type.length == MAX_NAME_LENGTH
     assert Release.version.type.length == Release.canonical_version.type.length == MAX_VERSION_LENGTH
     assert File.python_version.type.length == MAX_PYTHON_TAGS_LENGTH
+
+
+# --------------------------------------------------------------------------- filename keys
+
+
+def key(filename: str) -> str:
+    return filename_key(parse_filename(filename))
+
+
+@pytest.mark.parametrize(
+    ("spellings", "expected"),
+    [
+        (["billing-1.0-py3-none-any.whl", "Billing-1.0.0-py3-none-any.whl", "BILLING-1-py3-none-ANY.whl"],
+         "billing-1-py3-none-any.whl"),
+        (["billing-1.9.post1-py3-none-any.whl", "billing-1.9.0.post1-py3-none-any.whl", "billing-1.9.0-1-py3-none-any.whl"],
+         None),  # the last is version 1.9.0 with build tag 1: another file, checked below
+        (["demo_pkg-2.0rc1-py2.py3-none-any.whl", "Demo.Pkg-2.0.0c1-py3.py2-none-any.whl"],
+         "demo-pkg-2rc1-py2.py3-none-any.whl"),
+        (["demo-1.0-01-py3-none-any.whl", "demo-1.0.0-1-py3-none-any.whl"], "demo-1-1-py3-none-any.whl"),
+        (["demo-1.0.tar.gz", "Demo-1.0.0.tar.gz", "demo-1.0.zip"], "demo-1.sdist"),
+    ],
+)
+def test_filename_key_is_one_for_every_spelling_of_a_file(spellings, expected):
+    if expected is None:
+        assert key(spellings[0]) == key(spellings[1]) != key(spellings[2])
+    else:
+        assert {key(spelling) for spelling in spellings} == {expected}
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "demo-1.0-py2.py3-none-any.whl",  # other tags
+        "demo-1.0-1-py3-none-any.whl",  # a build tag
+        "demo-1.0.1-py3-none-any.whl",  # another version
+        "demo-1.0.tar.gz",  # an sdist
+    ],
+)
+def test_filename_key_tells_other_files_apart(other):
+    assert key("demo-1.0-py3-none-any.whl") != key(other)
+
+
+def test_check_publishable_accepts_ordinary_filenames():
+    for filename in ("demo-1.0-py3-none-any.whl", "demo-1!2.0.post1.dev3-2_x-cp312-abi3-macosx_11_0_arm64.whl",
+                     "demo-1.0.tar.gz"):
+        check_publishable(parse_filename(filename))
+
+
+@pytest.mark.parametrize("filename", ["demo-1.0+local-py3-none-any.whl", "demo-1.0+ubuntu.1.tar.gz"])
+def test_check_publishable_refuses_local_versions(filename):
+    with pytest.raises(InvalidDistribution, match="Can't use PEP 440 local versions"):
+        check_publishable(parse_filename(filename))

@@ -121,8 +121,8 @@ def test_release_fields_come_from_metadata(database, publish):
 def test_wheel_and_sdist_of_one_version_share_a_release(database, publish):
     publish(WHEEL, DATA)
     sdist = publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0"))
-    # 1.0 and 1.0.0 are one release, as PyPI treats them.
-    publish(wheel_filename("demo", "1.0.0"), wheel_bytes("demo", "1.0.0"))
+    # 1.0 and 1.0.0 are one release, as PyPI treats them (other tags: another file).
+    publish(wheel_filename("demo", "1.0.0", tags="py2.py3-none-any"), wheel_bytes("demo", "1.0.0"))
     assert counts(database) == {"projects": 1, "releases": 1, "files": 3}
     assert (sdist.file.packagetype, sdist.file.python_version) == ("sdist", "source")
 
@@ -375,3 +375,102 @@ def test_each_organization_is_its_own_index(database, storage, spool_dir, organi
     with database.read() as session:
         owners = session.execute(select(Project.organization_id, File.sha256).join(File.project).order_by(File.id)).all()
     assert owners == [(organization.id, SHA), (other.id, hashlib.sha256(OTHER_DATA).hexdigest())]
+
+
+# --------------------------------------------------------------------------- local versions, spellings, tags
+
+
+@pytest.mark.parametrize(
+    "filename, data",
+    [
+        (wheel_filename("demo", "1.0+evil"), wheel_bytes("demo", "1.0+evil")),
+        ("demo-1.0+evil.tar.gz", sdist_tar_gz("demo", "1.0+evil")),
+    ],
+    ids=["wheel", "sdist"],
+)
+@pytest.mark.parametrize("who", ["operator", "token restricted to demo==1.0"])
+def test_local_versions_are_refused(database, storage_root, spool_dir, organization, publish, filename, data, who):
+    # '==1.0' matches '1.0+evil' (PEP 440), and pip prefers it: a token
+    # restricted to demo==1.0 must not be able to publish it.
+    principal = restricted(organization.id, "demo", "==1.0") if who != "operator" else None
+    with pytest.raises(InvalidDistribution) as caught:
+        publish(filename, data, principal=principal)
+    assert str(caught.value).startswith("Can't use PEP 440 local versions: '1.0+evil'")
+    assert caught.value.status == 400
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
+
+
+@pytest.mark.parametrize(
+    "respelled",
+    [
+        "Demo-1.0-py3-none-any.whl",  # name spelling
+        "demo-1.0.0-py3-none-any.whl",  # the same version with a trailing zero
+        "demo-1.0-py3-none-ANY.whl",  # tags compare case-insensitively, as packaging parses them
+    ],
+)
+@pytest.mark.parametrize("data", [DATA, OTHER_DATA], ids=["same-bytes", "other-bytes"])
+def test_another_spelling_of_a_published_file_is_refused(database, storage_root, spool_dir, publish, respelled, data):
+    publish(WHEEL, DATA)
+    before = (counts(database), blobs(storage_root))
+    with pytest.raises(FileExists) as caught:
+        publish(respelled, data)
+    assert str(caught.value) == (
+        f"File already exists: {respelled!r} names the same file as {WHEEL!r}, which is already "
+        "published; files are immutable, publish a new version."
+    )
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (*before, [])
+
+
+def test_one_sdist_per_release(database, publish):
+    publish("demo-1.0.tar.gz", sdist_tar_gz("demo", "1.0"))
+    with pytest.raises(FileExists, match="names the same file as 'demo-1.0.tar.gz'"):
+        publish("demo-1.0.0.tar.gz", sdist_tar_gz("demo", "1.0.0"))
+    assert counts(database)["files"] == 1
+
+
+@pytest.mark.parametrize(
+    "respelled",
+    ["Demo-1.9.post1-py3-none-any.whl", "demo-1.9.0.post1-py3-none-any.whl", "demo-01.9.POST01-py3-none-any.whl"],
+)
+def test_deleted_filename_is_burned_in_every_spelling(database, organization, spool_dir, publish, respelled):
+    deleted = wheel_filename("demo", "1.9.post1")
+    publish(deleted, wheel_bytes("demo", "1.9.post1"))
+    with database.write() as session:
+        delete_files(session, organization, "demo", "1.9.post1", actor="tests")
+    with pytest.raises(FileExists) as caught:
+        publish(respelled, wheel_bytes("demo", respelled.split("-")[1], module=b"VALUE = 'new bytes'\n"))
+    assert str(caught.value) == (
+        f"File already exists: {respelled!r} names the same file as the deleted {deleted!r}, whose name "
+        "cannot be reused; publish a new version."
+    )
+    assert counts(database)["files"] == 0 and spool_contents(spool_dir) == []
+    # Other tags are another file of the release: still publishable.
+    assert publish(wheel_filename("demo", "1.9.post1", tags="py2.py3-none-any"), wheel_bytes("demo", "1.9.post1")).created
+
+
+@pytest.mark.parametrize(
+    "filename, label, tag",
+    [
+        ("demo-1.0-py3-none-any#x.whl", "platform tag", "any#x"),
+        ("demo-1.0-py3-none-any?x.whl", "platform tag", "any?x"),
+        ('demo-1.0-py3-none-a"b.whl', "platform tag", 'a"b'),
+        ("demo-1.0-py3-none-linux;x.whl", "platform tag", "linux;x"),
+        ("demo-1.0-py3-none-%2e%2e.whl", "platform tag", "%2e%2e"),
+        ("demo-1.0-py3-no ne-any.whl", "ABI tag", "no ne"),
+        ("demo-1.0-py3.-none-any.whl", None, None),  # an empty member of a compressed set: packaging refuses it
+        ("demo-1.0-1#x-py3-none-any.whl", "build tag", "1#x"),
+    ],
+)
+def test_malformed_wheel_tags_are_refused(database, storage_root, spool_dir, publish, filename, label, tag):
+    with pytest.raises(InvalidDistribution) as caught:
+        publish(filename, DATA)
+    if label is not None:
+        assert str(caught.value).startswith(f"Invalid wheel filename {filename!r}: the {label} {tag!r} may only hold")
+    assert caught.value.status == 400
+    assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
+
+
+def test_compressed_tag_sets_and_build_tags_are_accepted(database, publish):
+    for tags in ("py2.py3-none-any", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"):
+        assert publish(wheel_filename("demo", "1.0", tags=tags), DATA).created
+    assert publish("demo-1.0-2_b-py3-none-any.whl", DATA).created
