@@ -1,7 +1,7 @@
 """filename keys: a file's identity in any spelling of its filename
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-08 10:00:00
 
 files.filename_key and deleted_filenames.filename_key hold
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = '0010'
-down_revision = '0005'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
