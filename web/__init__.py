@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from envelope.config import Settings
+from envelope.ratelimit import uses_database
 from envelope.runtime import Runtime
 from web.spooling import spooling_request
 
@@ -25,7 +26,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
+    # Counted in one place for every process (envelope/ratelimit.py): Redis or the database.
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
+    if uses_database(settings.ratelimit_storage_url):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"database": app.extensions["envelope"].db}
+    # An unreachable limiter store must not lock everyone out: log and let the request through.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
 
     from web import accounts, errors, files, health, hooks, simple, upload
     from web.extensions import csrf, limiter
@@ -37,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     errors.register(app)
+    app.after_request(_no_sniffing)
     init_login(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -56,6 +63,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (orgs, invitations, projects, tokens, repositories, audit, api):
         app.register_blueprint(module.bp)
     return app
+
+
+def _no_sniffing(response: Response) -> Response:
+    """Every response, errors and file downloads included, is read as the
+    type it declares: a browser never guesses HTML or script out of an
+    uploaded file or an error message."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def _skip_limiter_check_for(app: Flask, limiter, blueprints: set[str]) -> None:

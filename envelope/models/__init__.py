@@ -21,6 +21,7 @@ from envelope.models.github import (
     WebhookDelivery,
 )
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, Release
+from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "OutboxMessage",
     "Organization",
     "Project",
+    "RateLimitCounter",
     "Release",
     "RepositoryConnection",
     "Role",
