@@ -155,9 +155,10 @@ def test_11th_second_factor_code_is_the_first_429(server, users) -> None:
 def test_with_redis_configured_the_counts_are_shared_there(envelope_server, redis_server) -> None:
     """ENVELOPE_CACHE_URL=redis://… (no ENVELOPE_RATELIMIT_STORAGE_URL): the
     limits are counted in that Redis, across workers, with the same numbers."""
-    srv = envelope_server("postgres-s3", extra_env={
-        "ENVELOPE_CACHE_URL": redis_server.url.rstrip("/0123456789") + "/7", "ENVELOPE_TRUSTED_PROXIES": "1",
-    })  # fmt: skip
+    cache_url = redis_server.url.rsplit("/", 1)[0] + "/7"
+    store = redis.Redis.from_url(cache_url)
+    store.flushdb()
+    srv = envelope_server("postgres-s3", extra_env={"ENVELOPE_CACHE_URL": cache_url, "ENVELOPE_TRUSTED_PROXIES": "1"})
     srv.cli("org", "create", ORG)
     client = address()
 
@@ -165,5 +166,4 @@ def test_with_redis_configured_the_counts_are_shared_there(envelope_server, redi
         return fresh("GET", srv.index_url(ORG), client, auth=("__token__", f"envl_not-a-token-{n:04d}"))
 
     assert first_refusal(attempt, DOCUMENTED["failed tokens per address"]) == 31
-    store = redis.Redis.from_url(redis_server.url.rstrip("/0123456789") + "/7")
     assert any(b"basic-auth-failures" in key for key in store.scan_iter("LIMITS*"))
