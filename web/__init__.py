@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from envelope.config import Settings
 from envelope.ratelimit import uses_database
 from envelope.runtime import Runtime
+from web.auth import LenientAuthorization
 from web.spooling import spooling_request
 
 FORM_FIELD_LIMIT = 4 * 1024**2  # bytes: long READMEs fit, abuse does not
@@ -18,7 +19,7 @@ REQUEST_OVERHEAD = 16 * 1024**2  # bytes allowed on top of the file for form fie
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.request_class = spooling_request(settings.tmp_dir)
+    app.request_class = type("Request", (LenientAuthorization, spooling_request(settings.tmp_dir)), {})
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_file_size + REQUEST_OVERHEAD,
