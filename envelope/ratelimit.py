@@ -5,6 +5,7 @@ gunicorn's two workers, "10 a minute" let through about twice that. So the
 counts live in the store the instance already shares: the Redis it is
 configured with, else its database, through `DatabaseStorage`, a storage
 for the `limits` library registered under the ``envelope+db://`` scheme.
+The choice is made once, in envelope/config.py (Settings.ratelimit_storage_url).
 
 Only the fixed-window strategy (Flask-Limiter's default) is supported: one
 row per window, incremented atomically by a single upsert on SQLite and
