@@ -44,7 +44,7 @@ class Settings:
     reconcile_interval: int  # seconds
     poll_interval: int  # seconds between polls of every repository
     max_file_size: int  # bytes
-    ratelimit_storage_url: str  # Flask-Limiter storage: memory:// or redis://…
+    ratelimit_storage_url: str  # limits storage: redis://…, envelope+db:// (the database) or memory://
     downloads: str  # "redirect" (presigned/CDN URL) or "stream" (through the web process)
     download_url_window: int  # seconds a redirect URL stays identical (pip/uv cache by URL)
     cdn_url: str | None  # base URL of a CDN in front of the bucket
@@ -93,7 +93,7 @@ class Settings:
             reconcile_interval=int(env.get("ENVELOPE_RECONCILE_INTERVAL", "60")),
             poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
-            ratelimit_storage_url=env.get("ENVELOPE_RATELIMIT_STORAGE_URL", "memory://"),
+            ratelimit_storage_url=_ratelimit_storage_url(env),
             downloads=_choice(
                 "ENVELOPE_DOWNLOADS", env.get("ENVELOPE_DOWNLOADS"),
                 {"redirect": "redirect", "stream": "stream"}, "redirect",
@@ -202,6 +202,20 @@ def _base_url(raw: str | None, default: str) -> str:
 def _host_list(raw: str | None) -> tuple[str, ...]:
     """Comma-separated host names, lowercased; werkzeug matches them without the port."""
     return tuple(part.strip().lower() for part in (raw or "").split(",") if part.strip())
+
+
+def _ratelimit_storage_url(env: Mapping[str, str]) -> str:
+    """ENVELOPE_RATELIMIT_STORAGE_URL when set; else the Redis the instance
+    already uses (page cache, then Celery's broker); else the database
+    (envelope/ratelimit.py). Counts must be shared by every web process for
+    the documented limits to hold, so memory:// is used only when asked for."""
+    explicit = env.get("ENVELOPE_RATELIMIT_STORAGE_URL")
+    if explicit:
+        return explicit
+    for url in (env.get("ENVELOPE_CACHE_URL", ""), env.get("CELERY_BROKER_URL", "")):
+        if url.startswith(("redis://", "rediss://")):
+            return url
+    return "envelope+db://"
 
 
 def _int_list(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

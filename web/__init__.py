@@ -4,11 +4,13 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from envelope.config import Settings
+from envelope.ratelimit import uses_database
 from envelope.runtime import Runtime
+from web.auth import LenientAuthorization
 from web.spooling import spooling_request
 
 FORM_FIELD_LIMIT = 4 * 1024**2  # bytes: long READMEs fit, abuse does not
@@ -18,7 +20,7 @@ REQUEST_OVERHEAD = 16 * 1024**2  # bytes allowed on top of the file for form fie
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.request_class = spooling_request(settings.tmp_dir)
+    app.request_class = type("Request", (LenientAuthorization, spooling_request(settings.tmp_dir)), {})
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_file_size + REQUEST_OVERHEAD,
@@ -26,12 +28,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
+    # Counted in one place for every process (envelope/ratelimit.py): Redis or the database.
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     if settings.trusted_hosts:
         # werkzeug answers 400 to any other Host (or X-Forwarded-Host from a
         # trusted proxy) before a view runs. The base URL's own host is
         # always trusted: the links in mail point there.
         app.config["TRUSTED_HOSTS"] = [*settings.trusted_hosts, urlsplit(settings.base_url).hostname]
+    if uses_database(settings.ratelimit_storage_url):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"database": app.extensions["envelope"].db}
+    # An unreachable limiter store must not lock everyone out: log and let the request through.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
 
     from web import accounts, errors, files, health, hooks, simple, upload
     from web.extensions import csrf, limiter
@@ -43,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     errors.register(app)
+    app.after_request(_no_sniffing)
     init_login(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -62,6 +70,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (orgs, invitations, projects, tokens, repositories, audit, api):
         app.register_blueprint(module.bp)
     return app
+
+
+def _no_sniffing(response: Response) -> Response:
+    """Every response, errors and file downloads included, is read as the
+    type it declares: a browser never guesses HTML or script out of an
+    uploaded file or an error message."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def _skip_limiter_check_for(app: Flask, limiter, blueprints: set[str]) -> None:

@@ -13,9 +13,11 @@ import logging
 import math
 import time
 
-from flask import request
+from flask import Request, request
 from flask_limiter.util import get_remote_address
 from limits import parse
+from werkzeug.datastructures import Authorization
+from werkzeug.utils import cached_property
 
 from envelope.authentication import Authenticated, authenticate_cached
 from envelope.errors import EnvelopeError, Unauthorized
@@ -26,6 +28,22 @@ from web.runtime import runtime
 log = logging.getLogger(__name__)
 FAILURES_PER_ADDRESS = parse("30 per minute")  # failed credentials of any kind from one client address
 FAILURES_PER_USERNAME = parse("10 per minute")  # failed passwords for one username, as the login form allows
+
+
+class LenientAuthorization(Request):
+    """A Request whose malformed Authorization header reads as no credentials.
+
+    Werkzeug parses Basic credentials with base64.b64decode, which raises
+    ValueError (not the binascii.Error it catches) on a byte outside ASCII:
+    one such byte made every authenticated endpoint answer 500. Unreadable
+    credentials are no credentials, so the caller gets the usual 401."""
+
+    @cached_property
+    def authorization(self) -> Authorization | None:
+        try:
+            return Authorization.from_header(self.headers.get("Authorization"))
+        except ValueError:
+            return None
 
 
 class TooManyFailures(EnvelopeError):

@@ -6,6 +6,6 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
-# Storage comes from ENVELOPE_RATELIMIT_STORAGE_URL (memory:// by default,
-# redis://… in production so every web process shares the counts).
+# Storage comes from Settings.ratelimit_storage_url (Redis or the database,
+# envelope/ratelimit.py) so every web process and node shares the counts.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -21,6 +21,7 @@ from envelope.models.github import (
     WebhookDelivery,
 )
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ReadmeStatus, Release
+from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Organization",
     "Project",
     "ReadmeStatus",
+    "RateLimitCounter",
     "Release",
     "RepositoryConnection",
     "Role",

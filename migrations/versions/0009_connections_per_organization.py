@@ -5,7 +5,7 @@ unique per (organization, repository) instead of per repository, and
 webhook deliveries are de-duplicated per connection.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 10:00:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
