@@ -126,7 +126,11 @@ def configure(session: Session, organization: Organization, *, upstream_url: str
         return
     index = split_index_url(upstream_url)
     try:
-        policy.check_host(urlsplit(index.url).hostname or "")
+        # The check is for URLs an owner typed. PyPI's, the instance's own
+        # default, is left to the fetch-time check: where a site's DNS points
+        # pypi.org at an internal mirror, only an administrator can allow it.
+        if index.url != DEFAULT_UPSTREAM:
+            policy.check_host(urlsplit(index.url).hostname or "")
     except AddressRefused:
         raise InvalidInput(
             f"The upstream index {index.url} is on a private or reserved network address, which the "
