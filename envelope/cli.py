@@ -115,7 +115,8 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
         organization = accounts.get_organization(session, name)
         if enable or upstream or disable:
             proxy.configure(session, organization, upstream_url=None if disable else upstream or proxy.DEFAULT_UPSTREAM,
-                            secret_key=runtime.settings.secret_key, actor=_actor())
+                            secret_key=runtime.settings.secret_key, policy=proxy.address_policy(runtime.settings),
+                            actor=_actor())
         if reserve or unreserve:
             proxy.set_reserved(session, organization, add=list(reserve), remove=list(unreserve), actor=_actor())
         url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names

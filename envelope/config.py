@@ -1,6 +1,7 @@
 """Typed settings built from the environment: the only reader of os.environ."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -8,10 +9,11 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, TypeVar
+from typing import Mapping, TypeVar, Union
 from urllib.parse import urlsplit
 
 T = TypeVar("T")
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = 1024**3  # bytes: 1 GiB, like PyPI's default upload limit
@@ -64,10 +66,12 @@ class Settings:
     mail_from: str = "Envelope <envelope@localhost>"
     # Whether anyone may create an account until an admin changes it in the UI.
     signup_open: bool = True
-    # Upstream proxy: how long a fetched upstream page is fresh, and how long
-    # to wait for the upstream index before giving up.
+    # Upstream proxy: how long a fetched upstream page is fresh, the total
+    # deadline for fetching one page, and the non-public networks it may
+    # reach besides public addresses (an internal mirror).
     upstream_ttl: int = 600  # seconds
-    upstream_timeout: float = 20.0  # seconds
+    upstream_timeout: float = 10.0  # seconds
+    upstream_allow_addresses: tuple[IPNetwork, ...] = ()
     # Host names the web app answers for (werkzeug's TRUSTED_HOSTS); empty: any.
     trusted_hosts: tuple[str, ...] = ()
 
@@ -116,7 +120,10 @@ class Settings:
                 "ENVELOPE_SIGNUP", env.get("ENVELOPE_SIGNUP"), {"open": True, "closed": False}, "open"
             ),
             upstream_ttl=int(env.get("ENVELOPE_UPSTREAM_TTL", "600")),
-            upstream_timeout=float(env.get("ENVELOPE_UPSTREAM_TIMEOUT", "20")),
+            upstream_timeout=float(env.get("ENVELOPE_UPSTREAM_TIMEOUT", "10")),
+            upstream_allow_addresses=_networks(
+                "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES", env.get("ENVELOPE_UPSTREAM_ALLOW_ADDRESSES")
+            ),
             trusted_hosts=_host_list(env.get("ENVELOPE_TRUSTED_HOSTS")),
         )
 
@@ -216,6 +223,19 @@ def _ratelimit_storage_url(env: Mapping[str, str]) -> str:
         if url.startswith(("redis://", "rediss://")):
             return url
     return "envelope+db://"
+
+
+def _networks(name: str, raw: str | None) -> tuple[IPNetwork, ...]:
+    networks = []
+    for part in (p.strip() for p in (raw or "").split(",")):
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{name}: {part!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)."
+                ) from None
+    return tuple(networks)
 
 
 def _int_list(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -58,3 +58,11 @@ class UpstreamError(EnvelopeError):
     """The upstream index of a proxying organization failed or sent bad bytes."""
 
     status = 502
+
+
+class UpstreamBusy(EnvelopeError):
+    """Too many upstream fetches are under way for this organization in this
+    process; the client may retry shortly (pip does, on 503)."""
+
+    status = 503
+    retry_after = 5  # seconds

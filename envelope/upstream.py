@@ -9,9 +9,22 @@ not a file, not even versions the private project lacks.
 
 Upstream pages are kept in the database with their own freshness
 (ENVELOPE_UPSTREAM_TTL) and revalidated with If-None-Match; when the
-upstream is down, the last copy keeps serving. Files are fetched once, on
-first download, verified against the sha256 the upstream page gave, and
-served from Envelope's storage from then on.
+upstream is down, the organization's last copy keeps serving. Files are
+fetched once per organization, on first download, verified against the
+sha256 the upstream page gave, and served from Envelope's storage from then on.
+
+An upstream may be private, so everything kept is kept per organization:
+another organization naming the same URL fetches its own copy with its own
+credentials, and the upstream decides. An upstream that refuses an
+organization (401/403) is believed at once: its stored page is dropped,
+nothing stale is served, the names answer 404. Stale copies serve only
+while the upstream is down or slow (a 5xx, a timeout, a refused connection).
+
+Upstream work is bounded: each fetch has a deadline, connects only to
+permitted addresses (envelope.upstream_network), and an organization runs
+at most MAX_FETCHES_PER_ORGANIZATION at once per process, so a slow or
+hostile upstream ties up a few threads of its own organization, not the
+whole server.
 """
 from __future__ import annotations
 
@@ -23,14 +36,17 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from packaging.version import Version
 from pypi_simple import ProjectPage
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +55,8 @@ from envelope.access import Principal
 from envelope.audit import record_event
 from envelope.distributions import MAX_METADATA_SIZE
 from envelope.downloads import Download
-from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamError
+from envelope.config import Settings
+from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamBusy, UpstreamError
 from envelope.models import Organization, Project, UpstreamObject, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.names import parse_filename
@@ -47,12 +64,16 @@ from envelope.media_types import METADATA_SUFFIX, content_type
 from envelope.runtime import Runtime
 from envelope.sealing import seal, unseal
 from envelope.storage.base import content_addressed_key
-from envelope.upstream_client import FetchedPage, UpstreamIndex, download, fetch_project_page, split_index_url
+from envelope.upstream_client import (
+    REFUSED, UNREACHABLE, FetchedPage, UpstreamIndex, download, fetch_project_page, split_index_url,
+)
+from envelope.upstream_network import AddressPolicy, AddressRefused
 
 log = logging.getLogger(__name__)
 
 DEFAULT_UPSTREAM = "https://pypi.org/simple/"
 NEGATIVE_TTL = 60  # seconds: "no such project upstream" is re-asked soon, new names appear
+MAX_FETCHES_PER_ORGANIZATION = 2  # concurrent upstream fetches per organization, per web process
 _PATTERN = re.compile(r"^[a-z0-9*?][a-z0-9*?-]*$")
 
 
@@ -60,6 +81,7 @@ _PATTERN = re.compile(r"^[a-z0-9*?][a-z0-9*?-]*$")
 class Proxy:
     """An organization's upstream and the patterns it never proxies."""
 
+    organization_id: int
     index: UpstreamIndex
     reserved: tuple[str, ...]
 
@@ -81,23 +103,50 @@ def normalize_pattern(text: str) -> str:
     return pattern
 
 
+def address_policy(settings: Settings) -> AddressPolicy:
+    """Where this instance's upstream proxy may connect: public addresses and
+    ENVELOPE_UPSTREAM_ALLOW_ADDRESSES."""
+    return AddressPolicy(settings.upstream_allow_addresses)
+
+
 def configure(session: Session, organization: Organization, *, upstream_url: str | None,
-              secret_key: str, actor: str) -> None:
+              secret_key: str, policy: AddressPolicy, actor: str) -> None:
     """Turn the proxy on (with `upstream_url`, credentials allowed in it) or off (None).
 
-    The credentials are sealed at rest and never shown again."""
+    The credentials are sealed at rest and never shown again. Raises
+    InvalidInput when the URL is malformed or its host resolves to an address
+    `policy` refuses (each fetch checks again: DNS may change). The pages
+    stored for the previous upstream or credentials are dropped: the new
+    ones decide what this organization may see."""
     if upstream_url is None:
+        _forget_pages(session, organization)
         organization.upstream_url = None
         organization.upstream_credentials_sealed = None
         record_event(session, organization.id, actor, "proxy.disable", organization.name)
         return
     index = split_index_url(upstream_url)
+    try:
+        # The check is for URLs an owner typed. PyPI's, the instance's own
+        # default, is left to the fetch-time check: where a site's DNS points
+        # pypi.org at an internal mirror, only an administrator can allow it.
+        if index.url != DEFAULT_UPSTREAM:
+            policy.check_host(urlsplit(index.url).hostname or "")
+    except AddressRefused:
+        raise InvalidInput(
+            f"The upstream index {index.url} is on a private or reserved network address, which the "
+            "upstream proxy may not reach; an administrator can allow it with ENVELOPE_UPSTREAM_ALLOW_ADDRESSES."
+        ) from None
+    _forget_pages(session, organization)
     organization.upstream_url = index.url
     organization.upstream_credentials_sealed = (
         seal(secret_key, json.dumps(index.credentials)) if index.credentials else None
     )
     record_event(session, organization.id, actor, "proxy.enable", index.url,
                  authenticated=index.credentials is not None)
+
+
+def _forget_pages(session: Session, organization: Organization) -> None:
+    session.execute(delete(UpstreamPage).where(UpstreamPage.organization_id == organization.id))
 
 
 def set_reserved(session: Session, organization: Organization, *, add: list[str],
@@ -117,17 +166,17 @@ def set_reserved(session: Session, organization: Organization, *, add: list[str]
 
 
 def update_settings(session: Session, organization: Organization, *, enabled: bool, upstream_url: str,
-                    reserved: list[str], secret_key: str, actor: str) -> None:
+                    reserved: list[str], secret_key: str, policy: AddressPolicy, actor: str) -> None:
     """Save the settings page: on or off, the upstream (blank: PyPI; the URL
     shown, without credentials, keeps the sealed ones), the reserved patterns."""
     wanted = sorted({normalize_pattern(p) for p in reserved if p.strip()})
     if not enabled:
         if organization.upstream_url is not None:
-            configure(session, organization, upstream_url=None, secret_key=secret_key, actor=actor)
+            configure(session, organization, upstream_url=None, secret_key=secret_key, policy=policy, actor=actor)
     else:
         url = upstream_url.strip() or DEFAULT_UPSTREAM
         if url != organization.upstream_url:
-            configure(session, organization, upstream_url=url, secret_key=secret_key, actor=actor)
+            configure(session, organization, upstream_url=url, secret_key=secret_key, policy=policy, actor=actor)
     current = set(organization.reserved_names or [])
     set_reserved(session, organization, add=[p for p in wanted if p not in current],
                  remove=[p for p in current if p not in wanted], actor=actor)
@@ -140,7 +189,7 @@ def organization_proxy(organization: Organization, secret_key: str) -> Proxy | N
     if organization.upstream_credentials_sealed:
         user, password = json.loads(unseal(secret_key, organization.upstream_credentials_sealed))
         credentials = (user, password)
-    return Proxy(UpstreamIndex(organization.upstream_url, credentials),
+    return Proxy(organization.id, UpstreamIndex(organization.upstream_url, credentials),
                  tuple(organization.reserved_names or ()))
 
 
@@ -179,7 +228,7 @@ def project_page(rt: Runtime, organization_id: int, principal: Principal, normal
         proxy = proxy_for(session, organization_id, normalized_name, rt.settings.secret_key)
     if proxy is None:
         raise NotFound("Not Found")
-    page = current_page(rt, proxy.index, normalized_name)
+    page = current_page(rt, proxy, normalized_name)
     if page.status != 200:
         raise NotFound("Not Found")
     entries = [e for e in page.files if principal.may_read_version(normalized_name, e["version"])]
@@ -212,63 +261,111 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def current_page(rt: Runtime, index: UpstreamIndex, normalized_name: str) -> UpstreamPage:
-    """The stored page, refreshed first when it is older than its freshness.
+def current_page(rt: Runtime, proxy: Proxy, normalized_name: str) -> UpstreamPage:
+    """The organization's stored page, refreshed first when it is older than
+    its freshness.
 
-    When the upstream fails, a stored page keeps serving (stale beats down);
-    without one, UpstreamError."""
+    When the upstream is down or slow, or this organization already has
+    MAX_FETCHES_PER_ORGANIZATION fetches under way, the organization's own
+    last good page keeps serving (stale beats down); without one,
+    UpstreamError or UpstreamBusy. An upstream that refuses the organization
+    replaces its page with a refusal (status REFUSED): never served stale."""
     with rt.db.read() as session:
-        row = _page_row(session, index.url, normalized_name)
+        row = _page_row(session, proxy, normalized_name)
     now = utcnow()
     if row is not None:
         ttl = rt.settings.upstream_ttl if row.status == 200 else min(NEGATIVE_TTL, rt.settings.upstream_ttl)
         if row.fetched + timedelta(seconds=ttl) > now:
             return row
     revalidate = row is not None and row.status == 200
-    try:
-        fetched = fetch_project_page(
-            index, normalized_name, timeout=rt.settings.upstream_timeout,
-            etag=row.etag if revalidate else None,
-            last_modified=row.last_modified if revalidate else None,
-        )
-    except UpstreamError as exc:
-        if row is not None and row.status == 200:
-            log.warning("Serving a stale upstream page for %s: %s", normalized_name, exc)
-            return row
-        raise
+    with _slots.take(proxy.organization_id) as granted:
+        if not granted:
+            if revalidate:
+                return row
+            raise UpstreamBusy(
+                "The upstream index is busy with other requests of this organization; try again in a few seconds."
+            )
+        try:
+            fetched = fetch_project_page(
+                proxy.index, normalized_name, policy=address_policy(rt.settings),
+                deadline=rt.settings.upstream_timeout,
+                etag=row.etag if revalidate else None,
+                last_modified=row.last_modified if revalidate else None,
+            )
+        except UpstreamError:
+            if revalidate:
+                log.warning("Serving organization %d its stale upstream page for %s.",
+                            proxy.organization_id, normalized_name)
+                return row
+            raise
     if fetched.status == 304 and not revalidate:
-        raise UpstreamError(f"The upstream index answered 304 to an unconditional request for {normalized_name}.")
-    return _store_page(rt, index.url, normalized_name, fetched)
+        log.warning("The upstream index %s answered 304 to an unconditional request for %s.",
+                    proxy.index.url, normalized_name)
+        raise UpstreamError(UNREACHABLE)
+    return _store_page(rt, proxy, normalized_name, fetched)
 
 
-def _page_row(session: Session, upstream_url: str, normalized_name: str) -> UpstreamPage | None:
+def _page_row(session: Session, proxy: Proxy, normalized_name: str) -> UpstreamPage | None:
     return session.scalar(
-        select(UpstreamPage).where(UpstreamPage.upstream_url == upstream_url,
+        select(UpstreamPage).where(UpstreamPage.organization_id == proxy.organization_id,
+                                   UpstreamPage.upstream_url == proxy.index.url,
                                    UpstreamPage.normalized_name == normalized_name)
     )
 
 
-def _store_page(rt: Runtime, upstream_url: str, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+def _store_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
     try:
-        return _write_page(rt, upstream_url, normalized_name, fetched)
+        return _write_page(rt, proxy, normalized_name, fetched)
     except IntegrityError:  # a concurrent first fetch inserted the row between our read and write
-        return _write_page(rt, upstream_url, normalized_name, fetched)
+        return _write_page(rt, proxy, normalized_name, fetched)
 
 
-def _write_page(rt: Runtime, upstream_url: str, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+def _write_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
     with rt.db.write() as session:
-        row = _page_row(session, upstream_url, normalized_name)
+        row = _page_row(session, proxy, normalized_name)
         if row is None:
-            row = UpstreamPage(upstream_url=upstream_url, normalized_name=normalized_name)
+            row = UpstreamPage(organization_id=proxy.organization_id, upstream_url=proxy.index.url,
+                               normalized_name=normalized_name)
             session.add(row)
         row.fetched = utcnow()
         if fetched.status == 200:
             files = usable_files(fetched.page, normalized_name)
             row.status, row.files, row.digest = 200, files, _digest(files)
             row.etag, row.last_modified = fetched.etag, fetched.last_modified
-        elif fetched.status == 404:
-            row.status, row.files, row.digest, row.etag, row.last_modified = 404, [], "", None, None
+        elif fetched.status in (404, REFUSED):
+            row.status, row.files, row.digest, row.etag, row.last_modified = fetched.status, [], "", None, None
     return row
+
+
+class _FetchSlots:
+    """At most `limit` upstream fetches per organization at once in this
+    process: one whose upstream is slow (or a tarpit) ties up that many
+    threads, and its other requests are turned away at once instead of
+    queueing for every thread the server has."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._busy: dict[int, int] = {}
+
+    @contextmanager
+    def take(self, organization_id: int) -> Iterator[bool]:
+        """Yields whether a slot was free (and holds it until the block ends)."""
+        with self._lock:
+            granted = self._busy.get(organization_id, 0) < self._limit
+            if granted:
+                self._busy[organization_id] = self._busy.get(organization_id, 0) + 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._busy[organization_id] -= 1
+                    if not self._busy[organization_id]:
+                        del self._busy[organization_id]
+
+
+_slots = _FetchSlots(MAX_FETCHES_PER_ORGANIZATION)
 
 
 def usable_files(page: ProjectPage, normalized_name: str) -> list[dict[str, Any]]:
@@ -328,7 +425,9 @@ def find_download(rt: Runtime, organization_id: int, principal: Principal, sha25
         proxy = proxy_for(session, organization_id, parsed.name, rt.settings.secret_key)
     if proxy is None:
         raise NotFound("Not Found")
-    page = current_page(rt, proxy.index, parsed.name)
+    page = current_page(rt, proxy, parsed.name)
+    if page.status != 200:
+        raise NotFound("Not Found")
     entry = next((e for e in page.files if e["filename"] == dist_name
                   and hmac.compare_digest(e["sha256"], sha256)), None)
     if entry is None:
@@ -337,29 +436,37 @@ def find_download(rt: Runtime, organization_id: int, principal: Principal, sha25
         if not entry["metadata_sha256"]:
             raise NotFound("Not Found")
         item = Download("", 0, entry["metadata_sha256"], content_type(filename), filename)
-        return _stored(rt, proxy.index, entry["metadata_url"], item, MAX_METADATA_SIZE)
+        return _stored(rt, proxy, entry["metadata_url"], item, MAX_METADATA_SIZE)
     item = Download("", 0, sha256, content_type(dist_name), dist_name)
-    return _stored(rt, proxy.index, entry["url"], item, rt.settings.max_file_size)
+    return _stored(rt, proxy, entry["url"], item, rt.settings.max_file_size)
 
 
-def _stored(rt: Runtime, index: UpstreamIndex, url: str, item: Download, max_size: int) -> Download:
+def _stored(rt: Runtime, proxy: Proxy, url: str, item: Download, max_size: int) -> Download:
     """`item` with its storage key and size, fetching it into storage first if need be."""
-    row = _stored_object(rt, index, url, item.etag, item.download_name, item.content_type, max_size)
+    row = _stored_object(rt, proxy, url, item.etag, item.download_name, item.content_type, max_size)
     return Download(row.storage_key, row.size, item.etag, item.content_type, item.download_name)
 
 
-def _stored_object(rt: Runtime, index: UpstreamIndex, url: str, sha256: str, filename: str,
+def _stored_object(rt: Runtime, proxy: Proxy, url: str, sha256: str, filename: str,
                    content_type: str, max_size: int) -> UpstreamObject:
+    """This organization's stored copy, or a new one fetched through its own
+    upstream. The storage key is content-addressed, so organizations that
+    fetched the same verified bytes share them; the row is per organization."""
     with rt.db.read() as session:
-        row = _object_row(session, sha256, filename)
+        row = _object_row(session, proxy.organization_id, sha256, filename)
     if row is not None:
         return row
     key = "upstream/" + content_addressed_key(sha256, filename)
     fd, spool_name = tempfile.mkstemp(dir=rt.settings.tmp_dir, prefix="upload-upstream-", suffix=".part")
     spool = Path(spool_name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            got, size = download(index, url, out, timeout=rt.settings.upstream_timeout, max_size=max_size)
+        with _slots.take(proxy.organization_id) as granted, os.fdopen(fd, "wb") as out:
+            if not granted:
+                raise UpstreamBusy(
+                    "The upstream index is busy with other requests of this organization; "
+                    "try again in a few seconds."
+                )
+            got, size = download(proxy.index, url, out, policy=address_policy(rt.settings), max_size=max_size)
         if not hmac.compare_digest(got, sha256):
             raise UpstreamError(
                 f"{filename} from the upstream index does not match the sha256 its page gave; "
@@ -370,16 +477,18 @@ def _stored_object(rt: Runtime, index: UpstreamIndex, url: str, sha256: str, fil
         spool.unlink(missing_ok=True)
     try:
         with rt.db.write() as session:
-            row = UpstreamObject(sha256=sha256, filename=filename, storage_key=key, size=size)
+            row = UpstreamObject(organization_id=proxy.organization_id, sha256=sha256, filename=filename,
+                                 storage_key=key, size=size)
             session.add(row)
-    except IntegrityError:  # another request stored the same bytes first: theirs is as good
+    except IntegrityError:  # another request of this organization stored the same bytes first
         with rt.db.read() as session:
-            row = _object_row(session, sha256, filename)
-    log.info("Cached %s from the upstream index (%d bytes).", filename, size)
+            row = _object_row(session, proxy.organization_id, sha256, filename)
+    log.info("Cached %s from organization %d's upstream index (%d bytes).", filename, proxy.organization_id, size)
     return row
 
 
-def _object_row(session: Session, sha256: str, filename: str) -> UpstreamObject | None:
+def _object_row(session: Session, organization_id: int, sha256: str, filename: str) -> UpstreamObject | None:
     return session.scalar(
-        select(UpstreamObject).where(UpstreamObject.sha256 == sha256, UpstreamObject.filename == filename)
+        select(UpstreamObject).where(UpstreamObject.organization_id == organization_id,
+                                     UpstreamObject.sha256 == sha256, UpstreamObject.filename == filename)
     )

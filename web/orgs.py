@@ -126,7 +126,8 @@ def proxy(org: str) -> Response | str:
                     session, access.organization, enabled=request.form.get("enabled") == "on",
                     upstream_url=request.form.get("upstream_url", ""),
                     reserved=request.form.get("reserved", "").splitlines(),
-                    secret_key=rt.settings.secret_key, actor=f"user {access.user.username}",
+                    secret_key=rt.settings.secret_key, policy=upstream.address_policy(rt.settings),
+                    actor=f"user {access.user.username}",
                 )
             flash("Saved the upstream proxy settings.", "success")
             return redirect(url_for("orgs.proxy", org=org))

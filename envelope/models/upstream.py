@@ -1,11 +1,16 @@
 """What the upstream proxy remembers: the pages it fetched and the objects it
-stored. Both are keyed by upstream data, not by organization, so
-organizations that share an upstream share one copy."""
+stored, each for one organization.
+
+An organization's upstream may be private (credentials in its URL), so what
+it fetched is never served to another organization, even one that names the
+same upstream URL: the other organization fetches its own copy, with its own
+credentials, and the upstream decides. Stored bytes are content-addressed and
+verified by sha256, so two organizations' rows may share one storage key."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from envelope.db import Base
@@ -13,15 +18,16 @@ from envelope.models.base import UTCDateTime, utcnow
 
 
 class UpstreamPage(Base):
-    """One project page of one upstream index, as last fetched.
+    """One project page of one organization's upstream index, as last fetched.
 
     `files` holds the usable entries in Envelope's own shape; `digest` changes
     whenever they do, so it serves as the page's serial for ETags and caches."""
 
     __tablename__ = "upstream_pages"
-    __table_args__ = (UniqueConstraint("upstream_url", "normalized_name"),)
+    __table_args__ = (UniqueConstraint("organization_id", "upstream_url", "normalized_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     upstream_url: Mapped[str] = mapped_column(String(500))
     normalized_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)  # 200, or 404 when upstream has no such project
@@ -35,12 +41,14 @@ class UpstreamPage(Base):
 class UpstreamObject(Base):
     """A distribution or `.metadata` file fetched from upstream, verified
     against the hash the upstream page gave, and kept in storage. A row exists
-    only once its bytes are fully stored."""
+    only once its bytes are fully stored, and says that this organization's
+    own upstream served them."""
 
     __tablename__ = "upstream_objects"
-    __table_args__ = (UniqueConstraint("sha256", "filename"),)
+    __table_args__ = (UniqueConstraint("organization_id", "sha256", "filename"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(300))
     storage_key: Mapped[str] = mapped_column(String(500))

@@ -5,7 +5,7 @@ reconciler queues them for rendering, a batch per pass, so this migration
 renders nothing however many releases there are.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 09:00:00.000000
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

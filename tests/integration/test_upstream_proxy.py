@@ -32,8 +32,9 @@ class Setup:
 @pytest.fixture(scope="module")
 def server_env() -> dict[str, str]:
     # Every page request revalidates with the upstream (If-None-Match), so
-    # the tests see changes at once and exercise the 304 path.
-    return {"ENVELOPE_UPSTREAM_TTL": "0"}
+    # the tests see changes at once and exercise the 304 path. The upstreams
+    # here are local servers: loopback must be allowed explicitly.
+    return {"ENVELOPE_UPSTREAM_TTL": "0", "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES": "127.0.0.0/8,::1"}
 
 
 @pytest.fixture(scope="module")

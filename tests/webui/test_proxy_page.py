@@ -66,3 +66,13 @@ def test_readers_see_the_settings_but_cannot_change_them(world):
 def test_the_form_needs_its_csrf_token(world):
     assert world.browser("olivia").post("/acme/proxy", {"enabled": "on"}, csrf=False).status_code == 400
     assert _org(world).upstream_url is None
+
+
+def test_an_upstream_on_a_private_address_is_refused(world):
+    owner = world.browser("olivia")
+    for url in ("http://169.254.169.254/latest/", "http://127.0.0.1:6379/", "http://[::1]/simple/",
+                "http://0x7f000001/simple/"):
+        refused = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": url, "reserved": ""})
+        assert refused.status_code == 400
+        assert "private or reserved network address" in refused.get_data(as_text=True)
+        assert _org(world).upstream_url is None
