@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -544,6 +544,10 @@ class RedisServer:
             return self.external_url
         assert self.port is not None, "server never started"
         return f"redis://{LOOPBACK}:{self.port}/0"
+
+    def db_url(self, number: int) -> str:
+        """The URL of database `number` on this server."""
+        return urlunsplit(urlsplit(self.url)._replace(path=f"/{number}"))
 
     @property
     def running(self) -> bool:
