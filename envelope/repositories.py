@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal, Restriction
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, InvalidInput, NotFound
 from envelope.models import Organization, RepositoryConnection, SyncRun
 from envelope.models.base import utcnow
@@ -67,7 +67,7 @@ def add_repository(
     )
     session.add(connection)
     session.flush()
-    record_event(session, organization.id, actor, "repo.add", name, projects=list(projects) or None,
+    record_event(session, organization.id, actor, AuditAction.repo_add, name, projects=list(projects) or None,
                  private=bool(github_token) or None)
     return NewConnection(connection, webhook_secret)
 
@@ -105,7 +105,7 @@ def remove_repository(session: Session, full_name: str, *, actor: str, org_name:
 
 
 def remove_connection(session: Session, connection: RepositoryConnection, *, actor: str) -> None:
-    record_event(session, connection.organization_id, actor, "repo.remove", connection.full_name)
+    record_event(session, connection.organization_id, actor, AuditAction.repo_remove, connection.full_name)
     session.delete(connection)
 
 
@@ -163,5 +163,5 @@ def queue_manual_sync(session: Session, connection: RepositoryConnection, *, act
     session.add(run)
     session.flush()
     enqueue(session, "envelope.ingest_run", run_id=run.id)
-    record_event(session, connection.organization_id, actor, "repo.sync", connection.full_name, run=run.id)
+    record_event(session, connection.organization_id, actor, AuditAction.repo_sync, connection.full_name, run=run.id)
     return run
