@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from envelope.access import Principal, Restriction
 from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, InvalidInput, NotFound
-from envelope.models import Organization, RepositoryConnection, SyncRun
+from envelope.models import Organization, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName
 from envelope.models.base import utcnow
 from envelope.names import normalize
 from envelope.outbox import enqueue
@@ -153,15 +153,15 @@ def queue_manual_sync(session: Session, connection: RepositoryConnection, *, act
     pending = session.scalar(
         select(SyncRun).where(
             SyncRun.connection_id == connection.id,
-            SyncRun.trigger == "manual",
-            SyncRun.status.in_(("queued", "running")),
+            SyncRun.trigger == RunTrigger.manual,
+            SyncRun.status.in_((RunStatus.queued, RunStatus.running)),
         )
     )
     if pending is not None:
         return pending
-    run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
+    run = SyncRun(connection_id=connection.id, trigger=RunTrigger.manual, queued_at=utcnow())
     session.add(run)
     session.flush()
-    enqueue(session, "envelope.ingest_run", run_id=run.id)
+    enqueue(session, TaskName.ingest_run, run_id=run.id)
     record_event(session, connection.organization_id, actor, AuditAction.repo_sync, connection.full_name, run=run.id)
     return run
