@@ -10,10 +10,11 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from envelope.errors import Forbidden
+from envelope.models.accounts import TokenScope
 
-READ = "read"
-UPLOAD = "upload"
-SCOPES = (READ, UPLOAD)
+READ = TokenScope.read
+UPLOAD = TokenScope.upload
+SCOPES = tuple(TokenScope)
 
 
 @dataclass(frozen=True)

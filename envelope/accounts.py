@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import InstanceSetting, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -75,7 +75,7 @@ def create_organization(session: Session, name: str, *, actor: str) -> Organizat
         session.flush()
     except IntegrityError:
         raise Conflict(f"Organization {name!r} already exists.") from None
-    record_event(session, org.id, actor, "org.create", name)
+    record_event(session, org.id, actor, AuditAction.org_create, name)
     return org
 
 
@@ -115,7 +115,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record_event(session, None, actor, "user.create", username, admin=is_admin or None)
+    record_event(session, None, actor, AuditAction.user_create, username, admin=is_admin or None)
     return user
 
 
@@ -133,7 +133,7 @@ def add_member(
     else:
         membership.role = role
     session.flush()
-    record_event(session, org.id, actor, "member.set", user.username, role=role.value)
+    record_event(session, org.id, actor, AuditAction.member_set, user.username, role=role.value)
     return membership
 
 
@@ -178,7 +178,7 @@ def set_signup_open(session: Session, is_open: bool, *, actor: str) -> None:
         session.add(InstanceSetting(key=SIGNUP_SETTING, value=value))
     else:
         row.value = value
-    record_event(session, None, actor, "instance.signup", value)
+    record_event(session, None, actor, AuditAction.instance_signup, value)
 
 
 def register_user(
@@ -238,7 +238,7 @@ def change_password(
     revoke_tokens(session, user, RESET_PASSWORD)
     revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
     record_event(
-        session, None, user_label(user), "user.password_change", user.username, sessions_revoked=revoked
+        session, None, user_label(user), AuditAction.user_password_change, user.username, sessions_revoked=revoked
     )
     return revoked
 
@@ -278,7 +278,7 @@ def reset_password(session: Session, token: str, new: str) -> User:
     revoke_tokens(session, user, RESET_PASSWORD)
     revoked = revoke_all_sessions(session, user)
     record_event(
-        session, None, user_label(user), "user.password_reset", user.username, sessions_revoked=revoked
+        session, None, user_label(user), AuditAction.user_password_reset, user.username, sessions_revoked=revoked
     )
     return user
 
@@ -295,20 +295,20 @@ def verify_email(session: Session, token: str) -> User:
     user = consume_token(session, token, VERIFY_EMAIL)
     if user.email_verified is None:
         user.email_verified = utcnow()
-        record_event(session, None, user_label(user), "user.email_verify", user.username, email=user.email)
+        record_event(session, None, user_label(user), AuditAction.user_email_verify, user.username, email=user.email)
     return user
 
 
 def sign_out_session(session: Session, user: User, session_id: str) -> None:
     """Revoke one of the user's sessions (that browser is signed out at its next request)."""
     revoke_session(session, user, session_id)
-    record_event(session, None, user_label(user), "user.session_revoke", user.username)
+    record_event(session, None, user_label(user), AuditAction.user_session_revoke, user.username)
 
 
 def sign_out_other_sessions(session: Session, user: User, *, keep_session_id: str | None) -> int:
     revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
     record_event(
-        session, None, user_label(user), "user.session_revoke_all", user.username, sessions_revoked=revoked
+        session, None, user_label(user), AuditAction.user_session_revoke_all, user.username, sessions_revoked=revoked
     )
     return revoked
 

@@ -13,6 +13,7 @@ import click
 from envelope import accounts, releases, tokens
 from envelope.config import Settings
 from envelope.errors import EnvelopeError, InvalidInput
+from envelope.models import AssetOutcome, RunStatus, TokenScope
 from envelope.runtime import Runtime
 
 T = TypeVar("T")
@@ -159,7 +160,7 @@ def token() -> None:
 @click.option("--org", "org_name", required=True)
 @click.option("--user", "username", help="Act as this user: never more than the user's role.")
 @click.option("--name", default=None, help="A label to recognise the token by.")
-@click.option("--scope", type=click.Choice(["read", "upload"]), default="read", show_default=True)
+@click.option("--scope", type=click.Choice([s.value for s in TokenScope]), default=TokenScope.read.value, show_default=True)
 @click.option("--project", "projects", multiple=True, metavar="NAME[SPECIFIER]", help="Limit to a project, optionally to versions, e.g. 'billing>=1,<2'. Repeatable.")
 @click.option("--expires", help="30d, 2h, 45m, 1w or an ISO-8601 date/time.")
 @friendly_errors
@@ -381,7 +382,7 @@ def repo_status(full_name: str, org_name: str | None, runs: int, as_json: bool) 
             f"skipped {r['skipped']}, failed {r['failed']}" + (f" - {r['error']}" if r["error"] else "")
         )
         for a in r["assets"]:
-            if a["outcome"] not in ("published", "present"):
+            if a["outcome"] not in (AssetOutcome.published, AssetOutcome.present):
                 click.echo(f"    {a['outcome']:<8} {a['name']}: {a['reason']}")
 
 
@@ -394,7 +395,7 @@ def sync_now(full_name: str, org_name: str | None) -> None:
     from envelope.sync_progress import run_with_progress
 
     status = run_with_progress(_runtime(), full_name, org_name)
-    if status != "succeeded":
+    if status != RunStatus.succeeded:
         sys.exit(1)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from envelope.accounts import EMAIL
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.membership import OrgAccess, user_label
 from envelope.models import Invitation, Membership, Organization, Role, User
@@ -71,7 +71,7 @@ def invite(session: Session, access: OrgAccess, email: str, role: Role) -> NewIn
     )
     session.add(invitation)
     session.flush()
-    record_event(session, organization.id, access.actor, "invitation.create", email, role=role.value)
+    record_event(session, organization.id, access.actor, AuditAction.invitation_create, email, role=role.value)
     return NewInvitation(invitation, secret)
 
 
@@ -97,7 +97,7 @@ def revoke_invitation(session: Session, access: OrgAccess, invitation_id: int) -
         raise NotFound(f"No invitation #{invitation_id} in {access.organization.name}.")
     if invitation.accepted is None and invitation.revoked is None:
         invitation.revoked = utcnow()
-        record_event(session, access.organization.id, access.actor, "invitation.revoke", invitation.email)
+        record_event(session, access.organization.id, access.actor, AuditAction.invitation_revoke, invitation.email)
     return invitation
 
 
@@ -209,7 +209,7 @@ def accept_invitation(session: Session, secret: str, user: User) -> Membership:
     )
     session.flush()
     record_event(
-        session, invitation.organization_id, user_label(user), "invitation.accept", user.username,
+        session, invitation.organization_id, user_label(user), AuditAction.invitation_accept, user.username,
         email=invitation.email, role=membership.role.value,
     )
     return membership

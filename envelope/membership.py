@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from envelope.access import Principal
 from envelope.accounts import create_organization, user_label
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.authentication import authenticate
 from envelope.errors import Conflict, Forbidden, NotFound
 from envelope.models import AccessToken, Membership, Organization, Role, User
@@ -136,7 +136,7 @@ def create_owned_organization(session: Session, name: str, user: User) -> Organi
     organization = create_organization(session, name, actor=actor)
     session.add(Membership(organization_id=organization.id, user_id=user.id, role=Role.owner))
     session.flush()
-    record_event(session, organization.id, actor, "member.add", user.username, role=Role.owner.value)
+    record_event(session, organization.id, actor, AuditAction.member_add, user.username, role=Role.owner.value)
     return organization
 
 
@@ -197,7 +197,7 @@ def change_role(
     previous = membership.role
     membership.role = role
     record_event(
-        session, access.organization.id, access.actor, "member.role", membership.user.username,
+        session, access.organization.id, access.actor, AuditAction.member_role, membership.user.username,
         role=role.value, previous=previous.value,
     )
     return membership
@@ -225,7 +225,7 @@ def remove_member(session: Session, access: OrgAccess, username: str) -> None:
     for token in tokens:
         token.revoked = now
     record_event(
-        session, access.organization.id, access.actor, "member.leave" if leaving else "member.remove",
+        session, access.organization.id, access.actor, AuditAction.member_leave if leaving else AuditAction.member_remove,
         membership.user.username, role=membership.role.value, tokens_revoked=len(tokens) or None,
     )
     session.delete(membership)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.db import Database
 from envelope.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
@@ -270,7 +270,7 @@ def _insert(
         assert org is not None
         org.serial += 1
         session.flush()
-        record_event(session, organization.id, principal.label, "project.create", info.name)
+        record_event(session, organization.id, principal.label, AuditAction.project_create, info.name)
     version_key = canonical_version(parsed.version)
     release = session.scalar(
         select(Release).where(
@@ -315,7 +315,7 @@ def _insert(
         session,
         organization.id,
         principal.label,
-        "file.publish",
+        AuditAction.file_publish,
         parsed.filename,
         project=project.name,
         version=str(info.version),

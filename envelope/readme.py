@@ -31,7 +31,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from envelope.db import Database
-from envelope.models import OutboxMessage, ReadmeStatus, Release
+from envelope.models import OutboxMessage, ReadmeStatus, Release, TaskName
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 
@@ -43,7 +43,7 @@ INLINE_RENDER_LIMIT = 100_000  # characters rendered inside the publish call
 RENDER_LIMIT = 1_000_000  # characters; above this only escaped plain text is stored
 PLAIN_PREVIEW = 100_000  # characters of an unrendered README kept as plain text
 RENDER_TIME_LIMIT = 300  # seconds a worker may spend on one README before it gives up
-RENDER_TASK = "envelope.render_readme"
+RENDER_TASK = TaskName.render_readme
 QUEUE_BATCH = 500  # releases the reconciler queues per pass
 
 

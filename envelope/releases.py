@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import InvalidInput, NotFound
 from envelope.models import DeletedFilename, File, Organization, Project, Release
 from envelope.names import canonical_version, normalize
@@ -69,7 +69,7 @@ def set_yanked(
         session,
         organization.id,
         actor,
-        "file.yank" if yanked else "file.unyank",
+        AuditAction.file_yank if yanked else AuditAction.file_unyank,
         f"{project.name} {version}",
         files=[f.filename for f in files],
         reason=reason or None,
@@ -98,5 +98,5 @@ def delete_files(
         session.delete(file)
     project.serial += 1
     session.flush()
-    record_event(session, organization.id, actor, "file.delete", f"{project.name} {version}", files=names)
+    record_event(session, organization.id, actor, AuditAction.file_delete, f"{project.name} {version}", files=names)
     return names

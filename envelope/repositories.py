@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal, Restriction
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, InvalidInput, NotFound
-from envelope.models import Organization, RepositoryConnection, SyncRun
+from envelope.models import Organization, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName
 from envelope.models.base import utcnow
 from envelope.names import normalize
 from envelope.outbox import enqueue
@@ -67,7 +67,7 @@ def add_repository(
     )
     session.add(connection)
     session.flush()
-    record_event(session, organization.id, actor, "repo.add", name, projects=list(projects) or None,
+    record_event(session, organization.id, actor, AuditAction.repo_add, name, projects=list(projects) or None,
                  private=bool(github_token) or None)
     return NewConnection(connection, webhook_secret)
 
@@ -105,7 +105,7 @@ def remove_repository(session: Session, full_name: str, *, actor: str, org_name:
 
 
 def remove_connection(session: Session, connection: RepositoryConnection, *, actor: str) -> None:
-    record_event(session, connection.organization_id, actor, "repo.remove", connection.full_name)
+    record_event(session, connection.organization_id, actor, AuditAction.repo_remove, connection.full_name)
     session.delete(connection)
 
 
@@ -153,15 +153,15 @@ def queue_manual_sync(session: Session, connection: RepositoryConnection, *, act
     pending = session.scalar(
         select(SyncRun).where(
             SyncRun.connection_id == connection.id,
-            SyncRun.trigger == "manual",
-            SyncRun.status.in_(("queued", "running")),
+            SyncRun.trigger == RunTrigger.manual,
+            SyncRun.status.in_((RunStatus.queued, RunStatus.running)),
         )
     )
     if pending is not None:
         return pending
-    run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
+    run = SyncRun(connection_id=connection.id, trigger=RunTrigger.manual, queued_at=utcnow())
     session.add(run)
     session.flush()
-    enqueue(session, "envelope.ingest_run", run_id=run.id)
-    record_event(session, connection.organization_id, actor, "repo.sync", connection.full_name, run=run.id)
+    enqueue(session, TaskName.ingest_run, run_id=run.id)
+    record_event(session, connection.organization_id, actor, AuditAction.repo_sync, connection.full_name, run=run.id)
     return run

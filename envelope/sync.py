@@ -22,12 +22,16 @@ from sqlalchemy.orm import Session
 from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution, StorageUnavailable
 from envelope.github import Asset, GitHubClient, GitHubUnavailable, RateLimited, Release
 from envelope.models import (
+    AssetOutcome,
     FileSource,
     OutboxMessage,
     Organization,
     RepositoryConnection,
+    RunStatus,
+    RunTrigger,
     SyncAsset,
     SyncRun,
+    TaskName,
 )
 from envelope.models.base import utcnow
 from envelope.names import parse_filename
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6  # a run that failed transiently this often is marked failed
 POLL_RELEASES = 10  # newest releases looked at by the hourly poll
 STABLE_POLLS_TO_STOP = 2  # follow-ups stop once the assets were unchanged this often
-DONE = ("succeeded", "failed")
+DONE = (RunStatus.succeeded, RunStatus.failed)
 
 
 def lease_seconds(runtime: Runtime) -> float:
@@ -54,13 +58,13 @@ class Progress:
 
     asset_started: Callable[[Asset], None] = lambda asset: None
     bytes_done: Callable[[int], None] = lambda n: None
-    asset_done: Callable[[Asset, str, str | None], None] = lambda asset, outcome, reason: None
+    asset_done: Callable[[Asset, AssetOutcome, str | None], None] = lambda asset, outcome, reason: None
 
 
 @dataclass
 class _Tally:
     seen: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[AssetOutcome, int] = field(default_factory=dict)
 
 
 def claim_run(runtime: Runtime, run_id: int) -> bool:
@@ -71,11 +75,11 @@ def claim_run(runtime: Runtime, run_id: int) -> bool:
             update(SyncRun)
             .where(
                 SyncRun.id == run_id,
-                SyncRun.status.in_(("queued", "running")),
+                SyncRun.status.in_((RunStatus.queued, RunStatus.running)),
                 or_(SyncRun.lease_until.is_(None), SyncRun.lease_until < now),
             )
             .values(
-                status="running",
+                status=RunStatus.running,
                 started=now,
                 attempts=SyncRun.attempts + 1,
                 lease_until=now + timedelta(seconds=lease_seconds(runtime)),
@@ -93,7 +97,7 @@ def _extend_lease(runtime: Runtime, run_id: int) -> None:
         )
 
 
-def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None) -> str | None:
+def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None) -> RunStatus | None:
     """Do one claimed run to the end; returns its final status, or None when
     the run was done already or another worker holds it (a harmless duplicate)."""
     if not claim_run(runtime, run_id):
@@ -121,11 +125,11 @@ def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None)
         # the poll does not take the release for done.
         return _retry_later(runtime, run_id, str(exc), None)
     except EnvelopeError as exc:
-        return _finish(runtime, run_id, "failed", error=str(exc))
+        return _finish(runtime, run_id, RunStatus.failed, error=str(exc))
     finally:
         client.close()
     fingerprint = releases[0].fingerprint if run.release_id is not None and releases else None
-    return _finish(runtime, run_id, "succeeded", tally=tally, fingerprint=fingerprint,
+    return _finish(runtime, run_id, RunStatus.succeeded, tally=tally, fingerprint=fingerprint,
                    tag=releases[0].tag if len(releases) == 1 else None)
 
 
@@ -142,17 +146,17 @@ def _ingest_release(runtime, client, run_id, connection, organization, release: 
         progress.asset_done(asset, outcome, reason)
 
 
-def _ingest_asset(runtime, client, connection, organization, principal, asset: Asset, run_id, progress) -> tuple[str, str | None]:
+def _ingest_asset(runtime, client, connection, organization, principal, asset: Asset, run_id, progress) -> tuple[AssetOutcome, str | None]:
     try:
         parsed = parse_filename(asset.name)
     except InvalidDistribution:
-        return "ignored", "not a wheel or sdist"
+        return AssetOutcome.ignored, "not a wheel or sdist"
     try:
         principal.check_upload(parsed.name, parsed.version)
     except Forbidden as exc:
-        return "refused", str(exc)
+        return AssetOutcome.refused, str(exc)
     if _seen_before(runtime, connection.id, asset):
-        return "present", "already published from this asset"
+        return AssetOutcome.present, "already published from this asset"
     fd, spool_name = tempfile.mkstemp(dir=runtime.settings.tmp_dir, prefix="upload-", suffix=".part")
     spool = Path(spool_name)
     last_beat = [time.monotonic()]
@@ -181,10 +185,10 @@ def _ingest_asset(runtime, client, connection, organization, principal, asset: A
     except (GitHubUnavailable, StorageUnavailable):
         raise  # transient: the whole run retries later
     except EnvelopeError as exc:
-        return "failed", str(exc)
+        return AssetOutcome.failed, str(exc)
     finally:
         spool.unlink(missing_ok=True)
-    return ("published", None) if result.created else ("present", "same bytes already published")
+    return (AssetOutcome.published, None) if result.created else (AssetOutcome.present, "same bytes already published")
 
 
 def _seen_before(runtime: Runtime, connection_id: int, asset: Asset) -> bool:
@@ -196,13 +200,13 @@ def _seen_before(runtime: Runtime, connection_id: int, asset: Asset) -> bool:
                 SyncRun.connection_id == connection_id,
                 SyncAsset.asset_id == asset.id,
                 SyncAsset.asset_updated_at == asset.updated_at,
-                SyncAsset.outcome.in_(("published", "present")),
+                SyncAsset.outcome.in_((AssetOutcome.published, AssetOutcome.present)),
             )
             .limit(1)
         ) is not None
 
 
-def _record_asset(session: Session, run_id: int, asset: Asset, outcome: str, reason: str | None) -> None:
+def _record_asset(session: Session, run_id: int, asset: Asset, outcome: AssetOutcome, reason: str | None) -> None:
     row = session.scalar(select(SyncAsset).where(SyncAsset.run_id == run_id, SyncAsset.name == asset.name))
     if row is None:
         row = SyncAsset(run_id=run_id, name=asset.name)
@@ -211,30 +215,30 @@ def _record_asset(session: Session, run_id: int, asset: Asset, outcome: str, rea
     row.asset_id, row.asset_updated_at = asset.id, asset.updated_at
 
 
-def _retry_later(runtime: Runtime, run_id: int, error: str, not_before) -> str:
+def _retry_later(runtime: Runtime, run_id: int, error: str, not_before) -> RunStatus:
     with runtime.db.write() as session:
         run = session.get(SyncRun, run_id)
         if run.attempts >= MAX_ATTEMPTS:
-            return _close(session, run, "failed", error=f"gave up after {run.attempts} attempts: {error}")
+            return _close(session, run, RunStatus.failed, error=f"gave up after {run.attempts} attempts: {error}")
         delay = min(2 ** run.attempts, 300)
         if not_before is not None:
             delay = max(delay, (not_before - utcnow()).total_seconds() + 1)
         due = utcnow() + timedelta(seconds=delay)
-        run.status, run.error, run.lease_until, run.queued_at = "queued", error, None, due
-        enqueue(session, "envelope.ingest_run", delay=delay, run_id=run_id)
+        run.status, run.error, run.lease_until, run.queued_at = RunStatus.queued, error, None, due
+        enqueue(session, TaskName.ingest_run, delay=delay, run_id=run_id)
         log.info("sync run #%d: %s; retrying in %.0fs", run_id, error, delay)
-        return "queued"
+        return RunStatus.queued
 
 
-def _finish(runtime: Runtime, run_id: int, status: str, *, error=None, tally=None, fingerprint=None, tag=None) -> str:
+def _finish(runtime: Runtime, run_id: int, status: RunStatus, *, error=None, tally=None, fingerprint=None, tag=None) -> RunStatus:
     with runtime.db.write() as session:
         run = session.get(SyncRun, run_id)
         if tally is not None:
             run.assets_seen = tally.seen
-            run.published = tally.counts.get("published", 0)
-            run.present = tally.counts.get("present", 0)
-            run.skipped = tally.counts.get("ignored", 0) + tally.counts.get("refused", 0)
-            run.failed = tally.counts.get("failed", 0)
+            run.published = tally.counts.get(AssetOutcome.published, 0)
+            run.present = tally.counts.get(AssetOutcome.present, 0)
+            run.skipped = tally.counts.get(AssetOutcome.ignored, 0) + tally.counts.get(AssetOutcome.refused, 0)
+            run.failed = tally.counts.get(AssetOutcome.failed, 0)
         run.release_tag = tag or run.release_tag
         if fingerprint is not None:
             previous = _previous_fingerprint(session, run)
@@ -243,12 +247,12 @@ def _finish(runtime: Runtime, run_id: int, status: str, *, error=None, tally=Non
                 run.stable_polls + 1 if previous == fingerprint and run.assets_seen else 0
             )
         status = _close(session, run, status, error=error)
-        if status == "succeeded" and run.release_id is not None and run.trigger in ("webhook", "followup"):
+        if status == RunStatus.succeeded and run.release_id is not None and run.trigger in (RunTrigger.webhook, RunTrigger.followup):
             _schedule_followup(session, runtime.settings.sync_followups, run)
         return status
 
 
-def _close(session: Session, run: SyncRun, status: str, *, error: str | None = None) -> str:
+def _close(session: Session, run: SyncRun, status: RunStatus, *, error: str | None = None) -> RunStatus:
     run.status, run.error, run.finished, run.lease_until = status, error, utcnow(), None
     return status
 
@@ -260,7 +264,7 @@ def _previous_fingerprint(session: Session, run: SyncRun) -> str | None:
             SyncRun.connection_id == run.connection_id,
             SyncRun.release_id == run.release_id,
             SyncRun.id != run.id,
-            SyncRun.status == "succeeded",
+            SyncRun.status == RunStatus.succeeded,
             SyncRun.assets_fingerprint.is_not(None),
         )
         .order_by(SyncRun.finished.desc())
@@ -278,8 +282,8 @@ def _schedule_followup(session: Session, schedule: tuple[int, ...], run: SyncRun
         select(SyncRun.id).where(
             SyncRun.connection_id == run.connection_id,
             SyncRun.release_id == run.release_id,
-            SyncRun.status == "queued",
-            SyncRun.trigger == "followup",
+            SyncRun.status == RunStatus.queued,
+            SyncRun.trigger == RunTrigger.followup,
         )
     )
     if already:
@@ -287,7 +291,7 @@ def _schedule_followup(session: Session, schedule: tuple[int, ...], run: SyncRun
     delay = schedule[index] - (schedule[index - 1] if index else 0)
     follow = SyncRun(
         connection_id=run.connection_id,
-        trigger="followup",
+        trigger=RunTrigger.followup,
         release_id=run.release_id,
         release_tag=run.release_tag,
         followup_index=index + 1,
@@ -296,7 +300,7 @@ def _schedule_followup(session: Session, schedule: tuple[int, ...], run: SyncRun
     )
     session.add(follow)
     session.flush()
-    enqueue(session, "envelope.ingest_run", delay=delay, run_id=follow.id)
+    enqueue(session, TaskName.ingest_run, delay=delay, run_id=follow.id)
 
 
 def poll_connections(runtime: Runtime) -> int:
@@ -331,11 +335,11 @@ def _poll_one(runtime: Runtime, connection_id: int) -> int:
         for release in releases:
             if release.draft or _latest_fingerprint(session, connection_id, release.id) == release.fingerprint:
                 continue
-            run = SyncRun(connection_id=connection_id, trigger="poll", release_id=release.id,
+            run = SyncRun(connection_id=connection_id, trigger=RunTrigger.poll, release_id=release.id,
                           release_tag=release.tag, queued_at=utcnow())
             session.add(run)
             session.flush()
-            enqueue(session, "envelope.ingest_run", run_id=run.id)
+            enqueue(session, TaskName.ingest_run, run_id=run.id)
             queued += 1
         row = session.get(RepositoryConnection, connection_id)
         # Remember the ETag only once the runs it implies are recorded.
@@ -347,7 +351,7 @@ def _latest_fingerprint(session: Session, connection_id: int, release_id: int) -
     return session.scalar(
         select(SyncRun.assets_fingerprint)
         .where(SyncRun.connection_id == connection_id, SyncRun.release_id == release_id,
-               SyncRun.status == "succeeded")
+               SyncRun.status == RunStatus.succeeded)
         .order_by(SyncRun.finished.desc())
         .limit(1)
     )
@@ -371,14 +375,14 @@ def reconcile(runtime: Runtime) -> int:
         runs = session.scalars(
             select(SyncRun).where(
                 or_(
-                    (SyncRun.status == "running") & (SyncRun.lease_until < now),
-                    (SyncRun.status == "queued") & (SyncRun.queued_at < stale),
+                    (SyncRun.status == RunStatus.running) & (SyncRun.lease_until < now),
+                    (SyncRun.status == RunStatus.queued) & (SyncRun.queued_at < stale),
                 )
             )
         ).all()
         for run in runs:
-            run.status, run.lease_until, run.queued_at = "queued", None, now
-            enqueue(session, "envelope.ingest_run", run_id=run.id)
+            run.status, run.lease_until, run.queued_at = RunStatus.queued, None, now
+            enqueue(session, TaskName.ingest_run, run_id=run.id)
             requeued += 1
     if requeued:
         log.info("reconcile: re-queued %d sync runs", requeued)
@@ -391,7 +395,7 @@ def start_manual_run(runtime: Runtime, full_name: str, org_name: str | None = No
 
     with runtime.db.write() as session:
         connection = find_connection(session, full_name, org_name)
-        run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
+        run = SyncRun(connection_id=connection.id, trigger=RunTrigger.manual, queued_at=utcnow())
         session.add(run)
         session.flush()
         return run.id

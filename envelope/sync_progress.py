@@ -5,9 +5,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from envelope import sync
+from envelope.models import AssetOutcome
 from envelope.runtime import Runtime
 
-COLORS = {"published": "green", "present": "dim", "ignored": "dim", "refused": "yellow", "failed": "red"}
+COLORS = {
+    AssetOutcome.published: "green", AssetOutcome.present: "dim", AssetOutcome.ignored: "dim",
+    AssetOutcome.refused: "yellow", AssetOutcome.failed: "red",
+}
 
 
 def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = None) -> str:
@@ -25,7 +29,7 @@ def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = N
 
         def done(asset, outcome: str, reason: str | None) -> None:
             bar.remove_task(current.pop("task"))
-            note = f": {reason}" if reason and outcome not in ("published", "present") else ""
+            note = f": {reason}" if reason and outcome not in (AssetOutcome.published, AssetOutcome.present) else ""
             console.print(f"[{COLORS[outcome]}]{outcome:<9}[/] {asset.name}{note}", highlight=False)
 
         status = sync.execute_run(runtime, run_id, sync.Progress(started, advanced, done))

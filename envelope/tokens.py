@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from envelope.access import READ, SCOPES, UPLOAD, Principal, Restriction
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -137,7 +137,7 @@ def issue_token(
         session,
         organization.id,
         actor,
-        "token.create",
+        AuditAction.token_create,
         f"token #{token.id} {token.name!r}",
         scope=scope,
         projects=list(projects),
@@ -224,6 +224,6 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> AccessToken:
     if token.revoked is None:
         token.revoked = utcnow()
         record_event(
-            session, token.organization_id, actor, "token.revoke", f"token #{token.id} {token.name!r}"
+            session, token.organization_id, actor, AuditAction.token_revoke, f"token #{token.id} {token.name!r}"
         )
     return token

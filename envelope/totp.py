@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, EnvelopeError, InvalidInput
 from envelope.models import RecoveryCode, User
 from envelope.models.base import utcnow
@@ -157,7 +157,7 @@ def confirm_enrolment(
         raise InvalidCode("That code does not match: check the device's clock and enter the current code.")
     user.totp_enabled = True
     codes = _new_recovery_codes(session, user)
-    record_event(session, None, _actor(user), "user.2fa_enable", user.username)
+    record_event(session, None, _actor(user), AuditAction.user_2fa_enable, user.username)
     return codes
 
 
@@ -178,7 +178,7 @@ def verify_second_factor(
             return "totp"
         raise InvalidCode("That code was already used; wait for the next one.")
     if _use_recovery_code(session, user, code):
-        record_event(session, None, _actor(user), "user.recovery_code_used", user.username)
+        record_event(session, None, _actor(user), AuditAction.user_recovery_code_used, user.username)
         return "recovery"
     if undecryptable is not None:
         raise InvalidCode(str(undecryptable))
@@ -213,7 +213,7 @@ def regenerate_recovery_codes(session: Session, user: User, password: str) -> li
     if not user.totp_enabled:
         raise Conflict("Two-factor authentication is off: there are no recovery codes to replace.")
     codes = _new_recovery_codes(session, user)
-    record_event(session, None, _actor(user), "user.recovery_codes_regenerate", user.username)
+    record_event(session, None, _actor(user), AuditAction.user_recovery_codes_regenerate, user.username)
     return codes
 
 
@@ -226,4 +226,4 @@ def disable_totp(session: Session, user: User, password: str) -> None:
     user.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     if was_enabled:
-        record_event(session, None, _actor(user), "user.2fa_disable", user.username)
+        record_event(session, None, _actor(user), AuditAction.user_2fa_disable, user.username)

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from envelope import index
 from envelope.access import Principal
-from envelope.audit import record_event
+from envelope.audit import AuditAction, record_event
 from envelope.distributions import MAX_METADATA_SIZE
 from envelope.downloads import Download
 from envelope.config import Settings
@@ -122,7 +122,7 @@ def configure(session: Session, organization: Organization, *, upstream_url: str
         _forget_pages(session, organization)
         organization.upstream_url = None
         organization.upstream_credentials_sealed = None
-        record_event(session, organization.id, actor, "proxy.disable", organization.name)
+        record_event(session, organization.id, actor, AuditAction.proxy_disable, organization.name)
         return
     index = split_index_url(upstream_url)
     try:
@@ -141,7 +141,7 @@ def configure(session: Session, organization: Organization, *, upstream_url: str
     organization.upstream_credentials_sealed = (
         seal(secret_key, json.dumps(index.credentials)) if index.credentials else None
     )
-    record_event(session, organization.id, actor, "proxy.enable", index.url,
+    record_event(session, organization.id, actor, AuditAction.proxy_enable, index.url,
                  authenticated=index.credentials is not None)
 
 
@@ -156,11 +156,11 @@ def set_reserved(session: Session, organization: Organization, *, add: list[str]
     for pattern in map(normalize_pattern, add):
         if pattern not in current:
             current.append(pattern)
-            record_event(session, organization.id, actor, "proxy.reserve", pattern)
+            record_event(session, organization.id, actor, AuditAction.proxy_reserve, pattern)
     for pattern in map(normalize_pattern, remove):
         if pattern in current:
             current.remove(pattern)
-            record_event(session, organization.id, actor, "proxy.unreserve", pattern)
+            record_event(session, organization.id, actor, AuditAction.proxy_unreserve, pattern)
     organization.reserved_names = sorted(current)
     return organization.reserved_names
 

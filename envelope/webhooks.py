@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from envelope.db import Database
 from envelope.errors import Forbidden, InvalidInput, Unauthorized
-from envelope.models import RepositoryConnection, SyncRun, WebhookDelivery
+from envelope.models import DeliveryOutcome, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName, WebhookDelivery
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 from envelope.sealing import seal, unseal
@@ -112,7 +112,7 @@ def _record_release(db: Database, connection_id: int, delivery_id: str, payload:
                 event="release",
                 action=action,
                 release_id=release.get("id"),
-                outcome="queued" if wanted else "ignored",
+                outcome=DeliveryOutcome.queued if wanted else DeliveryOutcome.ignored,
             )
             session.add(delivery)
             if not wanted:
@@ -121,23 +121,23 @@ def _record_release(db: Database, connection_id: int, delivery_id: str, payload:
                 select(SyncRun.id).where(
                     SyncRun.connection_id == connection_id,
                     SyncRun.release_id == release.get("id"),
-                    SyncRun.status == "queued",
+                    SyncRun.status == RunStatus.queued,
                     SyncRun.followup_index == 0,
                 )
             )
             if pending:  # GitHub sends published and released together: one run serves both
-                delivery.outcome = "coalesced"
+                delivery.outcome = DeliveryOutcome.coalesced
                 return WebhookResult(202, f"Queued with sync run #{pending}.")
             run = SyncRun(
                 connection_id=connection_id,
-                trigger="webhook",
+                trigger=RunTrigger.webhook,
                 release_id=release.get("id"),
                 release_tag=release.get("tag_name"),
                 queued_at=utcnow(),
             )
             session.add(run)
             session.flush()
-            enqueue(session, "envelope.ingest_run", run_id=run.id)
+            enqueue(session, TaskName.ingest_run, run_id=run.id)
             return WebhookResult(202, f"Queued sync run #{run.id}.")
     except IntegrityError:  # the same delivery raced in on another thread
         return WebhookResult(200, "Already received; nothing to do.")

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from envelope.models import RunStatus, TokenScope
 from web.api import bp
 
 JSON = "application/json"
@@ -81,7 +82,7 @@ SCHEMAS: dict[str, Any] = {
         "allOf": [_ref("Invitation"), _obj(link={"type": "string", "description": "Shown once; works once."})]
     },
     "Token": _obj(
-        id={"type": "integer"}, name=STRING, scope={"type": "string", "enum": ["read", "upload"]},
+        id={"type": "integer"}, name=STRING, scope={"type": "string", "enum": [s.value for s in TokenScope]},
         projects={"type": "array", "items": STRING, "description": "NAME[SPECIFIER]; empty: every project"},
         user={**NULLABLE_STRING, "description": "null for a deploy token"},
         hint=STRING, created=WHEN, expires=NULLABLE_WHEN, last_used=NULLABLE_WHEN, revoked=NULLABLE_WHEN,
@@ -99,7 +100,7 @@ SCHEMAS: dict[str, Any] = {
     "SyncAsset": _obj(name=STRING, outcome=STRING, reason=NULLABLE_STRING),
     "SyncRun": _obj(
         id={"type": "integer"}, trigger=STRING, release=NULLABLE_STRING,
-        status={"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+        status={"type": "string", "enum": [s.value for s in RunStatus]},
         attempts={"type": "integer"}, assets_seen={"type": "integer"}, published={"type": "integer"},
         present={"type": "integer"}, skipped={"type": "integer"}, failed={"type": "integer"},
         error=NULLABLE_STRING, created=WHEN, started=NULLABLE_WHEN, finished=NULLABLE_WHEN,
@@ -228,7 +229,7 @@ PATHS: dict[str, Any] = {
             body=_obj(
                 ["name"],
                 name={"type": "string"},
-                scope={"type": "string", "enum": ["read", "upload"], "default": "read"},
+                scope={"type": "string", "enum": [s.value for s in TokenScope], "default": TokenScope.read.value},
                 projects={"type": "array", "items": STRING, "description": "NAME[SPECIFIER], e.g. billing>=1,<2"},
                 expires={"type": "string", "default": "30d",
                          "description": "1d, 7d, 30d, 90d, never, a duration (2h, 1w) or an ISO-8601 time"},

@@ -7,7 +7,7 @@ from flask_login import login_required
 from envelope import org_tokens
 from envelope.errors import EnvelopeError
 from envelope.install_snippets import install_snippets
-from envelope.models import Role
+from envelope.models import Role, TokenScope
 from envelope.models.base import utcnow
 from web.org_pages import access_for, html_pages, no_store, public_base_url
 from web.runtime import runtime
@@ -32,7 +32,7 @@ def create(org: str) -> Response:
                 session,
                 access,
                 name=form.get("name", ""),
-                scope=form.get("scope", "read"),
+                scope=form.get("scope", TokenScope.read),
                 projects=org_tokens.parse_restrictions(form.get("projects", "")),
                 expires=org_tokens.resolve_expiry(form.get("expires"), form.get("expires_on")),
                 deploy=form.get("owner") == "deploy",

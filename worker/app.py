@@ -4,6 +4,7 @@ from __future__ import annotations
 from celery import Celery
 
 from envelope.config import Settings
+from envelope.models import TaskName
 
 from worker import broker
 
@@ -21,8 +22,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            "reconcile": {"task": "envelope.reconcile", "schedule": float(settings.reconcile_interval)},
-            "poll": {"task": "envelope.poll_all", "schedule": float(settings.poll_interval)},
+            "reconcile": {"task": TaskName.reconcile, "schedule": float(settings.reconcile_interval)},
+            "poll": {"task": TaskName.poll_all, "schedule": float(settings.poll_interval)},
         },
     )
     broker.install()

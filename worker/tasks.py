@@ -9,6 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from envelope import readme, sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
+from envelope.models import TaskName
 from envelope.runtime import Runtime
 
 
@@ -17,14 +18,14 @@ def runtime() -> Runtime:
     return Runtime.from_settings(Settings.from_env())
 
 
-@shared_task(name="envelope.ingest_run", acks_late=True)
+@shared_task(name=TaskName.ingest_run, acks_late=True)
 def ingest_run(run_id: int) -> str | None:
     """Idempotent: a run already done, or held by a live worker, is left alone."""
     return sync.execute_run(runtime(), run_id)
 
 
 @shared_task(
-    name=readme.RENDER_TASK, acks_late=True,
+    name=TaskName.render_readme, acks_late=True,
     soft_time_limit=readme.RENDER_TIME_LIMIT, time_limit=readme.RENDER_TIME_LIMIT + 30,
 )
 def render_readme(release_id: int) -> str | None:
@@ -37,12 +38,12 @@ def render_readme(release_id: int) -> str | None:
     return status.value if status else None
 
 
-@shared_task(name="envelope.poll_all")
+@shared_task(name=TaskName.poll_all)
 def poll_all() -> int:
     return sync.poll_connections(runtime())
 
 
-@shared_task(name="envelope.reconcile")
+@shared_task(name=TaskName.reconcile)
 def reconcile() -> int:
     """Heals lost work, and its heartbeat proves beat -> broker -> worker moves."""
     with runtime().db.write() as session:

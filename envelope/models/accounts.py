@@ -23,6 +23,14 @@ class Role(str, enum.Enum):
         return list(Role).index(self)
 
 
+class TokenScope(enum.StrEnum):
+    """What an access token may do: read the index, or also upload to it.
+    Stored as this string in AccessToken.scope (a String column)."""
+
+    read = "read"
+    upload = "upload"
+
+
 class Organization(Base):
     __tablename__ = "organizations"
 
@@ -175,7 +183,7 @@ class AccessToken(Base):
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    scope: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))  # a TokenScope
     # [{"project": normalized name, "specifier": "" or a PEP 440 specifier}]
     restrictions: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -5,6 +5,7 @@ a broker, so a lost message or a dead worker delays work but never loses it.
 """
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -13,6 +14,57 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from envelope.db import Base
 from envelope.models.accounts import Organization
 from envelope.models.base import UTCDateTime, utcnow
+
+
+# The columns stay String: these StrEnums hold the very strings stored today,
+# so old rows, JSON output and comparisons with loaded (plain str) values agree.
+
+
+class RunStatus(enum.StrEnum):
+    """Where a SyncRun stands; a run is done once it succeeded or failed."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class RunTrigger(enum.StrEnum):
+    """What queued a SyncRun: a webhook, a follow-up poll after one, the
+    hourly poll, an owner or operator, or (in older rows) the reconciler."""
+
+    webhook = "webhook"
+    followup = "followup"
+    poll = "poll"
+    manual = "manual"
+    reconcile = "reconcile"
+
+
+class AssetOutcome(enum.StrEnum):
+    """What a run did with one release asset."""
+
+    published = "published"  # new bytes, now in the index
+    present = "present"  # already published (same bytes, or seen unchanged before)
+    ignored = "ignored"  # not a wheel or sdist
+    refused = "refused"  # the repository may not publish that project or version
+    failed = "failed"  # a lasting error (invalid distribution, too large, ...)
+
+
+class DeliveryOutcome(enum.StrEnum):
+    """What became of one webhook delivery."""
+
+    queued = "queued"  # a sync run was queued for it
+    ignored = "ignored"  # not a release event worth a run
+    coalesced = "coalesced"  # a queued run for the same release serves it
+
+
+class TaskName(enum.StrEnum):
+    """The worker's tasks, by the names the outbox stores and Celery routes on."""
+
+    ingest_run = "envelope.ingest_run"
+    render_readme = "envelope.render_readme"
+    poll_all = "envelope.poll_all"
+    reconcile = "envelope.reconcile"
 
 
 class RepositoryConnection(Base):
@@ -58,7 +110,7 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(50))
     action: Mapped[str | None] = mapped_column(String(50))
     release_id: Mapped[int | None] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(20))  # queued | ignored
+    outcome: Mapped[str] = mapped_column(String(20))  # a DeliveryOutcome
     received: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -75,10 +127,10 @@ class SyncRun(Base):
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("repository_connections.id", ondelete="CASCADE"), index=True
     )
-    trigger: Mapped[str] = mapped_column(String(20))  # webhook | followup | poll | manual | reconcile
+    trigger: Mapped[str] = mapped_column(String(20))  # a RunTrigger
     release_id: Mapped[int | None] = mapped_column(BigInteger)
     release_tag: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.queued, index=True)  # a RunStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Which follow-up poll of the schedule this is (0 for the first run), and
     # how many polls in a row have seen the same assets (follow-ups stop at 2).
@@ -118,8 +170,7 @@ class SyncAsset(Base):
     # is not downloaded again.
     asset_id: Mapped[int] = mapped_column(BigInteger, index=True)
     asset_updated_at: Mapped[str] = mapped_column(String(40))
-    # published | present | ignored | refused | failed
-    outcome: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))  # an AssetOutcome
     reason: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[SyncRun] = relationship(back_populates="assets")
@@ -133,7 +184,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task: Mapped[str] = mapped_column(String(100))
+    task: Mapped[str] = mapped_column(String(100))  # a TaskName
     kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

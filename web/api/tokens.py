@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from envelope import org_tokens
+from envelope.models import TokenScope
 from envelope.models.base import utcnow
 from web.api import authorised_body, bp, flag, org_access, shapes, strings, text
 from web.runtime import runtime
@@ -22,7 +23,7 @@ def list_tokens(org: str) -> Response:
 def create_token(org: str) -> tuple[Response, int]:
     data = authorised_body(org)
     name = text(data, "name", required=True)
-    scope = text(data, "scope", default="read")
+    scope = text(data, "scope", default=TokenScope.read)
     projects = org_tokens.parse_restrictions(strings(data, "projects"))
     expires = org_tokens.resolve_expiry(text(data, "expires", default="30d"))
     deploy = flag(data, "deploy")
