@@ -65,7 +65,18 @@ def get_organization(session: Session, name: str) -> Organization:
     return org
 
 
-def create_organization(session: Session, name: str, *, actor: str) -> Organization:
+def create_organization(
+    session: Session, name: str, *, owner: User | None = None, actor: str | None = None
+) -> Organization:
+    """The one way an organization is made, from the CLI, the web UI and the
+    API alike: same name rules, same audit events. `owner` becomes its first
+    owner (the signed-in creator, or `org create --owner`); without one the
+    organization has no member until an administrator claims it
+    (claim_organization). `actor` defaults to the owner."""
+    if actor is None:
+        if owner is None:
+            raise ValueError("create_organization needs an actor or an owner")
+        actor = user_label(owner)
     validate_org_name(name)
     if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
         raise Conflict(f"Organization {name!r} already exists.")
@@ -76,6 +87,38 @@ def create_organization(session: Session, name: str, *, actor: str) -> Organizat
     except IntegrityError:
         raise Conflict(f"Organization {name!r} already exists.") from None
     record_event(session, org.id, actor, AuditAction.org_create, name)
+    if owner is not None:
+        session.add(Membership(organization_id=org.id, user_id=owner.id, role=Role.owner))
+        session.flush()
+        record_event(session, org.id, actor, AuditAction.member_add, owner.username, role=Role.owner.value)
+    return org
+
+
+def ownerless_organizations(session: Session) -> list[Organization]:
+    """Organizations nobody owns (made by `envelope org create` without
+    --owner): only an administrator can reach them, by claiming them."""
+    owned = select(Membership.organization_id).where(Membership.role == Role.owner)
+    return list(session.scalars(select(Organization).where(Organization.id.not_in(owned)).order_by(Organization.name)))
+
+
+def claim_organization(session: Session, name: str, admin: User) -> Organization:
+    """An administrator becomes the owner of an organization that has none.
+    Forbidden for anyone else; Conflict once it has an owner (ask them)."""
+    if not (admin.is_admin and admin.is_active):
+        raise Forbidden("Only administrators of this Envelope instance can claim an organization.")
+    org = get_organization(session, name)
+    owner = select(Membership.id).where(Membership.organization_id == org.id, Membership.role == Role.owner)
+    if session.scalar(owner.limit(1)) is not None:
+        raise Conflict(f"{name} already has an owner; ask them to add you.")
+    membership = session.scalar(
+        select(Membership).where(Membership.organization_id == org.id, Membership.user_id == admin.id)
+    )
+    if membership is None:
+        session.add(Membership(organization_id=org.id, user_id=admin.id, role=Role.owner))
+    else:
+        membership.role = Role.owner
+    session.flush()
+    record_event(session, org.id, user_label(admin), AuditAction.org_claim, admin.username, role=Role.owner.value)
     return org
 
 
@@ -119,14 +162,63 @@ def create_user(
     return user
 
 
+def create_account(
+    session: Session,
+    username: str,
+    *,
+    email: str,
+    password: str | None = None,
+    is_admin: bool = False,
+    actor: str,
+) -> User:
+    """create_user for a person joining the instance, by `envelope user
+    create` or the sign-up page: the first account an instance gets is its
+    administrator, whichever way it came, so a fresh install always has
+    someone who can open or close sign-up and claim organizations."""
+    first = session.scalar(select(User.id).limit(1)) is None
+    return create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def set_admin(session: Session, user: User, is_admin: bool, *, actor: str) -> User:
+    """Grant or remove instance administration. Conflict when removing the
+    last active administrator: nobody could then change instance settings."""
+    if user.is_admin and not is_admin:
+        others = session.scalar(
+            select(func.count()).select_from(User)
+            .where(User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id)
+        )
+        if not others:
+            raise Conflict(
+                f"{user.username} is the only administrator of this instance: make another user an "
+                "administrator first (`envelope user set-admin USERNAME`)."
+            )
+    if user.is_admin != is_admin:
+        user.is_admin = is_admin
+        record_event(session, None, actor, AuditAction.user_admin, user.username, admin=is_admin)
+    return user
+
+
 def add_member(
     session: Session, org: Organization, user: User, role: Role, *, actor: str
 ) -> Membership:
+    """Add `user` to `org` with `role`, or change the role of a member.
+    Conflict when that would demote the organization's last owner."""
     membership = session.scalar(
         select(Membership).where(
             Membership.organization_id == org.id, Membership.user_id == user.id
         )
     )
+    if membership is not None and membership.role is Role.owner and role is not Role.owner:
+        owners = session.scalar(
+            select(func.count()).select_from(Membership)
+            .where(Membership.organization_id == org.id, Membership.role == Role.owner)
+        )
+        if owners <= 1:
+            raise Conflict(f"{user.username} is the only owner of {org.name}: make someone else an owner first.")
     if membership is None:
         membership = Membership(organization_id=org.id, user_id=user.id, role=role)
         session.add(membership)
@@ -192,14 +284,11 @@ def register_user(
 ) -> User:
     """Sign-up. Allowed while sign-up is open, or for the holder of a live
     invitation (`invited_email` is its address; the same address counts as
-    verified). The first user of an instance becomes its admin.
+    verified). The first user of an instance becomes its admin (create_account).
     SignupClosed, InvalidInput or Conflict otherwise."""
     if invited_email is None and not signup_open(session, signup_default):
         raise SignupClosed("Sign-up is closed on this instance: ask an administrator for an invitation.")
-    first = session.scalar(select(User.id).limit(1)) is None
-    user = create_user(
-        session, username, email=email.strip(), password=password, is_admin=first, actor="signup"
-    )
+    user = create_account(session, username, email=email.strip(), password=password, actor="signup")
     if invited_email is not None and invited_email.lower() == user.email.lower():
         user.email_verified = utcnow()
     return user

@@ -18,6 +18,7 @@ class AuditAction(enum.StrEnum):
     from the bare strings these replaced, so old rows read the same)."""
 
     org_create = "org.create"
+    org_claim = "org.claim"
     instance_signup = "instance.signup"
     member_set = "member.set"
     member_add = "member.add"
@@ -28,6 +29,7 @@ class AuditAction(enum.StrEnum):
     invitation_revoke = "invitation.revoke"
     invitation_accept = "invitation.accept"
     user_create = "user.create"
+    user_admin = "user.admin"
     user_password_change = "user.password_change"
     user_password_reset = "user.password_reset"
     user_email_verify = "user.email_verify"

@@ -13,7 +13,7 @@ import click
 from envelope import accounts, releases, tokens
 from envelope.config import Settings
 from envelope.errors import EnvelopeError, InvalidInput
-from envelope.models import AssetOutcome, RunStatus, TokenScope
+from envelope.models import AssetOutcome, Role, RunStatus, TokenScope
 from envelope.runtime import Runtime
 
 T = TypeVar("T")
@@ -24,8 +24,14 @@ def _actor() -> str:
 
 
 def _runtime() -> Runtime:
-    from envelope.migrate import upgrade
+    """The instance the server uses, schema brought up to date. Refuses
+    (NoInstance, naming where it looked) rather than create an empty one:
+    only `serve` and `migrate` start an instance."""
+    from envelope.config import instance_location
+    from envelope.migrate import require_instance, upgrade
 
+    data_dir, database_url = instance_location()
+    require_instance(database_url, data_dir)
     settings = Settings.from_env()
     upgrade(settings.database_url)
     return Runtime.from_settings(settings)
@@ -87,13 +93,43 @@ def org() -> None:
     """Organizations."""
 
 
+def _echo_public_url(label: str, settings: Settings, path: str) -> None:
+    """Print an absolute URL for others (pip, GitHub); when ENVELOPE_BASE_URL
+    is unset its host is only the default, so say how to make it right."""
+    click.echo(f"{label}: {settings.base_url}{path}")
+    if not settings.base_url_configured:
+        click.echo(
+            f"ENVELOPE_BASE_URL is not set, so this URL uses {settings.base_url}: set ENVELOPE_BASE_URL "
+            "to the address others reach this index at (for a webhook, one GitHub can reach)."
+        )
+
+
 @org.command("create")
 @click.argument("name")
+@click.option("--owner", "owner_name", metavar="USERNAME", help="Its first owner; without one an administrator claims it in the web UI.")
 @friendly_errors
-def org_create(name: str) -> None:
+def org_create(name: str, owner_name: str | None) -> None:
+    """Create an organization (an index of its own at /ORG/simple/)."""
+    runtime = _runtime()
+    with runtime.db.write() as session:
+        owner = accounts.get_user(session, owner_name) if owner_name else None
+        accounts.create_organization(session, name, owner=owner, actor=_actor())
+    click.echo(f"Created organization {name}" + (f", owned by {owner_name}." if owner_name else
+               ", with no owner yet: an administrator can claim it in the web UI (Admin settings)."))
+    _echo_public_url("Index URL", runtime.settings, f"/{name}/simple/")
+
+
+@org.command("add-member")
+@click.argument("name")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.reader.value, show_default=True)
+@friendly_errors
+def org_add_member(name: str, username: str, role: str) -> None:
+    """Add a user to an organization, or change their role there."""
     with _runtime().db.write() as session:
-        accounts.create_organization(session, name, actor=_actor())
-    click.echo(f"Created organization {name}. Index URL: /{name}/simple/")
+        organization = accounts.get_organization(session, name)
+        accounts.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=_actor())
+    click.echo(f"{username} is now a {role} of {name}.")
 
 
 @org.command("proxy")
@@ -139,16 +175,54 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @friendly_errors
 def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an account; the instance's first account is its administrator."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with _runtime().db.write() as session:
-        new_user = accounts.create_user(
+        new_user = accounts.create_account(
             session, username, email=email, password=password, is_admin=admin, actor=_actor()
         )
         for text in orgs:
             org_name, role = accounts.parse_org_role(text)
             organization = accounts.get_organization(session, org_name)
             accounts.add_member(session, organization, new_user, role, actor=_actor())
-    click.echo(f"Created user {username}.")
+        made_admin = new_user.is_admin and not admin
+    click.echo(f"Created user {username}" + (
+        ", the instance's first account and so its administrator." if made_admin else "."))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def user_list(as_json: bool) -> None:
+    """Every account; the id is the first column."""
+    with _runtime().db.read() as session:
+        rows = [
+            {"id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin,
+             "active": u.is_active, "verified": u.email_verified is not None}
+            for u in accounts.list_users(session)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "username", "email", "admin", "active", "verified", box=None)
+    for r in rows:
+        table.add_row(str(r["id"]), r["username"], r["email"],
+                      *("yes" if r[k] else "no" for k in ("admin", "active", "verified")))
+    Console().print(table)
+
+
+@user.command("set-admin")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Remove administration instead of granting it.")
+@friendly_errors
+def user_set_admin(username: str, off: bool) -> None:
+    """Make a user an administrator of the instance (or, with --off, no longer one)."""
+    with _runtime().db.write() as session:
+        accounts.set_admin(session, accounts.get_user(session, username), not off, actor=_actor())
+    click.echo(f"{username} is {'no longer' if off else 'now'} an administrator.")
 
 
 @main.group()
@@ -304,12 +378,11 @@ def repo_add(org_name: str, full_name: str, github_token: str | None, projects: 
         organization = accounts.get_organization(session, org_name)
         new = add_repository(session, runtime.settings.secret_key, organization, full_name,
                              github_token=github_token, projects=projects, actor=_actor())
-    base = runtime.settings.base_url
     allowed = ", ".join(new.connection.allowed_projects) or "any project of " + org_name
     click.echo(f"Connected {new.connection.full_name} to {org_name}; it may publish {allowed}.")
     click.echo("Add a webhook in GitHub (Settings -> Webhooks): content type application/json,")
     click.echo("events: Releases. The secret is shown only now.")
-    click.echo(f"Webhook URL: {base}/hooks/github")
+    _echo_public_url("Webhook URL", runtime.settings, "/hooks/github")
     click.echo(f"Webhook secret: {new.webhook_secret}")
 
 

@@ -74,6 +74,9 @@ class Settings:
     upstream_allow_addresses: tuple[IPNetwork, ...] = ()
     # Host names the web app answers for (werkzeug's TRUSTED_HOSTS); empty: any.
     trusted_hosts: tuple[str, ...] = ()
+    # Whether ENVELOPE_BASE_URL was set: without it base_url is a guess (the
+    # served address), and the CLI says so next to URLs meant for others.
+    base_url_configured: bool = True
 
     @classmethod
     def from_env(
@@ -83,11 +86,11 @@ class Settings:
 
         Raises ValueError naming the variable when a value is not understood."""
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("ENVELOPE_DATA_DIR", "./var")).resolve()
+        data_dir = data_dir_from_env(env)
         make_data_dir_private(data_dir)
         return cls(
             data_dir=data_dir,
-            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'envelope.db'}",
+            database_url=database_url_from_env(env, data_dir),
             storage_url=env.get("ENVELOPE_STORAGE_URL") or f"file://{data_dir / 'files'}",
             broker_url=env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}",
             secret_key=env.get("ENVELOPE_SECRET_KEY") or _stored_secret_key(data_dir),
@@ -125,6 +128,7 @@ class Settings:
                 "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES", env.get("ENVELOPE_UPSTREAM_ALLOW_ADDRESSES")
             ),
             trusted_hosts=_host_list(env.get("ENVELOPE_TRUSTED_HOSTS")),
+            base_url_configured=bool((env.get("ENVELOPE_BASE_URL") or "").strip()),
         )
 
     @property
@@ -133,6 +137,50 @@ class Settings:
         path = self.data_dir / "tmp"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+PROJECT_NAME = "envelope-index"  # pyproject.toml's [project] name: how a checkout is recognised
+
+
+def checkout_root(package_dir: Path | None = None) -> Path | None:
+    """The source checkout Envelope runs from, when it is installed editable
+    (`make dev-install`): the folder above the `envelope` package that holds
+    this project's pyproject.toml. None for a regular install (site-packages)."""
+    if package_dir is None:
+        package_dir = Path(__file__).resolve().parent
+    root = package_dir.parent
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if f'name = "{PROJECT_NAME}"' in pyproject else None
+
+
+def default_data_dir(package_dir: Path | None = None) -> Path:
+    """Where the data lives without ENVELOPE_DATA_DIR: the checkout's var/
+    wherever a command is run from, so `envelope token create` run from
+    another folder reaches the same instance `make serve` runs; ./var for
+    an install outside a checkout."""
+    root = checkout_root(package_dir)
+    return (root / "var") if root is not None else Path("./var").resolve()
+
+
+def data_dir_from_env(env: Mapping[str, str]) -> Path:
+    """The data dir the settings will use; creates nothing."""
+    raw = env.get("ENVELOPE_DATA_DIR")
+    return Path(raw).resolve() if raw else default_data_dir()
+
+
+def database_url_from_env(env: Mapping[str, str], data_dir: Path) -> str:
+    """DATABASE_URL, else the SQLite file in the data dir; creates nothing."""
+    return env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'envelope.db'}"
+
+
+def instance_location(environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
+    """(data dir, database URL) as Settings.from_env would find them, without creating either."""
+    env = os.environ if environ is None else environ
+    data_dir = data_dir_from_env(env)
+    return data_dir, database_url_from_env(env, data_dir)
 
 
 def served_base_url(host: str, port: int) -> str:
@@ -150,9 +198,10 @@ def served_base_url(host: str, port: int) -> str:
 
 def served_environ(settings: Settings) -> dict[str, str]:
     """The environment for `serve`'s children (gunicorn, worker, beat): this
-    process's, with the base URL it settled on, so every process builds the
-    same links and none falls back to a default."""
-    return {**os.environ, "ENVELOPE_BASE_URL": settings.base_url}
+    process's, with the base URL and the data dir it settled on, so every
+    process builds the same links, uses the same data and none falls back
+    to a default of its own."""
+    return {**os.environ, "ENVELOPE_BASE_URL": settings.base_url, "ENVELOPE_DATA_DIR": str(settings.data_dir)}
 
 
 def restrict_new_files_to_owner() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from envelope.access import Principal
-from envelope.accounts import create_organization, user_label
+from envelope.accounts import user_label
 from envelope.audit import AuditAction, record_event
 from envelope.authentication import authenticate
 from envelope.errors import Conflict, Forbidden, NotFound
@@ -128,16 +128,6 @@ def organizations_of(session: Session, user: User) -> list[tuple[Organization, R
         .order_by(Organization.name)
     )
     return [(org, role) for org, role in rows]
-
-
-def create_owned_organization(session: Session, name: str, user: User) -> Organization:
-    """A new organization whose first owner is `user`; InvalidInput or Conflict for the name."""
-    actor = user_label(user)
-    organization = create_organization(session, name, actor=actor)
-    session.add(Membership(organization_id=organization.id, user_id=user.id, role=Role.owner))
-    session.flush()
-    record_event(session, organization.id, actor, AuditAction.member_add, user.username, role=Role.owner.value)
-    return organization
 
 
 def list_members(session: Session, organization: Organization) -> list[Membership]:

@@ -26,7 +26,7 @@ from envelope.accounts import (
     InvalidField,
     SignupClosed,
     TakenField,
-    create_user,
+    create_account,
     register_user,
     signup_open,
     validate_new_password,
@@ -104,7 +104,7 @@ def confirm_signup(session: Session, token: str) -> tuple[User, str | None]:
     if pending.expires <= utcnow():
         raise InvalidLink("This sign-up link has expired; sign up again.")
     try:
-        user = create_user(session, pending.username, email=pending.email, actor="signup")
+        user = create_account(session, pending.username, email=pending.email, actor="signup")
     except TakenField as exc:
         raise InvalidLink(f"{exc} Sign up again.") from None
     user.password_hash = pending.password_hash

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from envelope import catalog, invitations, membership, upstream
+from envelope import accounts, catalog, invitations, membership, upstream
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import Role
 from web.invitations import send_invitation
@@ -22,7 +22,7 @@ def new() -> Response | str:
     if request.method == "POST":
         try:
             with runtime().db.write() as session:
-                org = membership.create_owned_organization(session, name, signed_in_user())
+                org = accounts.create_organization(session, name, owner=signed_in_user())
             flash(f"Created {org.name}. You are its owner.", "success")
             return redirect(url_for("orgs.dashboard", org=org.name))
         except EnvelopeError as exc:

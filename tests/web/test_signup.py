@@ -121,3 +121,12 @@ def test_invitation_lets_its_holder_sign_up_while_closed(make_settings, db):
         assert dana.email_verified is not None  # the invitation reached this address
 
     assert Browser(app.test_client()).get("/signup?invitation=wrong").status_code == 403
+
+
+def test_an_account_made_first_by_the_cli_is_the_admin_and_sign_up_then_is_not(browser, db):
+    from envelope.accounts import create_account
+
+    with db.write() as session:  # what `envelope user create root` does on a new instance
+        create_account(session, "root", email="root@example.com", actor="cli root")
+    assert browser.signup("alice", "alice@example.com").status_code == 200  # an emailed link now
+    assert _user(db, "root").is_admin and _user(db, "alice") is None

@@ -164,3 +164,47 @@ def _basic(secret):
     from tests.webui.conftest import basic
 
     return basic(secret)
+
+
+def _ownerless(world, name: str = "lonely"):
+    from envelope.accounts import create_organization, set_admin
+
+    with world.db.write() as session:
+        create_organization(session, name, actor="cli root")  # `envelope org create lonely`, no --owner
+        set_admin(session, session.merge(world.users["nina"]), True, actor="tests")
+
+
+def test_an_administrator_claims_an_organization_created_without_owner(world):
+    _ownerless(world)
+    admin = world.browser("nina")
+    assert admin.get("/lonely/").status_code == 404  # not a member: unreachable until claimed
+    settings = admin.get("/admin/settings").get_data(as_text=True)
+    assert "Organizations without an owner" in settings and "Become owner of lonely" in settings
+    assert "Become owner of acme" not in settings
+
+    response = admin.post("/admin/orgs/lonely/claim")
+    assert response.status_code == 302 and response.headers["Location"] == "/lonely/"
+    assert admin.get("/lonely/").status_code == 200
+    assert "Become owner of lonely" not in admin.get("/admin/settings").get_data(as_text=True)
+    with world.db.read() as session:
+        roles = session.execute(select(Membership.user_id, Membership.role)).all()
+    assert (world.users["nina"].id, Role.owner) in roles
+    audit = admin.get("/lonely/audit").get_data(as_text=True)
+    assert "org.claim" in audit
+
+
+def test_only_an_administrator_claims_and_only_an_organization_without_owner(world):
+    _ownerless(world)
+    refused = world.browser("olivia").post("/admin/orgs/lonely/claim")  # an owner elsewhere, not an admin
+    assert refused.status_code == 403
+    assert "Only administrators" in refused.get_data(as_text=True)
+
+    admin = world.browser("nina")
+    taken = admin.post("/admin/orgs/acme/claim", follow_redirects=True)
+    assert "acme already has an owner; ask them to add you." in taken.get_data(as_text=True)
+    assert admin.get("/acme/").status_code == 404
+    missing = admin.post("/admin/orgs/nosuch/claim", follow_redirects=True)
+    assert "No organization named &#39;nosuch&#39;" in missing.get_data(as_text=True)
+    assert admin.post("/admin/orgs/lonely/claim", csrf=False).status_code == 400
+    with world.db.read() as session:
+        assert session.scalar(select(Membership.id).where(Membership.user_id == world.users["nina"].id)) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
-from envelope import invitations, membership
+from envelope import accounts, invitations, membership
 from envelope.audit import list_events
 from envelope.errors import Forbidden
 from envelope.models import Role
@@ -33,7 +33,7 @@ def create_org() -> tuple[Response, int]:
         raise Forbidden("Access tokens cannot create organizations; sign in to the web UI.")
     name = text(body(), "name", required=True)
     with runtime().db.write() as session:
-        org = membership.create_owned_organization(session, name, current_user.user)
+        org = accounts.create_organization(session, name, owner=current_user.user)
         return jsonify(shapes.organization(org, Role.owner)), 201
 
 
