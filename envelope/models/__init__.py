@@ -20,6 +20,7 @@ from envelope.models.github import (
     SyncRun,
     WebhookDelivery,
 )
+from envelope.models.mail import MailMessage
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ReadmeStatus, Release
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
@@ -36,6 +37,7 @@ __all__ = [
     "DeletedFilename",
     "File",
     "FileSource",
+    "MailMessage",
     "Membership",
     "OutboxMessage",
     "Organization",
