@@ -23,6 +23,7 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "reconcile": {"task": "envelope.reconcile", "schedule": float(settings.reconcile_interval)},
             "poll": {"task": "envelope.poll_all", "schedule": float(settings.poll_interval)},
+            "housekeeping": {"task": "envelope.housekeeping", "schedule": float(settings.housekeeping_interval)},
         },
     )
     broker.install()

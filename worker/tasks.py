@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from envelope import mail, readme, sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
+from envelope.publish import remove_stale_spool_files
 from envelope.runtime import Runtime
 
 
@@ -41,6 +42,12 @@ def render_readme(release_id: int) -> str | None:
 @shared_task(name="envelope.poll_all")
 def poll_all() -> int:
     return sync.poll_connections(runtime())
+
+
+@shared_task(name="envelope.housekeeping")
+def housekeeping() -> int:
+    """Periodic (beat): removes upload spool files a killed process left behind."""
+    return remove_stale_spool_files(runtime().settings.tmp_dir)
 
 
 @shared_task(name="envelope.reconcile")
