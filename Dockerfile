@@ -19,6 +19,5 @@ RUN pip install .
 
 USER envelope
 EXPOSE 8080
-# The same command as the Procfile's web process.
-CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--reuse-port", "--workers", "2", "--worker-class", "gthread", \
-     "--threads", "8", "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app"]
+# The same command as the Procfile's web process (envelope/processes.py).
+CMD ["envelope", "process", "web", "--host", "0.0.0.0", "--port", "8080"]

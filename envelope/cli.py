@@ -486,3 +486,23 @@ def ci_init(path: Path, force: bool) -> None:
 
     written = write_workflow(path, force=force)
     click.echo(f"Wrote {written}; commit it, then see ci/README.md for the webhook.")
+
+
+@main.command("process")
+@click.argument("name", type=click.Choice(["web", "worker", "beat"]))
+@click.option("--host", default="127.0.0.1", show_default=True, help="web: address to bind")
+@click.option("--port", default=8080, show_default=True, type=int, help="web: port to bind")
+@click.option("--workers", default=2, show_default=True, type=int, help="web: gunicorn worker processes")
+@click.option("--concurrency", default=2, show_default=True, type=int, help="worker: task processes")
+@click.option("--dry-run", is_flag=True, help="Print the command line (JSON) instead of running it.")
+@friendly_errors
+def process(name: str, host: str, port: int, workers: int, concurrency: int, dry_run: bool) -> None:
+    """Become one of Envelope's processes (what the Procfile and docker-compose
+    run; `envelope serve` starts the same command lines, see envelope/processes.py)."""
+    from envelope.processes import command, exec_process
+
+    argv = command(name, Settings.from_env(), host=host, port=port, workers=workers, concurrency=concurrency)
+    if dry_run:
+        click.echo(json.dumps(argv))
+        return
+    exec_process(argv)

@@ -45,6 +45,7 @@ class Settings:
     sync_followups: tuple[int, ...]
     reconcile_interval: int  # seconds
     poll_interval: int  # seconds between polls of every repository
+    housekeeping_interval: int  # seconds between housekeeping runs (stale upload spools)
     max_file_size: int  # bytes
     ratelimit_storage_url: str  # limits storage: redis://…, envelope+db:// (the database) or memory://
     downloads: str  # "redirect" (presigned/CDN URL) or "stream" (through the web process)
@@ -99,6 +100,7 @@ class Settings:
             sync_followups=_int_list(env.get("ENVELOPE_SYNC_FOLLOWUPS"), DEFAULT_FOLLOWUPS),
             reconcile_interval=int(env.get("ENVELOPE_RECONCILE_INTERVAL", "60")),
             poll_interval=int(env.get("ENVELOPE_POLL_INTERVAL", "3600")),
+            housekeeping_interval=int(env.get("ENVELOPE_HOUSEKEEPING_INTERVAL", "3600")),
             max_file_size=int(env.get("ENVELOPE_MAX_FILE_SIZE", str(DEFAULT_MAX_FILE_SIZE))),
             ratelimit_storage_url=_ratelimit_storage_url(env),
             downloads=_choice(

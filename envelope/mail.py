@@ -1,8 +1,14 @@
-"""Outgoing email: SMTP when ENVELOPE_SMTP_HOST is set, otherwise .eml files.
+"""Outgoing email: queued in the database, sent by the worker.
 
-A laptop install has no mail server, so without an SMTP host every message
-is written to ENVELOPE_DATA_DIR/mail/ and only the file's path is logged:
-the messages carry sign-in links, which must never reach a log.
+`queue_mail` records a message (and an outbox row for the worker's send
+task) in the transaction of the request that decides to send it, so a web
+process that restarts loses no mail and no request waits on a mail server.
+`deliver` (the worker's task) sends it once: SMTP when ENVELOPE_SMTP_HOST is
+set, otherwise an .eml file under ENVELOPE_DATA_DIR/mail/.
+
+A laptop install has no mail server, so file mode also logs one line per
+message with its link, for the `serve` console. With SMTP configured the
+links never reach a log: they are live sign-in and reset links.
 """
 from __future__ import annotations
 
@@ -11,27 +17,33 @@ import os
 import secrets
 import smtplib
 import ssl
-import threading
+import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from envelope import outbox
 from envelope.config import Settings
+from envelope.db import Database
+from envelope.models import MailMessage, TaskName
 from envelope.models.base import utcnow
+from envelope.sealing import seal, unseal
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30  # seconds
 IMPLICIT_TLS_PORT = 465
+SEND_TASK = TaskName.send_mail
+LINK = re.compile(r"https?://\S+")
 
 
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None:
         """Deliver now; raises OSError/smtplib.SMTPException when delivery fails."""
-
-    def send_soon(self, message: EmailMessage) -> None:
-        """Deliver without making the caller wait on the network; failures are logged."""
 
 
 def compose(*, sender: str, to: str, subject: str, body: str) -> EmailMessage:
@@ -41,7 +53,9 @@ def compose(*, sender: str, to: str, subject: str, body: str) -> EmailMessage:
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="envelope.invalid")
-    message.set_content(body)
+    # 7bit (8bit when not ASCII), never quoted-printable: a long link stays
+    # on one line in the .eml file, where a person can copy it.
+    message.set_content(body, cte="7bit" if body.isascii() else "8bit")
     return message
 
 
@@ -59,11 +73,10 @@ class FileMailer:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(bytes(message))
-        log.info("No SMTP host configured: wrote email for %s to %s", message["To"], path)
-
-    # A local file write is quick and lets whoever reads the directory (tests
-    # included) find the message as soon as the request returns.
-    send_soon = send
+        # One line a person can copy from the `serve` console: this is the
+        # laptop mode, where the console is the mailbox.
+        links = " ".join(LINK.findall(message.get_content())) or str(path)
+        log.info("Mail to %s: \"%s\" \u2014 %s", message["To"], message["Subject"], links)
 
 
 class SmtpMailer:
@@ -97,17 +110,6 @@ class SmtpMailer:
                 smtp.login(self.username, self.password or "")
             smtp.send_message(message)
 
-    def send_soon(self, message: EmailMessage) -> None:
-        # A request must not wait on (or reveal, by its timing) a mail
-        # server round trip; a lost message is recovered by asking again.
-        threading.Thread(target=self._send_logged, args=(message,), daemon=True).start()
-
-    def _send_logged(self, message: EmailMessage) -> None:
-        try:
-            self.send(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            log.error("Could not send email to %s via %s:%s: %s", message["To"], self.host, self.port, exc)
-
 
 def mailer_from_settings(settings: Settings) -> Mailer:
     if settings.smtp_host:
@@ -119,3 +121,53 @@ def mailer_from_settings(settings: Settings) -> Mailer:
             starttls=settings.smtp_starttls,
         )
     return FileMailer(settings.data_dir / "mail")
+
+
+def queue_mail(session: Session, settings: Settings, *, to: str, subject: str, body: str) -> MailMessage:
+    """Record a message for the worker to send once this transaction commits.
+    The request never waits on (or reveals, by its timing) a mail server."""
+    mail = MailMessage(recipient=to, subject=subject, body_sealed=seal(settings.secret_key, body))
+    session.add(mail)
+    session.flush()  # its id, for the task
+    outbox.enqueue(session, SEND_TASK, mail_id=mail.id)
+    return mail
+
+
+def deliver(db: Database, settings: Settings, mail_id: int, mailer: Mailer | None = None) -> bool:
+    """Send one queued message unless it was sent already; True when sent now.
+
+    The row is locked while sending (PostgreSQL) and marked sent in the same
+    transaction, so a retried or redelivered task sends nothing twice. A
+    failure is recorded on the row and raised, for the task to retry."""
+    mailer = mailer or mailer_from_settings(settings)
+    with db.write() as session:
+        mail = session.scalar(select(MailMessage).where(MailMessage.id == mail_id).with_for_update())
+        if mail is None or mail.sent is not None:
+            return False
+        message = compose(sender=settings.mail_from, to=mail.recipient, subject=mail.subject,
+                          body=unseal(settings.secret_key, mail.body_sealed))
+        try:
+            mailer.send(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            failure = exc
+        else:
+            mail.sent = utcnow()
+            mail.attempts += 1
+            mail.last_error = None
+            return True
+    # Recorded after the lock is released, in its own transaction.
+    with db.write() as session:
+        mail = session.get(MailMessage, mail_id)
+        mail.attempts += 1
+        mail.last_error = f"{type(failure).__name__}: {failure}"[:1000]
+        log.warning("Could not send email #%d to %s (attempt %d): %s", mail.id, mail.recipient,
+                    mail.attempts, mail.last_error)
+    raise failure
+
+
+def deliver_pending(db: Database, settings: Settings) -> int:
+    """Send every unsent message now, in this process (what the worker's task
+    does, one message at a time); returns how many were sent."""
+    with db.read() as session:
+        ids = session.scalars(select(MailMessage.id).where(MailMessage.sent.is_(None)).order_by(MailMessage.id)).all()
+    return sum(deliver(db, settings, mail_id) for mail_id in ids)

@@ -120,7 +120,10 @@ def publish_file(
         spool.unlink(missing_ok=True)
 
 
-def remove_stale_spool_files(spool_dir: Path, *, older_than: float) -> int:
+STALE_SPOOL_AGE = 3600.0  # seconds; an upload spool untouched this long was abandoned
+
+
+def remove_stale_spool_files(spool_dir: Path, *, older_than: float = STALE_SPOOL_AGE) -> int:
     """Delete spool files a killed process left behind; returns how many.
 
     Only files untouched for `older_than` seconds go, so an upload or import

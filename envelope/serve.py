@@ -1,7 +1,9 @@
 """`envelope serve`: gunicorn, a Celery worker and beat, supervised.
 
-The children are started with the same commands the Procfile uses, so the
-laptop setup and production differ only in where those commands run. A child
+The children are started with the command lines of envelope/processes.py,
+which the Procfile and docker-compose run too (`envelope process NAME`), so
+the laptop setup and production differ only in where those commands run.
+Housekeeping (stale upload spools) runs on beat, as everywhere else. A child
 that dies is restarted (with back-off); Ctrl-C or SIGTERM stops them all.
 """
 from __future__ import annotations
@@ -16,35 +18,12 @@ from dataclasses import dataclass, field
 
 from envelope.config import WILDCARD_HOSTS, Settings, served_environ
 from envelope.errors import EnvelopeError
-from envelope.publish import remove_stale_spool_files
+from envelope.processes import commands
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks
 MAX_BACKOFF = 30.0  # seconds
 STOP_GRACE = 10.0  # seconds before SIGKILL
-STALE_SPOOL_AGE = 3600.0  # seconds; an upload spool untouched this long was abandoned
-
-
-def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:
-    python = sys.executable
-    return {
-        "web": [
-            # --reuse-port: a listening socket per worker, so the kernel spreads
-            # connections evenly; with one shared socket, one worker can take
-            # every keep-alive connection and leave the other core idle.
-            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-            "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
-        ],
-        "worker": [
-            python, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle",
-        ],
-        "beat": [
-            python, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO",
-            "--schedule", str(settings.data_dir / "celerybeat-schedule"),
-        ],
-    }
 
 
 @dataclass
@@ -110,7 +89,6 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> 
         nonlocal stopping
         stopping = True
 
-    remove_stale_spool_files(settings.tmp_dir, older_than=STALE_SPOOL_AGE)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     for child in children:

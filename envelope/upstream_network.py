@@ -192,7 +192,7 @@ def _new_conn(conn: HTTPConnection) -> socket.socket:
     if fetch is None:  # fail closed: only UpstreamFetch may open upstream connections
         raise NewConnectionError(conn, "upstream connection outside an UpstreamFetch")
     try:
-        return fetch.connect(conn._dns_host, conn.port, conn.timeout, conn.socket_options)
+        return fetch.connect(conn.host, conn.port, conn.timeout, conn.socket_options)
     except OSError as exc:
         raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
 

@@ -1,7 +1,6 @@
 """Flask application factory. Views parse HTTP, call envelope/, render."""
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
@@ -55,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     machine = (health, simple, files, upload, hooks)
-    _skip_limiter_check_for(app, limiter, {module.bp.name for module in machine})
+    _skip_limiter_check_for(limiter, {module.bp.name for module in machine})
     # Machine endpoints authenticate every request (Basic auth, HMAC); they
     # carry no cookies worth forging, so CSRF tokens do not apply.
     for module in machine:
@@ -80,17 +79,20 @@ def _no_sniffing(response: Response) -> Response:
     return response
 
 
-def _skip_limiter_check_for(app: Flask, limiter, blueprints: set[str]) -> None:
+_MACHINE_BLUEPRINTS: set[str] = set()
+
+
+def _skip_limiter_check_for(limiter, blueprints: set[str]) -> None:
     """Flask-Limiter runs its check before every request, and on an index page
     that check costs about a third of the request. The machine endpoints carry
     no declared limits (web/auth.py counts failed sign-ins itself), so they
-    skip it; the pages' decorated limits are untouched."""
-    hooks = app.before_request_funcs[None]
-    check = hooks[hooks.index(limiter._check_request_limit)]
+    skip it through Flask-Limiter's public request filter, which it consults
+    before looking up any limit; the pages' decorated limits are untouched.
+    The limiter is one per process (web/extensions.py): register once."""
+    if not _MACHINE_BLUEPRINTS:
+        limiter.request_filter(_is_machine_endpoint)
+    _MACHINE_BLUEPRINTS.update(blueprints)
 
-    @functools.wraps(check)
-    def check_pages_only() -> None:
-        if request.blueprint not in blueprints:
-            check()
 
-    hooks[hooks.index(check)] = check_pages_only
+def _is_machine_endpoint() -> bool:
+    return request.blueprint in _MACHINE_BLUEPRINTS

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from envelope import accounts, signups, totp
 from envelope.errors import Conflict, EnvelopeError, NotFound, Unauthorized
 from envelope.invitations import invitation_for_signup
-from envelope.mail import compose, mailer_from_settings
+from envelope.mail import queue_mail
 from envelope.membership import organizations_of
 from envelope.models import User
 from envelope.one_time_tokens import LIFETIMES, RESET_PASSWORD, VERIFY_EMAIL, InvalidLink
@@ -83,15 +83,15 @@ def _invitation_path(secret: str) -> str:
     return "/invitations/" + quote(secret, safe="")
 
 
-def _send_mail(to: str, subject: str, template: str, **context: object) -> None:
-    settings = runtime().settings
+def _send_mail(db_session, to: str, subject: str, template: str, **context: object) -> None:
+    """Queue a message in the request's own transaction; the worker sends it."""
     body = render_template(template, **context)
-    message = compose(sender=settings.mail_from, to=to, subject=subject, body=body)
-    mailer_from_settings(settings).send_soon(message)
+    queue_mail(db_session, runtime().settings, to=to, subject=subject, body=body)
 
 
-def _send_verification(user: User, token: str) -> None:
+def _send_verification(db_session, user: User, token: str) -> None:
     _send_mail(
+        db_session,
         user.email,
         "Confirm your email address for Envelope",
         "accounts/email/verify_email.txt",
@@ -217,16 +217,17 @@ def signup() -> Response | str | tuple[str, int]:
                 )
                 user = outcome.user
                 token = None if user is None or user.email_verified else accounts.start_email_verification(db_session, user)
+                if user is None:
+                    _send_signup_mail(db_session, form.email.data.strip(), form.username.data.strip(), outcome)
+                elif token:
+                    _send_verification(db_session, user, token)
         except accounts.SignupClosed:
             return render_template("accounts/signup_closed.html"), 403
         except (accounts.InvalidField, accounts.TakenField) as exc:
             _show_error(form, exc)
         else:
             if user is None:
-                _send_signup_mail(form.email.data.strip(), form.username.data.strip(), outcome)
                 return render_template("accounts/signup_check_email.html", email=form.email.data.strip())
-            if token:
-                _send_verification(user, token)
             flash(f"Welcome, {user.username}! Your account is ready.", "success")
             return _sign_in(user, remember=False, next_url=next_url)
     return render_template("accounts/signup.html", form=form, invited_to=invited_to, next_url=next_url)
@@ -243,14 +244,14 @@ def confirm_signup(token: str) -> Response | tuple[str, int]:
     return _sign_in(user, remember=False, next_url=safe_next(next_path))
 
 
-def _send_signup_mail(email: str, username: str, outcome: signups.SignupOutcome) -> None:
+def _send_signup_mail(db_session, email: str, username: str, outcome: signups.SignupOutcome) -> None:
     """The one email a pending sign-up sends; the page shown is the same either way."""
     if outcome.confirm_token:
-        _send_mail(email, "Finish creating your Envelope account", "accounts/email/confirm_signup.txt",
+        _send_mail(db_session, email, "Finish creating your Envelope account", "accounts/email/confirm_signup.txt",
                    username=username, link=_external_url("accounts.confirm_signup", token=outcome.confirm_token),
                    hours=int(signups.SIGNUP_LIFETIME.total_seconds() // 3600))
     elif outcome.notify_registered:
-        _send_mail(email, "Finish creating your Envelope account", "accounts/email/signup_registered.txt",
+        _send_mail(db_session, email, "Finish creating your Envelope account", "accounts/email/signup_registered.txt",
                    login=_external_url("accounts.login"), reset=_external_url("accounts.reset_request"))
 
 
@@ -335,16 +336,17 @@ def reset_request() -> str:
         # The same answer whether or not the address is registered.
         with runtime().db.write() as db_session:
             found = accounts.request_password_reset(db_session, form.email.data)
-        if found is not None:
-            user, token = found
-            _send_mail(
-                user.email,
-                "Reset your Envelope password",
-                "accounts/email/reset_password.txt",
-                user=user,
-                link=_external_url("accounts.reset_password", token=token),
-                minutes=int(LIFETIMES[RESET_PASSWORD].total_seconds() // 60),
-            )
+            if found is not None:
+                user, token = found
+                _send_mail(
+                    db_session,
+                    user.email,
+                    "Reset your Envelope password",
+                    "accounts/email/reset_password.txt",
+                    user=user,
+                    link=_external_url("accounts.reset_password", token=token),
+                    minutes=int(LIFETIMES[RESET_PASSWORD].total_seconds() // 60),
+                )
         return render_template("accounts/reset_sent.html")
     return render_template("accounts/reset_request.html", form=form)
 
@@ -390,10 +392,10 @@ def resend_verification() -> Response:
         with runtime().db.write() as db_session:
             user = _me(db_session)
             token = accounts.start_email_verification(db_session, user)
+            _send_verification(db_session, user, token)
     except Conflict as exc:
         flash(str(exc), "success")
     else:
-        _send_verification(user, token)
         flash(f"We sent a new confirmation link to {user.email}.", "success")
     return redirect(url_for("accounts.account"))
 

@@ -48,9 +48,13 @@ def register(app: Flask) -> None:
             message = f"A form field is too large: fields may be at most {field_limit} bytes."
         return error_response(413, message)
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return error_response(exc.code or 500, exc.description or exc.name)
+    app.register_error_handler(HTTPException, http_error)
+
+
+def http_error(exc: HTTPException) -> Response:
+    """Plain text with the reason phrase (web/api answers /api/ paths in JSON
+    and falls back to this for every other path)."""
+    return error_response(exc.code or 500, exc.description or exc.name)
 
 
 __all__ = ["Unauthorized", "error_response", "register"]

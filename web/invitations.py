@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from envelope import invitations
-from envelope.mail import compose, mailer_from_settings
+from envelope.mail import queue_mail
 from envelope.models import Membership
 from web.org_pages import html_pages, signed_in_user
 from web.runtime import runtime
@@ -57,9 +57,7 @@ def accept(token: str) -> Response:
     return redirect(url_for("orgs.dashboard", org=org_name))
 
 
-def send_invitation(to: str, subject: str, body: str) -> None:
-    """Email an invitation (SMTP, or an .eml file in ENVELOPE_DATA_DIR/mail/
-    without one); the inviter also sees the link, so a lost email is no loss."""
-    settings = runtime().settings
-    message = compose(sender=settings.mail_from, to=to, subject=subject, body=body)
-    mailer_from_settings(settings).send_soon(message)
+def send_invitation(session, to: str, subject: str, body: str) -> None:
+    """Queue an invitation email in the invitation's own transaction (the
+    worker sends it: SMTP, or an .eml file in ENVELOPE_DATA_DIR/mail/)."""
+    queue_mail(session, runtime().settings, to=to, subject=subject, body=body)

@@ -97,7 +97,7 @@ def invite(org: str) -> Response:
         link = public_base_url() + url_for("invitations.show", token=new.secret)
         subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
         email, organization = new.invitation.email, access.organization
-    send_invitation(email, subject, text_body)
+        send_invitation(session, email, subject, text_body)
     page = render_template("ui/invitation_sent.html", org=organization, email=email, role=role, link=link)
     return no_store(Response(page))
 

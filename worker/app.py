@@ -24,6 +24,7 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "reconcile": {"task": TaskName.reconcile, "schedule": float(settings.reconcile_interval)},
             "poll": {"task": TaskName.poll_all, "schedule": float(settings.poll_interval)},
+            "housekeeping": {"task": TaskName.housekeeping, "schedule": float(settings.housekeeping_interval)},
         },
     )
     broker.install()

@@ -1,15 +1,17 @@
 """Celery tasks: thin wrappers that load by id and call envelope/."""
 from __future__ import annotations
 
+import smtplib
 from functools import cache
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from envelope import readme, sync
+from envelope import mail, readme, sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
 from envelope.models import TaskName
+from envelope.publish import remove_stale_spool_files
 from envelope.runtime import Runtime
 
 
@@ -43,6 +45,12 @@ def poll_all() -> int:
     return sync.poll_connections(runtime())
 
 
+@shared_task(name=TaskName.housekeeping)
+def housekeeping() -> int:
+    """Periodic (beat): removes upload spool files a killed process left behind."""
+    return remove_stale_spool_files(runtime().settings.tmp_dir)
+
+
 @shared_task(name=TaskName.reconcile)
 def reconcile() -> int:
     """Heals lost work, and its heartbeat proves beat -> broker -> worker moves."""
@@ -50,3 +58,13 @@ def reconcile() -> int:
         record_heartbeat(session, "worker")
     readme.queue_unrendered(runtime().db, stale_after=sync.lease_seconds(runtime()))
     return sync.reconcile(runtime())
+
+
+@shared_task(
+    name=mail.SEND_TASK, acks_late=True,
+    autoretry_for=(OSError, smtplib.SMTPException), retry_backoff=5, retry_backoff_max=600, max_retries=12,
+)
+def send_mail(mail_id: int) -> bool:
+    """Idempotent: a message already marked sent is not sent again. A mail
+    server that refuses or is unreachable is tried again with back-off."""
+    return mail.deliver(runtime().db, runtime().settings, mail_id)

@@ -26,6 +26,7 @@ from envelope.models.github import (
     TaskName,
     WebhookDelivery,
 )
+from envelope.models.mail import MailMessage
 from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ReadmeStatus, Release
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
@@ -44,6 +45,7 @@ __all__ = [
     "DeliveryOutcome",
     "File",
     "FileSource",
+    "MailMessage",
     "Membership",
     "OutboxMessage",
     "Organization",

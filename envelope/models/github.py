@@ -65,6 +65,8 @@ class TaskName(enum.StrEnum):
     render_readme = "envelope.render_readme"
     poll_all = "envelope.poll_all"
     reconcile = "envelope.reconcile"
+    send_mail = "envelope.send_mail"
+    housekeeping = "envelope.housekeeping"
 
 
 class RepositoryConnection(Base):

@@ -60,13 +60,46 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     assert compose_config(tmp_path / "docker-compose.yml", "-q").returncode != 0
 
 
-def test_procfile_processes_match_serve() -> None:
+def _process_argv(args: list[str], tmp_path: Path) -> list[str]:
+    """What `envelope process ...` would exec, from `--dry-run`."""
+    assert args[:2] == ["envelope", "process"], args
+    env = {**os.environ, "ENVELOPE_DATA_DIR": str(tmp_path / "data"), "ENVELOPE_SECRET_KEY": "k" * 40}
+    shown = subprocess.run([str(BIN / "envelope"), *args[1:], "--dry-run"], env=env, capture_output=True,
+                           text=True, timeout=60, check=True)
+    return json.loads(shown.stdout)
+
+
+def _module_argv(name: str, tmp_path: Path, **options) -> list[str]:
+    from envelope.config import Settings
+    from envelope.processes import command
+
+    settings = Settings.from_env({"ENVELOPE_DATA_DIR": str(tmp_path / "data"), "ENVELOPE_SECRET_KEY": "k" * 40})
+    return command(name, settings, **options)
+
+
+def test_procfile_and_compose_run_the_processes_module(tmp_path: Path) -> None:
+    """One definition: the Procfile, docker-compose and `envelope serve`
+    (envelope/processes.py, tested in test_serve.py) run the same command lines."""
     procfile = dict(line.split(": ", 1) for line in (REPO_ROOT / "Procfile").read_text().splitlines() if line)
     assert set(procfile) == {"release", "web", "worker", "beat"}
     assert procfile["release"] == "envelope migrate"
-    assert procfile["web"].startswith("gunicorn ") and "web.wsgi:app" in procfile["web"]
-    assert procfile["worker"].startswith("celery -A worker.celery_app worker")
-    assert procfile["beat"].startswith("celery -A worker.celery_app beat")
+    # The Procfile's lines as the shell expands them, with the platform's variables unset.
+    clean = {k: v for k, v in os.environ.items() if k not in {"HOST", "PORT", "WEB_CONCURRENCY", "WORKER_CONCURRENCY"}}
+    shell = {name: subprocess.run(["sh", "-c", f"printf '%s\\n' {line}"], env=clean, capture_output=True, text=True,
+                                  check=True).stdout.split()
+             for name, line in procfile.items()}
+    model = json.loads(compose_config(REPO_ROOT / "docker-compose.yml", "--format", "json").stdout)
+    expected = {
+        "web": _module_argv("web", tmp_path, host="0.0.0.0", port=8080, workers=2),
+        "worker": _module_argv("worker", tmp_path, concurrency=2),
+        "beat": _module_argv("beat", tmp_path),
+    }
+    for name, argv in expected.items():
+        assert _process_argv(shell[name], tmp_path) == argv, f"Procfile {name}"
+        assert _process_argv(model["services"][name]["command"], tmp_path) == argv, f"compose {name}"
+    assert "web.wsgi:app" in expected["web"] and expected["worker"][1:6] == ["-m", "celery", "-A", "worker.celery_app", "worker"]
+    assert expected["beat"][-1] == str(tmp_path.resolve() / "data" / "celerybeat-schedule")
+
 
 
 def consecutive_free_ports(count: int) -> int:

@@ -17,7 +17,7 @@ HEARTBEAT_EVERY = 1  # seconds: ENVELOPE_RECONCILE_INTERVAL for this module's se
 
 @pytest.fixture(scope="module")
 def server_env() -> dict[str, str]:
-    return {"ENVELOPE_RECONCILE_INTERVAL": str(HEARTBEAT_EVERY)}
+    return {"ENVELOPE_RECONCILE_INTERVAL": str(HEARTBEAT_EVERY), "ENVELOPE_HOUSEKEEPING_INTERVAL": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,34 @@ def _children(pid: int) -> list[tuple[int, str]]:
 def test_embedded_worker_and_beat_run_tasks(server) -> None:
     first = _wait_for_heartbeat_after(server, None)
     assert _wait_for_heartbeat_after(server, first) > first
+
+
+def test_serve_runs_the_command_lines_of_the_processes_module(server) -> None:
+    """The Procfile and docker-compose run these too (test_deployment.py)."""
+    from envelope.config import Settings
+    from envelope.processes import commands
+
+    settings = Settings.from_env({**server.env, "ENVELOPE_DATA_DIR": str(server.data_dir)})
+    expected = commands(settings, host=server.host, port=server.port, workers=2)
+    running = sorted(cmd.strip() for _pid, cmd in _children(server.pid))
+    assert running == sorted(" ".join(argv) for argv in expected.values())
+
+
+def test_beat_removes_abandoned_upload_spools(server) -> None:
+    """Housekeeping is a periodic task on beat (not a step of `serve`'s start)."""
+    tmp = server.data_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    stale, fresh = tmp / "upload-abandoned.part", tmp / "upload-in-progress.part"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial upload")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    deadline = time.monotonic() + 60
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not stale.exists(), server.log_text()[-3000:]
+    assert fresh.exists()
+    assert "envelope.housekeeping" in server.log_text()
 
 
 def test_a_killed_worker_is_restarted(server) -> None:

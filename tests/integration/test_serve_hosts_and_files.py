@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from tests.mailbox import wait_for_mail
+
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 FORGED = {"Host": "attacker.example"}
 
@@ -37,7 +39,7 @@ def test_reset_link_uses_the_served_address_and_data_files_are_private(envelope_
                         headers=FORGED, timeout=30)
     assert sent.status_code == 200
 
-    (eml,) = (server.data_dir / "mail").glob("*.eml")
+    (eml,) = wait_for_mail(server)  # written by the worker
     body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_content()
     assert "attacker.example" not in body
     assert f"{server.base_url}/reset-password/" in body

@@ -7,22 +7,50 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
+from sqlalchemy import select
+
 from envelope.config import Settings
-from envelope.mail import FileMailer, SmtpMailer, compose, mailer_from_settings
+from envelope.mail import FileMailer, SmtpMailer, compose, deliver, mailer_from_settings, queue_mail
+from envelope.models import MailMessage, OutboxMessage
+
+# Longer than a mail line (78): quoted-printable would break it across lines.
+LINK = "https://envelope.example/reset-password/" + "SECRET" * 15
 
 
 def _message():
     return compose(sender="Envelope <noreply@example.com>", to="alice@example.com", subject="Hello",
-                   body="Your link: https://envelope.example/reset-password/SECRET\n")
+                   body=f"Your link:\n{LINK}\n")
 
 
-def test_file_mailer_writes_eml_and_logs_only_the_path(tmp_path, caplog):
+def test_file_mailer_writes_eml_with_the_link_on_one_line_and_logs_one_line(tmp_path, caplog):
     caplog.set_level("INFO", logger="envelope.mail")
-    FileMailer(tmp_path / "mail").send_soon(_message())
+    FileMailer(tmp_path / "mail").send(_message())
     (path,) = (tmp_path / "mail").glob("*.eml")
-    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-    assert parsed["To"] == "alice@example.com" and "SECRET" in parsed.get_content()
-    assert str(path) in caplog.text and "SECRET" not in caplog.text
+    raw = path.read_bytes()
+    assert LINK.encode() + b"\n" in raw  # copyable from the file itself
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["To"] == "alice@example.com" and LINK in parsed.get_content()
+    # The laptop mode: the `serve` console is the mailbox.
+    assert f'Mail to alice@example.com: "Hello" \u2014 {LINK}' in caplog.messages
+
+
+def _settings(tmp_path, **env) -> Settings:
+    return Settings.from_env({"ENVELOPE_DATA_DIR": str(tmp_path), "ENVELOPE_SECRET_KEY": "k" * 40, **env})
+
+
+def _queue(database, settings) -> int:
+    with database.write() as session:
+        return queue_mail(session, settings, to="alice@example.com", subject="Hello", body=f"Your link:\n{LINK}\n").id
+
+
+def test_queued_mail_is_sealed_and_has_its_outbox_row(database, tmp_path):
+    settings = _settings(tmp_path)
+    mail_id = _queue(database, settings)
+    with database.read() as session:
+        mail = session.get(MailMessage, mail_id)
+        assert mail.sent is None and "SECRET" not in mail.body_sealed
+        (row,) = session.scalars(select(OutboxMessage)).all()
+        assert (row.task, row.kwargs) == ("envelope.send_mail", {"mail_id": mail_id})
 
 
 class _Inbox(Message):
@@ -58,10 +86,23 @@ def test_smtp_mailer_delivers(smtp_server):
     assert received["Subject"] == "Hello" and received["To"] == "alice@example.com"
 
 
-def test_smtp_failures_in_the_background_are_logged_not_raised(caplog):
-    mailer = SmtpMailer("127.0.0.1", _free_port())
-    mailer._send_logged(_message())  # what send_soon's thread runs
-    assert "Could not send email to alice@example.com" in caplog.text
+def test_smtp_failure_is_recorded_and_raised_then_sent_once(database, tmp_path, smtp_server, caplog):
+    """The worker's task retries what raises; once sent, a retry or a
+    redelivered task sends nothing again. With SMTP no link reaches a log."""
+    caplog.set_level("INFO", logger="envelope.mail")
+    controller, inbox = smtp_server
+    settings = _settings(tmp_path, ENVELOPE_SMTP_HOST=controller.hostname, ENVELOPE_SMTP_PORT=str(controller.port))
+    mail_id = _queue(database, settings)
+    with pytest.raises(OSError):
+        deliver(database, settings, mail_id, mailer=SmtpMailer("127.0.0.1", _free_port()))
+    with database.read() as session:
+        mail = session.get(MailMessage, mail_id)
+        assert mail.sent is None and mail.attempts == 1 and "ConnectionRefusedError" in mail.last_error
+    assert deliver(database, settings, mail_id) is True
+    assert deliver(database, settings, mail_id) is False  # the task ran again: nothing sent twice
+    (received,) = inbox.messages
+    assert received["To"] == "alice@example.com" and LINK in received.get_payload()
+    assert "SECRET" not in caplog.text and "Could not send email #" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from envelope.accounts import create_user
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import User
+from tests.mailbox import delivered_mail
 from web import create_app
 
 PASSWORD = "correct horse battery"
@@ -155,11 +156,11 @@ def alice(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def mailbox(settings: Settings) -> Callable[[], list[EmailMessage]]:
-    """The messages written to ENVELOPE_DATA_DIR/mail/ (no SMTP host is set), oldest first."""
+    """The messages queued so far, sent by the worker's code and read back
+    from ENVELOPE_DATA_DIR/mail/ (no SMTP host is set), oldest first."""
 
     def read() -> list[EmailMessage]:
-        directory = settings.data_dir / "mail"
-        files = sorted(directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if directory.exists() else []
+        files = delivered_mail(settings)
         return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]
 
     return read

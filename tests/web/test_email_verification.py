@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from tests.mailbox import delivered_mail
 from tests.web.conftest import link_in
 
 
@@ -40,6 +41,6 @@ def test_links_use_the_public_base_url(make_settings):
     browser.signup("alice", "alice@example.com")
     from email import message_from_bytes, policy
 
-    (path,) = (settings.data_dir / "mail").glob("*.eml")
+    (path,) = delivered_mail(settings)
     body = message_from_bytes(path.read_bytes(), policy=policy.default).get_content()
     assert "https://pypi.example.com/verify-email/" in body

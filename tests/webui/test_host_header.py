@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from envelope.config import DEFAULT_BASE_URL, Settings
 from envelope.sessions import start_session
+from tests.mailbox import delivered_mail
 from tests.webui.conftest import Browser, World
 from web import create_app
 
@@ -53,7 +54,7 @@ def attacker_browser(world: World, username: str | None) -> Browser:
 
 def mail_bodies(settings: Settings) -> list[str]:
     return [message_from_bytes(path.read_bytes(), policy=policy.default).get_content()
-            for path in sorted((settings.data_dir / "mail").glob("*.eml"))]
+            for path in delivered_mail(settings)]
 
 
 def assert_links_are_ours(text: str, path: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from envelope.models import Invitation, Membership, Role, User
 from envelope.models.base import utcnow
+from tests.mailbox import delivered_mail
 
 LINK = re.compile(r"https://pkgs\.example\.com(/invitations/[\w-]+)")
 
@@ -33,7 +34,7 @@ def role_of(world, username: str) -> Role | None:
 
 def test_invitation_is_emailed_and_accepted_once(world, settings):
     path = invite(world)
-    mails = list((settings.data_dir / "mail").glob("*.eml"))
+    mails = delivered_mail(settings)
     assert len(mails) == 1
     mail = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
     assert mail["To"] == "nina@example.com" and path in mail.get_content()

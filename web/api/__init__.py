@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -23,6 +23,7 @@ from envelope.errors import EnvelopeError, InvalidInput, Unauthorized
 from envelope.membership import OrgAccess, member_access, token_access
 from envelope.models import Role
 from envelope.tokens import PREFIX, mark_used
+from web import errors
 from web.bodies import limit_body, read_body
 from web.extensions import csrf
 from web.org_pages import refuse_nul_bytes
@@ -170,22 +171,18 @@ def http_error(exc: HTTPException) -> Response:
     return json_error(exc.code or 500, exc.description or exc.name)
 
 
-@bp.app_errorhandler(404)
-@bp.app_errorhandler(405)
-def routing_error(exc: HTTPException) -> Response | HTTPException:
-    """Unknown paths and methods under /api/ answer in JSON too. Anything
-    else goes to the handler Flask would have picked without this one."""
+@bp.app_errorhandler(HTTPException)
+def routing_error(exc: HTTPException) -> Response:
+    """The app-wide handler for HTTP errors no blueprint handled: unknown
+    paths and methods (routing matched no blueprint) under /api/ answer in
+    JSON too; anything else as web/errors.py answers. A class handler, not a
+    404/405 one, so every blueprint's own HTTPException handler still wins."""
     if request.path.startswith("/api/"):
         response = json_error(exc.code or 404, exc.description or exc.name)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    for name in (*request.blueprints, None):
-        handlers = current_app.error_handler_spec[name][None]
-        for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls](exc)
-    return exc
+    return errors.http_error(exc)
 
 
 from web import openapi  # noqa: E402,F401

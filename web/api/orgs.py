@@ -87,7 +87,7 @@ def invite(org: str) -> tuple[Response, int]:
         link = public_base_url() + url_for("invitations.show", token=new.secret)
         subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
         payload, email = {**shapes.invitation(new.invitation), "link": link}, new.invitation.email
-    send_invitation(email, subject, text_body)
+        send_invitation(session, email, subject, text_body)
     return jsonify(payload), 201
 
 
