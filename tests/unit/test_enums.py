@@ -32,8 +32,8 @@ SOURCES = sorted(p for folder in ("envelope", "web", "worker") for p in (ROOT / 
 # of the rows that hold it, not just an edit of the enum.
 STORED = {
     AuditAction: {
-        "org.create", "instance.signup", "member.set", "member.add", "member.role", "member.leave",
-        "member.remove", "invitation.create", "invitation.revoke", "invitation.accept", "user.create",
+        "org.create", "org.claim", "instance.signup", "member.set", "member.add", "member.role", "member.leave",
+        "member.remove", "invitation.create", "invitation.revoke", "invitation.accept", "user.create", "user.admin",
         "user.password_change", "user.password_reset", "user.email_verify", "user.session_revoke",
         "user.session_revoke_all", "user.2fa_enable", "user.2fa_disable", "user.recovery_code_used",
         "user.recovery_codes_regenerate", "token.create", "token.revoke", "project.create", "file.publish",
@@ -45,7 +45,8 @@ STORED = {
     AssetOutcome: {"published", "present", "ignored", "refused", "failed"},
     DeliveryOutcome: {"queued", "ignored", "coalesced"},
     TokenScope: {"read", "upload"},
-    TaskName: {"envelope.ingest_run", "envelope.render_readme", "envelope.poll_all", "envelope.reconcile"},
+    TaskName: {"envelope.ingest_run", "envelope.render_readme", "envelope.poll_all", "envelope.reconcile",
+               "envelope.send_mail", "envelope.housekeeping"},
 }
 
 
