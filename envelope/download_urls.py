@@ -2,50 +2,29 @@
 URL, or nowhere (the web process streams it).
 
 pip and uv cache downloads by URL, so a URL signed afresh on every request
-defeats their caches. Every URL here is signed as of the start of a fixed
-time window: all requests and all processes within one window get the very
-same URL. It stays valid until the end of the next window, and never past
-the expiry of the token that asked for it.
+defeats their caches. Time is cut into fixed windows: a CDN URL is signed
+for the window (a canned policy depends only on the URL and its expiry, so
+every process computes the same one); a presigned S3 URL, whose signature
+also carries the moment it was made, is made once per window and kept in
+the page cache, so every request within the window gets the same URL from
+each cache (one per web process with the in-process cache, one for all with
+ENVELOPE_CACHE_URL=redis://…). Either stays valid until the end of the next
+window, and never past the expiry of the token that asked for it.
 """
 from __future__ import annotations
 
 import functools
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 from urllib.parse import quote, urlsplit
 
-import botocore.auth
 from botocore.signers import CloudFrontSigner
 
+from envelope.cache import Cache
 from envelope.config import Settings
 from envelope.models.base import utcnow
 
 MAX_S3_PRESIGN = 7 * 24 * 3600  # seconds: S3's own limit for SigV4 query signatures
 MIN_VALIDITY = 60  # seconds: below this a redirect is not worth it; stream instead
-
-# botocore stamps signatures with the current time, read through this module
-# attribute. A thread-local override lets one thread sign "as of" a window
-# start while every other use of botocore keeps the real clock.
-_clock = threading.local()
-_real_now = botocore.auth.get_current_datetime
-
-
-def _signing_now() -> datetime:
-    return getattr(_clock, "moment", None) or _real_now()
-
-
-botocore.auth.get_current_datetime = _signing_now
-
-
-@contextmanager
-def _signing_time(moment: datetime) -> Iterator[None]:
-    _clock.moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    try:
-        yield
-    finally:
-        _clock.moment = None
 
 
 def window_start(now: datetime, window: int) -> datetime:
@@ -65,14 +44,26 @@ def url_lifetime(now: datetime, window: int, token_expires: datetime | None) -> 
     return start, seconds
 
 
-def presigned_s3_url(storage, key: str, *, filename: str, settings: Settings,
+def presigned_s3_url(storage, key: str, *, filename: str, settings: Settings, cache: Cache,
                      token_expires: datetime | None, now: datetime | None = None) -> str | None:
-    lifetime = url_lifetime(now or utcnow(), settings.download_url_window, token_expires)
+    """The window's presigned URL for `key`, made now if the cache has none.
+
+    It expires when a URL signed at the window's start would have: the end
+    of the next window, or the token's expiry if sooner."""
+    now = now or utcnow()
+    lifetime = url_lifetime(now, settings.download_url_window, token_expires)
     if lifetime is None:
         return None
     start, seconds = lifetime
-    with _signing_time(start):
-        return storage.presigned_url(key, expires_in=seconds, filename=filename)
+    expires_at = start + timedelta(seconds=seconds)
+    cache_key = f"presigned:{key}:{filename}:{int(expires_at.timestamp())}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached.decode()
+    url = storage.presigned_url(key, expires_in=int((expires_at - now).total_seconds()), filename=filename)
+    window_end = start + timedelta(seconds=settings.download_url_window)
+    cache.set(cache_key, url.encode(), max(1.0, (window_end - now).total_seconds()))
+    return url
 
 
 def cdn_url(settings: Settings, object_key: str, *, token_expires: datetime | None,
@@ -104,7 +95,7 @@ def accel_redirect_uri(runtime, download, token_expires: datetime | None) -> str
     if not hasattr(runtime.storage, "presigned_url"):
         return None
     url = presigned_s3_url(runtime.storage, download.key, filename=download.download_name,
-                           settings=runtime.settings, token_expires=token_expires)
+                           settings=runtime.settings, cache=runtime.cache, token_expires=token_expires)
     if url is None:
         return None
     parts = urlsplit(url)
@@ -122,7 +113,7 @@ def redirect_url(runtime, download, token_expires: datetime | None) -> str | Non
                        token_expires=token_expires, signer=signer)
     if hasattr(runtime.storage, "presigned_url"):
         return presigned_s3_url(runtime.storage, download.key, filename=download.download_name,
-                                settings=settings, token_expires=token_expires)
+                                settings=settings, cache=runtime.cache, token_expires=token_expires)
     return None
 
 

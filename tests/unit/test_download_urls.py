@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from envelope.cache import MemoryCache
 from envelope.config import Settings
 from envelope.download_urls import cdn_url, cloudfront_signer, presigned_s3_url, url_lifetime, window_start
 from envelope.storage.s3 import S3Storage
@@ -32,33 +33,53 @@ def storage(settings) -> S3Storage:
     return S3Storage("bucket", prefix="files")
 
 
-def sign(storage, settings, now, expires=None) -> str:
+@pytest.fixture
+def cache() -> MemoryCache:
+    return MemoryCache()
+
+
+def sign(storage, settings, cache, now, expires=None) -> str:
     return presigned_s3_url(storage, "ab/cd/x/pkg-1.0-py3-none-any.whl", filename="pkg-1.0-py3-none-any.whl",
-                            settings=settings, token_expires=expires, now=now)
+                            settings=settings, cache=cache, token_expires=expires, now=now)
 
 
-def test_same_url_within_a_window_new_one_after(storage, settings) -> None:
-    first = sign(storage, settings, T0 + timedelta(minutes=1))
-    assert first == sign(storage, settings, T0 + timedelta(minutes=59))
-    assert first != sign(storage, settings, T0 + timedelta(minutes=61))
+def test_same_url_within_a_window_new_one_after(storage, settings, cache) -> None:
+    first = sign(storage, settings, cache, T0 + timedelta(minutes=1))
+    assert first == sign(storage, settings, cache, T0 + timedelta(minutes=59))
+    after = sign(storage, settings, cache, T0 + timedelta(minutes=62))
+    assert first != after and parse_qs(urlsplit(after).query)["X-Amz-Expires"] == [str(3 * WINDOW - 62 * 60)]
     query = parse_qs(urlsplit(first).query)
-    assert query["X-Amz-Date"] == ["20261125T100000Z"] and query["X-Amz-Expires"] == [str(2 * WINDOW)]
+    # Made a minute into the window: valid until the end of the next one, as if signed at its start.
+    assert query["X-Amz-Expires"] == [str(2 * WINDOW - 60)]
     assert "pkg-1.0-py3-none-any.whl" in query["response-content-disposition"][0]
     assert query["response-content-type"] == ["application/zip"]
     assert query["response-cache-control"] == ["private, max-age=31536000, immutable"]
 
 
-def test_signing_clock_is_restored(storage, settings) -> None:
-    sign(storage, settings, T0)
-    later = storage.client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
-    assert parse_qs(urlsplit(later).query)["X-Amz-Date"] != ["20261125T100000Z"]
+def test_signing_uses_botocore_unchanged(storage, settings, cache) -> None:
+    """No clock of botocore's is replaced: a URL is stamped with the real time."""
+    import botocore.auth
+
+    before = botocore.auth.get_current_datetime
+    url = sign(storage, settings, cache, datetime.now(timezone.utc))
+    assert botocore.auth.get_current_datetime is before
+    stamped = datetime.strptime(parse_qs(urlsplit(url).query)["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+    assert abs(stamped.replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)) < timedelta(minutes=5)
 
 
-def test_url_never_outlives_the_token(storage, settings) -> None:
+def test_url_never_outlives_the_token(storage, settings, cache) -> None:
     expires = T0 + timedelta(minutes=30)
-    url = sign(storage, settings, T0 + timedelta(minutes=5), expires=expires)
-    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["1800"]
-    assert sign(storage, settings, T0 + timedelta(minutes=29, seconds=30), expires=expires) is None
+    url = sign(storage, settings, cache, T0 + timedelta(minutes=5), expires=expires)
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == [str(25 * 60)]
+    assert sign(storage, settings, cache, T0 + timedelta(minutes=29, seconds=30), expires=expires) is None
+
+
+def test_tokens_with_other_expiries_get_their_own_urls(storage, settings, cache) -> None:
+    now = T0 + timedelta(minutes=5)
+    short = sign(storage, settings, cache, now, expires=T0 + timedelta(minutes=30))
+    unlimited = sign(storage, settings, cache, now)
+    assert short != unlimited
+    assert parse_qs(urlsplit(unlimited).query)["X-Amz-Expires"] == [str(2 * WINDOW - 5 * 60)]
 
 
 @pytest.mark.parametrize("now_minutes, expected_seconds", [(0, 2 * WINDOW), (59, 2 * WINDOW)])
