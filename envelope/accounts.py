@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from envelope.identity import bump_auth_epoch, bump_user_epochs
 from envelope.audit import record_event
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import InstanceSetting, Membership, Organization, Role, User
@@ -132,6 +133,7 @@ def add_member(
         session.add(membership)
     else:
         membership.role = role
+        bump_auth_epoch(session, org.id)
     session.flush()
     record_event(session, org.id, actor, "member.set", user.username, role=role.value)
     return membership
@@ -235,6 +237,7 @@ def change_password(
     require_password(user, current)
     validate_new_password(new)
     user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)  # the old password stops working on the index at once
     revoke_tokens(session, user, RESET_PASSWORD)
     revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
     record_event(
@@ -273,6 +276,7 @@ def reset_password(session: Session, token: str, new: str) -> User:
     validate_new_password(new)
     user = consume_token(session, token, RESET_PASSWORD)
     user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)
     # Following the emailed link proved the address works.
     user.email_verified = user.email_verified or utcnow()
     revoke_tokens(session, user, RESET_PASSWORD)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from envelope.access import SCOPES, UPLOAD
+from envelope.capabilities import Capability
 from envelope.errors import Forbidden, InvalidInput, NotFound
 from envelope.membership import OrgAccess
 from envelope.models import AccessToken, Membership, Role
@@ -73,8 +74,8 @@ def create_token(
     if scope not in SCOPES:
         raise InvalidInput(f"Invalid scope {scope!r}: use one of {', '.join(SCOPES)}.")
     if deploy:
-        access.require(Role.owner, "create deploy tokens")
-    if scope == UPLOAD and not access.allows(Role.maintainer):
+        access.require(Capability.MANAGE_TOKENS, "create deploy tokens")
+    if scope == UPLOAD and not access.allows(Capability.UPLOAD):
         raise Forbidden(
             f"Your role in {access.organization.name} is {access.role.value}: a token of yours "
             "could never upload. Choose read scope, or ask an owner for the maintainer role."
@@ -101,7 +102,7 @@ def visible_tokens(session: Session, access: OrgAccess) -> list[AccessToken]:
         .options(selectinload(AccessToken.user))
         .order_by(AccessToken.id.desc())
     )
-    if not access.allows(Role.owner):
+    if not access.allows(Capability.MANAGE_TOKENS):
         query = query.where(AccessToken.user_id == access.user.id)
     return list(session.scalars(query))
 
@@ -134,5 +135,5 @@ def revoke_member_token(session: Session, access: OrgAccess, token_id: int) -> A
     if token is None or token.organization_id != access.organization.id:
         raise NotFound(f"No token #{token_id} in {access.organization.name}.")
     if token.user_id != access.user.id:
-        access.require(Role.owner, "revoke other people's tokens")
+        access.require(Capability.MANAGE_TOKENS, "revoke other people's tokens")
     return revoke_token(session, token.id, actor=access.actor)

@@ -9,7 +9,8 @@ from packaging.specifiers import SpecifierSet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal, Restriction
+from envelope.capabilities import DEPLOY_TOKEN
+from envelope.identity import Caller, Restriction
 from envelope.audit import record_event
 from envelope.errors import Conflict, InvalidInput, NotFound
 from envelope.models import Organization, RepositoryConnection, SyncRun
@@ -109,15 +110,15 @@ def remove_connection(session: Session, connection: RepositoryConnection, *, act
     session.delete(connection)
 
 
-def connection_principal(connection: RepositoryConnection) -> Principal:
+def connection_principal(connection: RepositoryConnection) -> Caller:
     """A repository publishes as itself: any version of its allowed projects."""
     restrictions = None
     if connection.allowed_projects:
         restrictions = tuple(Restriction(p, SpecifierSet()) for p in connection.allowed_projects)
-    return Principal(
+    return Caller(
         organization_id=connection.organization_id,
         label=f"github {connection.full_name}",
-        can_upload=True,
+        capabilities=DEPLOY_TOKEN,  # the index and uploads, like a deploy token
         restrictions=restrictions,
         noun=f"Repository {connection.full_name}",
     )

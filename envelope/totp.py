@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from envelope.identity import bump_user_epochs
 from envelope.audit import record_event
 from envelope.errors import Conflict, EnvelopeError, InvalidInput
 from envelope.models import RecoveryCode, User
@@ -156,6 +157,7 @@ def confirm_enrolment(
     if step is None or not _claim_step(session, user, step):
         raise InvalidCode("That code does not match: check the device's clock and enter the current code.")
     user.totp_enabled = True
+    bump_user_epochs(session, user.id)  # a password alone no longer opens the index
     codes = _new_recovery_codes(session, user)
     record_event(session, None, _actor(user), "user.2fa_enable", user.username)
     return codes

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from envelope.capabilities import Capability
 from envelope import org_tokens
 from envelope.models.base import utcnow
 from web.api import authorised_body, bp, flag, org_access, shapes, strings, text
@@ -12,7 +13,7 @@ from web.runtime import runtime
 @bp.get("/v1/orgs/<org>/tokens")
 def list_tokens(org: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.OWN_TOKENS, to="see tokens")
         tokens = org_tokens.visible_tokens(session, access)
         members, now = org_tokens.member_user_ids(session, access), utcnow()
         return jsonify(tokens=[shapes.token(t, org_tokens.token_status(t, members, now)) for t in tokens])
@@ -20,14 +21,14 @@ def list_tokens(org: str) -> Response:
 
 @bp.post("/v1/orgs/<org>/tokens")
 def create_token(org: str) -> tuple[Response, int]:
-    data = authorised_body(org)
+    data = authorised_body(org, Capability.OWN_TOKENS, to="create tokens")
     name = text(data, "name", required=True)
     scope = text(data, "scope", default="read")
     projects = org_tokens.parse_restrictions(strings(data, "projects"))
     expires = org_tokens.resolve_expiry(text(data, "expires", default="30d"))
     deploy = flag(data, "deploy")
     with runtime().db.write() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.OWN_TOKENS, to="create tokens")
         issued = org_tokens.create_token(
             session, access, name=name, scope=scope, projects=projects, expires=expires, deploy=deploy
         )
@@ -37,6 +38,6 @@ def create_token(org: str) -> tuple[Response, int]:
 @bp.post("/v1/orgs/<org>/tokens/<int:token_id>/revoke")
 def revoke_token(org: str, token_id: int) -> Response:
     with runtime().db.write() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.OWN_TOKENS, to="revoke tokens")
         token = org_tokens.revoke_member_token(session, access, token_id)
         return jsonify(shapes.token(token, "revoked"))
