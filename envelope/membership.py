@@ -42,7 +42,11 @@ class OrgAccess:
         return self.caller
 
     @property
-    def role(self) -> Role | None:
+    def role(self) -> Role:
+        """The member's role; a token's is what its capabilities amount to
+        (maintainer when it may upload, reader otherwise), never owner."""
+        if self.caller.via_token or self.caller.role is None:
+            return Role.maintainer if self.caller.can_upload else Role.reader
         return self.caller.role
 
     @property
