@@ -108,11 +108,11 @@ def visible_tokens(session: Session, access: OrgAccess) -> list[AccessToken]:
 
 
 def member_user_ids(session: Session, access: OrgAccess) -> set[int]:
-    return set(
-        session.scalars(
-            select(Membership.user_id).where(Membership.organization_id == access.organization.id)
-        )
-    )
+    return member_ids(session, access.organization.id)
+
+
+def member_ids(session: Session, organization_id: int) -> set[int]:
+    return set(session.scalars(select(Membership.user_id).where(Membership.organization_id == organization_id)))
 
 
 def token_status(token: AccessToken, members: set[int], now: datetime | None = None) -> str:
@@ -125,6 +125,25 @@ def token_status(token: AccessToken, members: set[int], now: datetime | None = N
     if token.user_id is not None and token.user_id not in members:
         return "orphaned"
     return "active"
+
+
+def token_record(token: AccessToken, status: str) -> dict:
+    """A token as the API and `envelope token list --json` both show it: one
+    serialiser, so the two faces cannot drift (never the secret, which is
+    not stored)."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope,
+        "projects": [f"{r['project']}{r['specifier']}" for r in token.restrictions or []],
+        "user": token.user.username if token.user else None,
+        "hint": f"envl_{token.hint}",
+        "created": token.created.isoformat() if token.created else None,
+        "expires": token.expires.isoformat() if token.expires else None,
+        "last_used": token.last_used.isoformat() if token.last_used else None,
+        "revoked": token.revoked.isoformat() if token.revoked else None,
+        "status": status,
+    }
 
 
 def revoke_member_token(session: Session, access: OrgAccess, token_id: int) -> AccessToken:

@@ -160,9 +160,17 @@ def queue_manual_sync(session: Session, connection: RepositoryConnection, *, act
     )
     if pending is not None:
         return pending
+    run = new_manual_run(session, connection, actor=actor)
+    enqueue(session, "envelope.ingest_run", run_id=run.id)
+    return run
+
+
+def new_manual_run(session: Session, connection: RepositoryConnection, *, actor: str) -> SyncRun:
+    """A manual run over every release, with its audit event: the one place
+    a manual sync starts, whether the worker runs it (web, API) or the
+    operator's terminal does (`envelope sync`)."""
     run = SyncRun(connection_id=connection.id, trigger="manual", queued_at=utcnow())
     session.add(run)
     session.flush()
-    enqueue(session, "envelope.ingest_run", run_id=run.id)
     record_event(session, connection.organization_id, actor, "repo.sync", connection.full_name, run=run.id)
     return run
