@@ -107,3 +107,19 @@ def test_a_changed_password_is_refused_on_the_next_request(server, db) -> None:
     # minute would be answered 429 by the sign-in limits (web/auth.py).
     assert _statuses(server, ("changer", PASSWORD), rounds=9) == [401] * 9
     assert _statuses(server, ("changer", "the second password, longer")) == [200] * ROUNDS
+
+
+def test_token_list_says_expired_like_the_web_page(server, db) -> None:
+    from datetime import timedelta
+
+    from envelope.models import AccessToken
+    from envelope.models.base import utcnow
+
+    server.token(ORG, "--name", "short-lived", "--expires", "1d")
+    with db.write() as session:  # a day later, as far as the token is concerned
+        token = session.scalar(select(AccessToken).where(AccessToken.name == "short-lived"))
+        token.expires = utcnow() - timedelta(minutes=1)
+    rows = json.loads(server.cli("token", "list", "--org", ORG, "--json").stdout)
+    assert next(r for r in rows if r["name"] == "short-lived")["status"] == "expired"
+    table = server.cli("token", "list", "--org", ORG).stdout
+    assert next(line for line in table.splitlines() if "short-lived" in line).rstrip().endswith("expired")
