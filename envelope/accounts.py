@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
+from envelope.identity import bump_auth_epoch, bump_user_epochs
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import InstanceSetting, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -224,6 +225,7 @@ def add_member(
         session.add(membership)
     else:
         membership.role = role
+        bump_auth_epoch(session, org.id)
     session.flush()
     record_event(session, org.id, actor, AuditAction.member_set, user.username, role=role.value)
     return membership
@@ -324,6 +326,7 @@ def change_password(
     require_password(user, current)
     validate_new_password(new)
     user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)  # the old password stops working on the index at once
     revoke_tokens(session, user, RESET_PASSWORD)
     revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
     record_event(
@@ -362,6 +365,7 @@ def reset_password(session: Session, token: str, new: str) -> User:
     validate_new_password(new)
     user = consume_token(session, token, RESET_PASSWORD)
     user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)
     # Following the emailed link proved the address works.
     user.email_verified = user.email_verified or utcnow()
     revoke_tokens(session, user, RESET_PASSWORD)

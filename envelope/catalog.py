@@ -1,6 +1,6 @@
 """Projects and releases as people browse them (the web UI and JSON API).
 
-Everything here honours the caller's Principal, so a restricted token sees
+Everything here honours the Caller, so a restricted token sees
 exactly what the simple index would show it, and nothing more."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal
+from envelope.identity import Caller
 from envelope.errors import InvalidInput, NotFound
 from envelope.index import visible_project
 from envelope.models import File, Organization, Project, Release
@@ -75,7 +75,7 @@ def _search_filter(query: str):
 
 
 def list_projects(
-    session: Session, organization: Organization, principal: Principal, query: str | None = None
+    session: Session, organization: Organization, principal: Caller, query: str | None = None
 ) -> list[ProjectSummary]:
     """The projects this caller may read, by name, each with its latest version."""
     statement = select(Project).where(Project.organization_id == organization.id)
@@ -103,7 +103,7 @@ def list_projects(
 
 
 def _releases_of(
-    session: Session, project_ids: list[int], principal: Principal, projects: list[Project]
+    session: Session, project_ids: list[int], principal: Caller, projects: list[Project]
 ) -> dict[int, list[ReleaseView]]:
     """Releases with at least one visible file, newest version first, per project id."""
     if not project_ids:
@@ -129,14 +129,14 @@ def _releases_of(
     return out
 
 
-def project_releases(session: Session, project: Project, principal: Principal) -> list[ReleaseView]:
+def project_releases(session: Session, project: Project, principal: Caller) -> list[ReleaseView]:
     """The project's releases this caller may see, newest first. Releases
     whose files were all deleted are left out."""
     return _releases_of(session, [project.id], principal, [project]).get(project.id, [])
 
 
 def find_visible_project(
-    session: Session, organization: Organization, principal: Principal, name: str
+    session: Session, organization: Organization, principal: Caller, name: str
 ) -> Project:
     """The project (any spelling of its name) if visible; NotFound otherwise,
     for a name that could not even be a project's too."""

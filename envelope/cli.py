@@ -10,7 +10,8 @@ from typing import Callable, TypeVar
 
 import click
 
-from envelope import accounts, releases, tokens
+from envelope import accounts, org_tokens, releases, tokens
+from envelope.models.base import utcnow
 from envelope.config import Settings
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import AssetOutcome, Role, RunStatus, TokenScope
@@ -265,21 +266,6 @@ def token_create(org_name, username, name, scope, projects, expires) -> None:
     click.echo(issued.secret)
 
 
-def _token_row(t) -> dict:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "scope": t.scope,
-        "user": t.user.username if t.user else None,
-        "projects": [f"{r['project']}{r['specifier']}" for r in t.restrictions],
-        "hint": tokens.PREFIX + t.hint + "…",
-        "created": t.created.isoformat(),
-        "expires": t.expires.isoformat() if t.expires else None,
-        "last_used": t.last_used.isoformat() if t.last_used else None,
-        "revoked": t.revoked.isoformat() if t.revoked else None,
-    }
-
-
 @token.command("list")
 @click.option("--org", "org_name", required=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -287,7 +273,10 @@ def _token_row(t) -> dict:
 def token_list(org_name: str, as_json: bool) -> None:
     with _runtime().db.read() as session:
         organization = accounts.get_organization(session, org_name)
-        rows = [_token_row(t) for t in tokens.list_tokens(session, organization)]
+        # The web page's statuses (active, revoked, expired, orphaned), from the one function.
+        members, now = org_tokens.member_ids(session, organization.id), utcnow()
+        rows = [org_tokens.token_record(t, org_tokens.token_status(t, members, now))
+                for t in tokens.list_tokens(session, organization)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -296,10 +285,9 @@ def token_list(org_name: str, as_json: bool) -> None:
 
     table = Table("id", "name", "scope", "projects", "expires", "last used", "status", box=None)
     for r in rows:
-        status = "revoked" if r["revoked"] else "active"
         table.add_row(
             str(r["id"]), r["name"], r["scope"], ", ".join(r["projects"]) or "all",
-            (r["expires"] or "never")[:16], (r["last_used"] or "never")[:16], status,
+            (r["expires"] or "never")[:16], (r["last_used"] or "never")[:16], r["status"],
         )
     Console().print(table)
 
@@ -467,7 +455,7 @@ def sync_now(full_name: str, org_name: str | None) -> None:
     """Ingest every release of a connected repository now, in the foreground."""
     from envelope.sync_progress import run_with_progress
 
-    status = run_with_progress(_runtime(), full_name, org_name)
+    status = run_with_progress(_runtime(), full_name, org_name, actor=_actor())
     if status != RunStatus.succeeded:
         sys.exit(1)
 

@@ -10,13 +10,15 @@ import hashlib
 import html
 import json
 from typing import Any
+from dataclasses import dataclass
 from urllib.parse import quote
 
+from packaging.utils import NormalizedName
 from packaging.version import Version
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal
+from envelope.identity import Caller
 from envelope.cache import Cache
 from envelope.db import Database
 from envelope.errors import NotFound
@@ -28,7 +30,7 @@ UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, with a Z
 
 
 def visible_project(
-    session: Session, organization: Organization, principal: Principal, name: str
+    session: Session, organization: Organization, principal: Caller, name: str
 ) -> Project:
     """The project named (in any spelling) if this caller may read it; NotFound
     otherwise, identical whether it is missing or merely hidden."""
@@ -46,39 +48,63 @@ def visible_project(
 
 
 _projects = Project.__table__
+_organizations = Organization.__table__
 # Built once: the index's hot path runs these on every request, so they skip
-# the ORM and SQLAlchemy's per-call statement construction.
-_PROJECT_SERIAL = select(_projects.c.id, _projects.c.serial).where(
-    _projects.c.organization_id == bindparam("organization_id"),
-    _projects.c.normalized_name == bindparam("name"),
+# the ORM and SQLAlchemy's per-call statement construction. Each also reads
+# the organization's auth epoch, so confirming a cached credential costs no
+# round trip of its own (envelope.identity).
+_PROJECT_SERIAL = (
+    select(_organizations.c.auth_epoch, _projects.c.id, _projects.c.serial)
+    .select_from(_organizations.outerjoin(_projects, and_(
+        _projects.c.organization_id == _organizations.c.id, _projects.c.normalized_name == bindparam("name"),
+    )))
+    .where(_organizations.c.id == bindparam("organization_id"))
 )
-_ORGANIZATION_SERIAL = select(Organization.__table__.c.serial).where(
-    Organization.__table__.c.id == bindparam("organization_id")
+_ORGANIZATION_SERIAL = select(_organizations.c.serial, _organizations.c.auth_epoch).where(
+    _organizations.c.id == bindparam("organization_id")
 )
-_NEWEST_VISIBLE_PROJECT = select(func.max(_projects.c.id)).where(
-    _projects.c.organization_id == bindparam("organization_id"),
-    _projects.c.normalized_name.in_(bindparam("names", expanding=True)),
-)
+_NEWEST_VISIBLE_PROJECT = select(
+    select(func.max(_projects.c.id)).where(
+        _projects.c.organization_id == bindparam("organization_id"),
+        _projects.c.normalized_name.in_(bindparam("names", expanding=True)),
+    ).scalar_subquery(),
+    _organizations.c.auth_epoch,
+).where(_organizations.c.id == bindparam("organization_id"))
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    auth_epoch: int
+    project_id: int | None  # None: no such project (whoever asks)
+    serial: int
+
+
+def project_state(connection: Connection, organization_id: int, name: NormalizedName) -> ProjectState:
+    """One statement: the organization's auth epoch and the named project's
+    id and serial. Who may see the project is the caller's to decide, once
+    the epoch has confirmed who the caller is."""
+    row = connection.execute(
+        _PROJECT_SERIAL, {"organization_id": organization_id, "name": name}
+    ).first()
+    if row is None:
+        raise NotFound("Not Found")
+    return ProjectState(row[0], row[1], row[2] or 0)
 
 
 def visible_project_serial(
-    connection: Connection, organization_id: int, principal: Principal, name: str
+    connection: Connection, organization_id: int, principal: Caller, name: str
 ) -> tuple[int, int]:
     """(id, serial) of the project named, as visible_project() decides, at a
     fraction of its cost: what the project page needs to answer from cache."""
     normalized = normalize(name)
-    if not principal.may_read_project(normalized):
+    state = project_state(connection, organization_id, normalized)
+    if state.project_id is None or not principal.may_read_project(normalized):
         raise NotFound("Not Found")
-    row = connection.execute(
-        _PROJECT_SERIAL, {"organization_id": organization_id, "name": normalized}
-    ).first()
-    if row is None:
-        raise NotFound("Not Found")
-    return row[0], row[1]
+    return state.project_id, state.serial
 
 
 def project_list(
-    session: Session, organization: Organization, principal: Principal, serial: int | None = None
+    session: Session, organization: Organization, principal: Caller, serial: int | None = None
 ) -> dict[str, Any]:
     """`serial` is list_serial()'s (default: the organization's)."""
     rows = session.execute(
@@ -99,7 +125,7 @@ def project_list(
     }
 
 
-def visible_files(session: Session, project: Project, principal: Principal) -> list[tuple[File, str]]:
+def visible_files(session: Session, project: Project, principal: Caller) -> list[tuple[File, str]]:
     """(file, version) pairs this caller may see, in version then filename order."""
     rows = session.execute(
         select(File, Release.version)
@@ -134,7 +160,7 @@ def file_url(file: File) -> str:
     return files_url(file.sha256, file.filename)
 
 
-def project_detail(session: Session, project: Project, principal: Principal) -> dict[str, Any]:
+def project_detail(session: Session, project: Project, principal: Caller) -> dict[str, Any]:
     files = visible_files(session, project, principal)
     versions = sorted({version for _, version in files}, key=Version)
     # The project's serial also moves when versions this caller may not see
@@ -216,21 +242,33 @@ PAGE_TTL = 24 * 3600  # seconds; keys carry the serial, so a change never serves
 
 
 def organization_serial(connection: Connection, organization_id: int) -> int:
-    return connection.execute(_ORGANIZATION_SERIAL, {"organization_id": organization_id}).scalar() or 0
+    return organization_state(connection, organization_id)[0]
 
 
-def list_serial(connection: Connection, organization_id: int, principal: Principal) -> int:
-    """The /simple/ page's serial as this caller may see it. The organization's
+def organization_state(connection: Connection, organization_id: int) -> tuple[int, int]:
+    """(serial, auth epoch) of the organization, in one statement."""
+    row = connection.execute(_ORGANIZATION_SERIAL, {"organization_id": organization_id}).first()
+    if row is None:
+        raise NotFound("Not Found")
+    return row[0] or 0, row[1]
+
+
+def list_serial(connection: Connection, organization_id: int, principal: Caller) -> tuple[int, int]:
+    """(serial, auth epoch): the /simple/ page's serial as this caller may see
+    it, and the epoch to confirm the caller with. The organization's
     serial moves whenever any project is created, hidden ones included; for
     a caller restricted to some projects it is instead the newest of those
     that exist, which moves only when one of them appears (projects are never
     deleted, and the page lists nothing else)."""
     if principal.restrictions is None:
-        return organization_serial(connection, organization_id)
+        return organization_state(connection, organization_id)
     names = [r.project for r in principal.restrictions]
-    return connection.execute(
+    row = connection.execute(
         _NEWEST_VISIBLE_PROJECT, {"organization_id": organization_id, "names": names}
-    ).scalar() or 0
+    ).first()
+    if row is None:
+        raise NotFound("Not Found")
+    return row[0] or 0, row[1]
 
 
 def body_tag(body: bytes) -> str:
@@ -238,21 +276,21 @@ def body_tag(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-def cached_list_page(db: Database, cache: Cache, organization: Organization, principal: Principal, serial: int,
+def cached_list_page(db: Database, cache: Cache, organization_id: int, principal: Caller, serial: int,
                      as_json: bool) -> bytes:
     """The /simple/ page, rendered once per (organization serial, restriction,
     format); the database is read only to render it."""
-    key = f"simple:list:{organization.id}:{serial}:{principal.restriction_key}:{int(as_json)}"
+    key = f"simple:list:{organization_id}:{serial}:{principal.restriction_key}:{int(as_json)}"
     body = cache.get(key)
     if body is None:
         with db.read() as session:
-            data = project_list(session, organization, principal, serial)
+            data = project_list(session, session.get(Organization, organization_id), principal, serial)
         body = (json.dumps(json_view(data)) if as_json else render_list_html(data)).encode()
         cache.set(key, body, PAGE_TTL)
     return body
 
 
-def cached_detail_page(db: Database, cache: Cache, project_id: int, serial: int, principal: Principal,
+def cached_detail_page(db: Database, cache: Cache, project_id: int, serial: int, principal: Caller,
                        as_json: bool) -> bytes:
     """A project page, rendered once per (project serial, restriction, format):
     publish, yank and delete bump the serial, which is what invalidates it.

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from envelope.accounts import EMAIL
 from envelope.audit import AuditAction, record_event
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
+from envelope.capabilities import Capability
 from envelope.membership import OrgAccess, user_label
 from envelope.models import Invitation, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -43,7 +44,7 @@ def _digest(secret: str) -> str:
 def invite(session: Session, access: OrgAccess, email: str, role: Role) -> NewInvitation:
     """Invite `email` with `role` (owners only). A pending invitation to the
     same address is replaced, so "send again" never leaves two live links."""
-    access.require(Role.owner, "invite members")
+    access.require(Capability.MANAGE_MEMBERS, "invite members")
     email = email.strip()
     if not EMAIL.fullmatch(email):
         raise InvalidInput(f"Invalid email address {email!r}.")
@@ -91,7 +92,7 @@ def pending_invitations(session: Session, organization: Organization) -> list[In
 
 
 def revoke_invitation(session: Session, access: OrgAccess, invitation_id: int) -> Invitation:
-    access.require(Role.owner, "revoke invitations")
+    access.require(Capability.MANAGE_MEMBERS, "revoke invitations")
     invitation = session.get(Invitation, invitation_id) if 0 < invitation_id <= MAX_ROW_ID else None
     if invitation is None or invitation.organization_id != access.organization.id:
         raise NotFound(f"No invitation #{invitation_id} in {access.organization.name}.")

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal
 from envelope.accounts import user_label
 from envelope.audit import AuditAction, record_event
-from envelope.authentication import authenticate
+from envelope.authentication import verify
+from envelope.capabilities import (
+    ORGANIZATION_WIDE, READ_SCOPE, SCOPE_CAPABILITIES, UPLOAD_SCOPE, Capability, least_role, member_capabilities,
+)
+from envelope.identity import Caller, bump_auth_epoch
 from envelope.errors import Conflict, Forbidden, NotFound
 from envelope.models import AccessToken, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -24,42 +27,63 @@ from envelope.tokens import find_token
 
 @dataclass(frozen=True)
 class OrgAccess:
-    """A caller inside one organization: a signed-in member, or an access token.
+    """A Caller together with the rows it acts on in this transaction: the
+    organization (and, for a member or a user's token, the user).
 
-    A token's `role` is what its scope grants (maintainer for upload scope,
-    reader otherwise), already capped by its user's role; tokens never get
-    owner-level rights."""
+    The Caller is the identity and its capabilities; this pairing lives
+    only as long as the session that loaded the rows and is never cached."""
 
     organization: Organization
-    role: Role
-    principal: Principal
+    caller: Caller
     user: User | None = None
-    token_id: int | None = None
+
+    @property
+    def principal(self) -> Caller:  # the old name
+        return self.caller
+
+    @property
+    def role(self) -> Role:
+        """The member's role; a token's is what its capabilities amount to
+        (maintainer when it may upload, reader otherwise), never owner."""
+        if self.caller.via_token or self.caller.role is None:
+            return Role.maintainer if self.caller.can_upload else Role.reader
+        return self.caller.role
+
+    @property
+    def token_id(self) -> int | None:
+        return self.caller.token_id
 
     @property
     def via_token(self) -> bool:
-        return self.token_id is not None
+        return self.caller.via_token
 
     @property
     def actor(self) -> str:
-        return self.principal.label
+        return self.caller.label
 
-    def allows(self, role: Role) -> bool:
-        if self.via_token and role is Role.owner:
-            return False
-        return self.role.rank >= role.rank
+    def allows(self, capability: Capability) -> bool:
+        return self.caller.may(capability)
 
-    def require(self, role: Role, to: str) -> None:
-        """Forbidden, saying which role `to` (e.g. 'yank releases') needs, unless allowed."""
-        if self.allows(role):
+    def require(self, capability: Capability, to: str) -> None:
+        """Forbidden, saying what `to` (e.g. 'yank releases') needs, unless allowed."""
+        if self.allows(capability):
             return
+        least = least_role(capability)
         if self.via_token:
-            if role is Role.owner:
-                raise Forbidden(f"Access tokens cannot {to}; sign in to the web UI as an owner.")
-            raise Forbidden(f"This token may only read; to {to} use a token with upload scope.")
+            if capability in ORGANIZATION_WIDE and self.caller.restrictions is not None:
+                raise Forbidden(f"This token is limited to some projects: it cannot {to}.")
+            if capability not in SCOPE_CAPABILITIES[UPLOAD_SCOPE]:
+                where = " as an owner" if least is Role.owner else ""
+                raise Forbidden(f"Access tokens cannot {to}; sign in to the web UI{where}.")
+            if self.caller.scope == READ_SCOPE and capability not in SCOPE_CAPABILITIES[READ_SCOPE]:
+                raise Forbidden(f"This token may only read; to {to} use a token with upload scope.")
+            if self.caller.user_id is None:
+                raise Forbidden(f"Deploy tokens are for the index and uploads only: they cannot {to}.")
+        if self.caller.role is None or least is None:
+            raise Forbidden(f"You cannot {to}.")
         raise Forbidden(
-            f"Only {_role_phrase(role)} of {self.organization.name} can {to}; "
-            f"your role is {self.role.value}."
+            f"Only {_role_phrase(least)} of {self.organization.name} can {to}; "
+            f"your role is {self.caller.role.value}."
         )
 
 
@@ -67,15 +91,20 @@ def _role_phrase(role: Role) -> str:
     return "owners" if role is Role.owner else "owners and maintainers" if role is Role.maintainer else "members"
 
 
-def member_principal(organization: Organization, user: User, role: Role) -> Principal:
-    return Principal(
+def member_caller(organization: Organization, user: User, role: Role) -> Caller:
+    return Caller(
         organization_id=organization.id,
         label=user_label(user),
-        can_upload=role.rank >= Role.maintainer.rank,
-        can_manage=role is Role.owner,
+        capabilities=member_capabilities(role),
         user_id=user.id,
+        organization_name=organization.name,
+        role=role,
         noun="You",
+        auth_epoch=organization.auth_epoch or 0,
     )
+
+
+member_principal = member_caller  # the old name
 
 
 def member_access(session: Session, org_name: str, user: User) -> OrgAccess:
@@ -88,36 +117,34 @@ def member_access(session: Session, org_name: str, user: User) -> OrgAccess:
     if row is None or not user.is_active:
         raise NotFound(f"No organization named {org_name!r}.")
     organization, role = row
-    return OrgAccess(organization, role, member_principal(organization, user, role), user=user)
+    return OrgAccess(organization, member_caller(organization, user, role), user=user)
 
 
 def require_role(
-    session: Session, org_name: str, user: User, role: Role = Role.reader, *, to: str = "do that"
+    session: Session, org_name: str, user: User, capability: Capability = Capability.READ_INDEX, *,
+    to: str = "do that",
 ) -> OrgAccess:
-    """member_access, then Forbidden unless the user's role is at least `role`."""
+    """member_access, then Forbidden unless the user holds `capability`."""
     access = member_access(session, org_name, user)
-    access.require(role, to)
+    access.require(capability, to)
     return access
+
+
+def caller_access(session: Session, caller: Caller) -> OrgAccess:
+    """An authenticated Caller with its rows loaded in this session."""
+    organization = session.get(Organization, caller.organization_id)
+    if organization is None:
+        raise NotFound("Not Found")
+    user = session.get(User, caller.user_id) if caller.user_id is not None else None
+    return OrgAccess(organization, caller, user=user)
 
 
 def token_access(session: Session, org_name: str, secret: str) -> tuple[OrgAccess, int | None]:
     """An access token's rights in `org_name` and, when its last-used time is
     stale, its id (the caller records the use in a write transaction).
     Unauthorized for a bad token; NotFound for another organization's."""
-    auth = authenticate(session, org_name, "__token__", secret)
-    principal = auth.principal
-    role = Role.maintainer if principal.can_upload else Role.reader
-    user = session.get(User, principal.user_id) if principal.user_id is not None else None
-    access = OrgAccess(auth.organization, role, principal, user=user, token_id=principal.token_id)
-    return access, auth.token_use_to_record
-
-
-def token_home(session: Session, secret: str) -> tuple[OrgAccess, int | None]:
-    """token_access in the token's own organization, whichever that is."""
-    token = find_token(session, secret)
-    organization = session.get(Organization, token.organization_id)
-    assert organization is not None  # the foreign key cascades
-    return token_access(session, organization.name, secret)
+    verified = verify(session, org_name, "__token__", secret)
+    return caller_access(session, verified.caller), verified.token_use_to_record
 
 
 def organizations_of(session: Session, user: User) -> list[tuple[Organization, Role]]:
@@ -178,7 +205,7 @@ def change_role(
     session: Session, access: OrgAccess, username: str, role: Role
 ) -> Membership:
     """Set a member's role (owners only). Conflict if it would leave no owner."""
-    access.require(Role.owner, "change roles")
+    access.require(Capability.MANAGE_MEMBERS, "change roles")
     membership = find_member(session, access.organization, username)
     if membership.role is role:
         return membership
@@ -186,6 +213,7 @@ def change_role(
         _keep_an_owner(session, access.organization, membership, "changing this role")
     previous = membership.role
     membership.role = role
+    bump_auth_epoch(session, access.organization.id)
     record_event(
         session, access.organization.id, access.actor, AuditAction.member_role, membership.user.username,
         role=role.value, previous=previous.value,
@@ -200,7 +228,7 @@ def remove_member(session: Session, access: OrgAccess, username: str) -> None:
     membership = find_member(session, access.organization, username)
     leaving = access.user is not None and membership.user_id == access.user.id and not access.via_token
     if not leaving:
-        access.require(Role.owner, "remove members")
+        access.require(Capability.MANAGE_MEMBERS, "remove members")
     _keep_an_owner(
         session, access.organization, membership, "leaving" if leaving else "removing this owner"
     )
@@ -219,4 +247,5 @@ def remove_member(session: Session, access: OrgAccess, username: str) -> None:
         membership.user.username, role=membership.role.value, tokens_revoked=len(tokens) or None,
     )
     session.delete(membership)
+    bump_auth_epoch(session, access.organization.id)
     session.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from packaging.version import InvalidVersion
 from sqlalchemy.orm import Session
 
+from envelope.capabilities import Capability
 from envelope.errors import InvalidInput, NotFound
 from envelope.membership import OrgAccess
 from envelope.models import File, Role
@@ -38,7 +39,7 @@ def change_yank(
     filename: str | None = None,
 ) -> list[File]:
     """Yank (PEP 592) or unyank a release or one of its files; maintainers and owners."""
-    access.require(Role.maintainer, "yank or unyank releases")
+    access.require(Capability.YANK, "yank or unyank releases")
     _check_visible(access, project, version)
     return set_yanked(
         session, access.organization, project, version,
@@ -65,7 +66,7 @@ def delete(
 ) -> list[str]:
     """Delete a release's files (or one file) for good, burning the filenames;
     owners only, and `confirm` must repeat the version."""
-    access.require(Role.owner, "delete releases or files")
+    access.require(Capability.DELETE, "delete releases or files")
     _check_visible(access, project, version)
     if not confirmed(version, confirm):
         raise InvalidInput(f"To delete, type the version {version} to confirm.")

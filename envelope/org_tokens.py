@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from envelope.access import SCOPES, UPLOAD
+from envelope.capabilities import Capability
 from envelope.errors import Forbidden, InvalidInput, NotFound
 from envelope.membership import OrgAccess
 from envelope.models import AccessToken, Membership, Role
@@ -73,8 +74,8 @@ def create_token(
     if scope not in SCOPES:
         raise InvalidInput(f"Invalid scope {scope!r}: use one of {', '.join(SCOPES)}.")
     if deploy:
-        access.require(Role.owner, "create deploy tokens")
-    if scope == UPLOAD and not access.allows(Role.maintainer):
+        access.require(Capability.MANAGE_TOKENS, "create deploy tokens")
+    if scope == UPLOAD and not access.allows(Capability.UPLOAD):
         raise Forbidden(
             f"Your role in {access.organization.name} is {access.role.value}: a token of yours "
             "could never upload. Choose read scope, or ask an owner for the maintainer role."
@@ -101,17 +102,17 @@ def visible_tokens(session: Session, access: OrgAccess) -> list[AccessToken]:
         .options(selectinload(AccessToken.user))
         .order_by(AccessToken.id.desc())
     )
-    if not access.allows(Role.owner):
+    if not access.allows(Capability.MANAGE_TOKENS):
         query = query.where(AccessToken.user_id == access.user.id)
     return list(session.scalars(query))
 
 
 def member_user_ids(session: Session, access: OrgAccess) -> set[int]:
-    return set(
-        session.scalars(
-            select(Membership.user_id).where(Membership.organization_id == access.organization.id)
-        )
-    )
+    return member_ids(session, access.organization.id)
+
+
+def member_ids(session: Session, organization_id: int) -> set[int]:
+    return set(session.scalars(select(Membership.user_id).where(Membership.organization_id == organization_id)))
 
 
 def token_status(token: AccessToken, members: set[int], now: datetime | None = None) -> str:
@@ -126,6 +127,25 @@ def token_status(token: AccessToken, members: set[int], now: datetime | None = N
     return "active"
 
 
+def token_record(token: AccessToken, status: str) -> dict:
+    """A token as the API and `envelope token list --json` both show it: one
+    serialiser, so the two faces cannot drift (never the secret, which is
+    not stored)."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope,
+        "projects": [f"{r['project']}{r['specifier']}" for r in token.restrictions or []],
+        "user": token.user.username if token.user else None,
+        "hint": f"envl_{token.hint}",
+        "created": token.created.isoformat() if token.created else None,
+        "expires": token.expires.isoformat() if token.expires else None,
+        "last_used": token.last_used.isoformat() if token.last_used else None,
+        "revoked": token.revoked.isoformat() if token.revoked else None,
+        "status": status,
+    }
+
+
 def revoke_member_token(session: Session, access: OrgAccess, token_id: int) -> AccessToken:
     """Revoke a token of this organization: one's own, or any as an owner."""
     if access.via_token or access.user is None:
@@ -134,5 +154,5 @@ def revoke_member_token(session: Session, access: OrgAccess, token_id: int) -> A
     if token is None or token.organization_id != access.organization.id:
         raise NotFound(f"No token #{token_id} in {access.organization.name}.")
     if token.user_id != access.user.id:
-        access.require(Role.owner, "revoke other people's tokens")
+        access.require(Capability.MANAGE_TOKENS, "revoke other people's tokens")
     return revoke_token(session, token.id, actor=access.actor)

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal
 from envelope.audit import AuditAction, record_event
+from envelope.identity import Caller
 from envelope.db import Database
 from envelope.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
@@ -73,7 +73,7 @@ def publish_file(
     storage: Storage,
     *,
     organization: Organization,
-    principal: Principal,
+    principal: Caller,
     filename: str,
     stream: BinaryIO,
     source: FileSource,
@@ -231,7 +231,7 @@ def _same_or_clash(existing: File, filename: str, digests: Digests) -> File:
 def _record(
     db: Database,
     organization: Organization,
-    principal: Principal,
+    principal: Caller,
     verified: VerifiedFile,
     source: FileSource,
 ) -> PublishResult:
@@ -256,7 +256,7 @@ def _record(
 def _insert(
     session: Session,
     organization: Organization,
-    principal: Principal,
+    principal: Caller,
     verified: VerifiedFile,
     source: FileSource,
 ) -> File:

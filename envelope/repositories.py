@@ -9,8 +9,9 @@ from packaging.specifiers import SpecifierSet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.access import Principal, Restriction
 from envelope.audit import AuditAction, record_event
+from envelope.capabilities import DEPLOY_TOKEN
+from envelope.identity import Caller, Restriction
 from envelope.errors import Conflict, InvalidInput, NotFound
 from envelope.models import Organization, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName
 from envelope.models.base import utcnow
@@ -109,15 +110,15 @@ def remove_connection(session: Session, connection: RepositoryConnection, *, act
     session.delete(connection)
 
 
-def connection_principal(connection: RepositoryConnection) -> Principal:
+def connection_principal(connection: RepositoryConnection) -> Caller:
     """A repository publishes as itself: any version of its allowed projects."""
     restrictions = None
     if connection.allowed_projects:
         restrictions = tuple(Restriction(p, SpecifierSet()) for p in connection.allowed_projects)
-    return Principal(
+    return Caller(
         organization_id=connection.organization_id,
         label=f"github {connection.full_name}",
-        can_upload=True,
+        capabilities=DEPLOY_TOKEN,  # the index and uploads, like a deploy token
         restrictions=restrictions,
         noun=f"Repository {connection.full_name}",
     )
@@ -159,9 +160,17 @@ def queue_manual_sync(session: Session, connection: RepositoryConnection, *, act
     )
     if pending is not None:
         return pending
+    run = new_manual_run(session, connection, actor=actor)
+    enqueue(session, TaskName.ingest_run, run_id=run.id)
+    return run
+
+
+def new_manual_run(session: Session, connection: RepositoryConnection, *, actor: str) -> SyncRun:
+    """A manual run over every release, with its audit event: the one place
+    a manual sync starts, whether the worker runs it (web, API) or the
+    operator's terminal does (`envelope sync`)."""
     run = SyncRun(connection_id=connection.id, trigger=RunTrigger.manual, queued_at=utcnow())
     session.add(run)
     session.flush()
-    enqueue(session, TaskName.ingest_run, run_id=run.id)
     record_event(session, connection.organization_id, actor, AuditAction.repo_sync, connection.full_name, run=run.id)
     return run

@@ -389,13 +389,11 @@ def reconcile(runtime: Runtime) -> int:
     return requeued
 
 
-def start_manual_run(runtime: Runtime, full_name: str, org_name: str | None = None) -> int:
-    """A run over every release, for `envelope sync`; executed in the foreground."""
-    from envelope.repositories import find_connection
+def start_manual_run(runtime: Runtime, full_name: str, org_name: str | None = None, *, actor: str = "cli") -> int:
+    """A run over every release, for `envelope sync`; executed in the foreground.
+    Recorded like the web's sync (repositories.new_manual_run)."""
+    from envelope.repositories import find_connection, new_manual_run
 
     with runtime.db.write() as session:
         connection = find_connection(session, full_name, org_name)
-        run = SyncRun(connection_id=connection.id, trigger=RunTrigger.manual, queued_at=utcnow())
-        session.add(run)
-        session.flush()
-        return run.id
+        return new_manual_run(session, connection, actor=actor).id

@@ -14,9 +14,9 @@ COLORS = {
 }
 
 
-def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = None) -> str:
+def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = None, *, actor: str = "cli") -> str:
     console = Console(stderr=True)
-    run_id = sync.start_manual_run(runtime, full_name, org_name)
+    run_id = sync.start_manual_run(runtime, full_name, org_name, actor=actor)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         current = {}

@@ -19,8 +19,10 @@ from packaging.specifiers import SpecifierSet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.access import READ, SCOPES, UPLOAD, Principal, Restriction
+from envelope.access import READ, SCOPES, UPLOAD
 from envelope.audit import AuditAction, record_event
+from envelope.capabilities import token_capabilities
+from envelope.identity import Caller, Restriction, bump_auth_epoch
 from envelope.errors import InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -173,28 +175,44 @@ def find_token(session: Session, secret: str) -> AccessToken:
     return token
 
 
-def token_principal(session: Session, token: AccessToken) -> Principal:
-    """What a live token may do: its scope, capped by its user's current role."""
-    can_upload = token.scope == UPLOAD
+def token_caller(session: Session, token: AccessToken, organization_name: str = "", auth_epoch: int = 0) -> Caller:
+    """What a live token may do: envelope.capabilities' table applied to its
+    scope, its user's current role (none for a deploy token) and its restrictions."""
+    role = None
     if token.user_id is not None:
         membership = _membership(session, token.organization_id, token.user_id)
         if membership is None or not membership.user.is_active:
             raise Unauthorized("This token's user is no longer a member of the organization.")
-        can_upload = can_upload and membership.role.rank >= Role.maintainer.rank
+        role = membership.role
     restrictions = None
     if token.restrictions:
         restrictions = tuple(
             Restriction(r["project"], SpecifierSet(r["specifier"])) for r in token.restrictions
         )
-    return Principal(
+    return Caller(
         organization_id=token.organization_id,
         label=f"token {token.name!r} (#{token.id})",
-        can_upload=can_upload,
+        capabilities=token_capabilities(token.scope, role, restricted=restrictions is not None),
         restrictions=restrictions,
         user_id=token.user_id,
         token_id=token.id,
+        organization_name=organization_name,
+        role=role,
+        scope=token.scope,
         expires=token.expires,
+        auth_epoch=auth_epoch,
     )
+
+
+token_principal = token_caller  # the old name
+
+
+def token_organization(session: Session, secret: str) -> str:
+    """The name of a live token's own organization; Unauthorized otherwise."""
+    token = find_token(session, secret)
+    organization = session.get(Organization, token.organization_id)
+    assert organization is not None  # the foreign key cascades
+    return organization.name
 
 
 def needs_last_used_update(token: AccessToken) -> bool:
@@ -223,6 +241,7 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> AccessToken:
         raise NotFound(f"No token with id {token_id}; `envelope token list` shows the ids.")
     if token.revoked is None:
         token.revoked = utcnow()
+        bump_auth_epoch(session, token.organization_id)
         record_event(
             session, token.organization_id, actor, AuditAction.token_revoke, f"token #{token.id} {token.name!r}"
         )

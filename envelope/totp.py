@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from envelope.audit import AuditAction, record_event
+from envelope.identity import bump_user_epochs
 from envelope.errors import Conflict, EnvelopeError, InvalidInput
 from envelope.models import RecoveryCode, User
 from envelope.models.base import utcnow
@@ -156,6 +157,7 @@ def confirm_enrolment(
     if step is None or not _claim_step(session, user, step):
         raise InvalidCode("That code does not match: check the device's clock and enter the current code.")
     user.totp_enabled = True
+    bump_user_epochs(session, user.id)  # a password alone no longer opens the index
     codes = _new_recovery_codes(session, user)
     record_event(session, None, _actor(user), AuditAction.user_2fa_enable, user.username)
     return codes

@@ -51,8 +51,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from envelope import index
-from envelope.access import Principal
 from envelope.audit import AuditAction, record_event
+from envelope.identity import Caller
 from envelope.distributions import MAX_METADATA_SIZE
 from envelope.downloads import Download
 from envelope.config import Settings
@@ -218,7 +218,7 @@ class ProxiedPage:
     serial: str  # changes whenever the upstream page does
 
 
-def project_page(rt: Runtime, organization_id: int, principal: Principal, normalized_name: str) -> ProxiedPage:
+def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str) -> ProxiedPage:
     """The upstream's page for a name this organization proxies, limited to
     what `principal` may read; NotFound otherwise, exactly like a missing
     private project."""
@@ -409,7 +409,7 @@ def _digest(files: list[dict[str, Any]]) -> str:
 # --- files -----------------------------------------------------------------
 
 
-def find_download(rt: Runtime, organization_id: int, principal: Principal, sha256: str, filename: str) -> Download:
+def find_download(rt: Runtime, organization_id: int, principal: Caller, sha256: str, filename: str) -> Download:
     """The stored copy of an upstream file or its `.metadata`, fetched now if
     this is its first download; NotFound unless the name is proxied for this
     organization, the caller may read it, and the upstream page lists it."""

@@ -19,7 +19,8 @@ from limits import parse
 from werkzeug.datastructures import Authorization
 from werkzeug.utils import cached_property
 
-from envelope.authentication import Authenticated, authenticate_cached
+from envelope.authentication import authenticate_cached, cache_key, freeze
+from envelope.identity import Caller
 from envelope.errors import EnvelopeError, Unauthorized
 from envelope.tokens import PREFIX, mark_used
 from web.extensions import limiter
@@ -54,31 +55,50 @@ class TooManyFailures(EnvelopeError):
         self.retry_after = retry_after  # seconds: web/errors.py sends it as Retry-After
 
 
-def basic_auth(org_name: str, *, fresh: bool = False) -> Authenticated:
+def basic_auth(org_name: str, *, fresh: bool = False) -> Caller:
     """The caller inside `org_name`. No credentials -> 401 with a challenge,
     so pip and keyring know to ask; too many failed ones -> 429 with
     Retry-After; see envelope.authentication for the rest.
 
     Reads may use a credential verified a few seconds ago (the auth cache);
-    `fresh` skips it, for writes such as uploads."""
+    the answering view then passes the organization's current auth epoch to
+    confirm(). `fresh` skips the cache, for writes such as uploads."""
     credentials = request.authorization
     if credentials is None or credentials.type != "basic" or not credentials.password:
         raise Unauthorized("Authentication required: use __token__ and an access token.")
-    username, password = credentials.username or "", credentials.password
+    return caller_for(org_name, credentials.username or "", credentials.password, fresh=fresh)
+
+
+def confirm(org_name: str, caller: Caller, auth_epoch: int) -> Caller:
+    """`caller`, if it was verified under the organization's current auth
+    epoch (read by the view in the statement that reads the serial); verified
+    again otherwise, so a revocation anywhere is honoured on the next request."""
+    if caller.auth_epoch == auth_epoch:
+        return caller
+    return basic_auth(org_name, fresh=True)
+
+
+def caller_for(org_name: str, username: str, password: str, *, fresh: bool = False) -> Caller:
+    """The one front door for Basic and Bearer credentials alike: rate limits
+    on failures, the auth cache, and the one place a token's use is recorded."""
     is_token = password.startswith(PREFIX)
     if not is_token:
         _refuse_if_over_limit(_failure_buckets(username, is_token=False))
     rt = runtime()
     ttl = 0 if fresh else rt.settings.auth_cache_seconds
     try:
-        auth = authenticate_cached(rt.db, rt.cache, rt.settings.secret_key, ttl, org_name, username, password)
+        verified = authenticate_cached(rt.db, rt.cache, rt.settings.secret_key, ttl, org_name, username, password)
     except Unauthorized:
         _count_failure(_failure_buckets(username, is_token=is_token))
         raise
-    if auth.token_use_to_record is not None:
+    if fresh and rt.settings.auth_cache_seconds > 0:
+        # What was just verified replaces whatever the cache held.
+        rt.cache.set(cache_key(rt.settings.secret_key, org_name, username, password),
+                     freeze(verified.caller), rt.settings.auth_cache_seconds)
+    if verified.token_use_to_record is not None:
         with rt.db.write() as session:
-            mark_used(session, auth.token_use_to_record)
-    return auth
+            mark_used(session, verified.token_use_to_record)
+    return verified.caller
 
 
 Bucket = tuple  # (RateLimitItem, *identifiers)

@@ -7,10 +7,10 @@ from flask import Blueprint, Response, redirect, request, send_file, stream_with
 
 from envelope import upstream
 from envelope.download_urls import accel_redirect_uri, redirect_url
-from envelope.downloads import Download, find_download
+from envelope.downloads import Download, download_for, lookup_file
 from envelope.errors import NotFound
 from envelope.media_types import IMMUTABLE
-from web.auth import basic_auth
+from web.auth import basic_auth, confirm
 from web.runtime import runtime
 
 bp = Blueprint("files", __name__)
@@ -20,25 +20,27 @@ STREAM_CHUNK = 256 * 1024  # bytes
 
 @bp.route("/<org>/files/<sha256>/<filename>", methods=["GET", "HEAD"])
 def download(org: str, sha256: str, filename: str) -> Response:
-    auth = basic_auth(org)
+    caller = basic_auth(org)
     rt = runtime()
+    with rt.db.autocommit() as connection:
+        lookup = lookup_file(connection, caller.organization_id, filename)
+    caller = confirm(org, caller, lookup.auth_epoch)
     try:
-        with rt.db.autocommit() as connection:
-            item = find_download(connection, auth.organization, auth.principal, sha256, filename)
+        item = download_for(lookup, caller, sha256, filename)
     except NotFound:
         # Not a private file: a file of the organization's upstream, if it proxies that name.
-        item = upstream.find_download(rt, auth.organization.id, auth.principal, sha256, filename)
+        item = upstream.find_download(rt, caller.organization_id, caller, sha256, filename)
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item)
-    accel = accel_redirect_uri(rt, item, auth.principal.expires)
+    accel = accel_redirect_uri(rt, item, caller.expires)
     if accel is not None:
         # nginx in front serves the bytes from its internal location; we only authorised.
         response = Response(status=200, content_type=item.content_type)
         response.headers.update({"X-Accel-Redirect": accel, "ETag": f'"{item.etag}"',
                                  "Cache-Control": IMMUTABLE})
         return response
-    target = redirect_url(rt, item, auth.principal.expires)
+    target = redirect_url(rt, item, caller.expires)
     if target is not None:
         response = redirect(target, code=302)
         response.headers["Cache-Control"] = "private, no-store"

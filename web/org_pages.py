@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from envelope.capabilities import Capability
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.membership import OrgAccess, require_role
 from envelope.models import Role, User
@@ -26,10 +27,12 @@ def signed_in_user() -> User:
     return current_user.user
 
 
-def access_for(session: Session, org: str, role: Role = Role.reader, *, to: str = "see this page") -> OrgAccess:
+def access_for(
+    session: Session, org: str, capability: Capability = Capability.READ_INDEX, *, to: str = "see this page"
+) -> OrgAccess:
     """The signed-in user's access to `org`: NotFound for outsiders, Forbidden
-    (naming the role) for members whose role is too low."""
-    return require_role(session, org, signed_in_user(), role, to=to)
+    (naming the role) when envelope.capabilities' table says no."""
+    return require_role(session, org, signed_in_user(), capability, to=to)
 
 
 def public_base_url() -> str:

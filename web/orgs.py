@@ -5,6 +5,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 
 from envelope import accounts, catalog, invitations, membership, upstream
+from envelope.capabilities import Capability
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import Role
 from web.invitations import send_invitation
@@ -47,11 +48,11 @@ def dashboard(org: str) -> str:
 @login_required
 def members(org: str) -> str:
     with runtime().db.read() as session:
-        access = access_for(session, org)
-        pending = invitations.pending_invitations(session, access.organization) if access.allows(Role.owner) else []
+        access = access_for(session, org, Capability.SEE_MEMBERS, to="see the members")
+        pending = invitations.pending_invitations(session, access.organization) if access.allows(Capability.MANAGE_MEMBERS) else []
         return render_template(
             "ui/org_members.html", org=access.organization, access=access, roles=list(Role),
-            is_owner=access.allows(Role.owner),
+            is_owner=access.allows(Capability.MANAGE_MEMBERS),
             members=membership.list_members(session, access.organization), invitations=pending,
         )
 
@@ -61,7 +62,7 @@ def members(org: str) -> str:
 def change_role(org: str, username: str) -> Response:
     role = _role(request.form.get("role"))
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.owner, to="change roles")
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="change roles")
         membership.change_role(session, access, username, role)
     flash(f"{username} is now a {role.value}.", "success")
     return redirect(url_for("orgs.members", org=org))
@@ -71,7 +72,7 @@ def change_role(org: str, username: str) -> Response:
 @login_required
 def remove(org: str, username: str) -> Response:
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.owner, to="remove members")
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="remove members")
         membership.remove_member(session, access, username)
     flash(f"Removed {username} from {org}; their tokens here are revoked.", "success")
     return redirect(url_for("orgs.members", org=org))
@@ -92,7 +93,7 @@ def leave(org: str) -> Response:
 def invite(org: str) -> Response:
     role = _role(request.form.get("role"))
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.owner, to="invite members")
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="invite members")
         new = invitations.invite(session, access, request.form.get("email", ""), role)
         link = public_base_url() + url_for("invitations.show", token=new.secret)
         subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
@@ -106,7 +107,7 @@ def invite(org: str) -> Response:
 @login_required
 def revoke_invitation(org: str, invitation_id: int) -> Response:
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.owner, to="revoke invitations")
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="revoke invitations")
         invitation = invitations.revoke_invitation(session, access, invitation_id)
         email = invitation.email
     flash(f"Withdrew the invitation to {email}.", "success")
@@ -121,7 +122,7 @@ def proxy(org: str) -> Response | str:
     if request.method == "POST":
         try:
             with rt.db.write() as session:
-                access = access_for(session, org, Role.owner, to="change the upstream proxy")
+                access = access_for(session, org, Capability.MANAGE_SETTINGS, to="change the upstream proxy")
                 upstream.update_settings(
                     session, access.organization, enabled=request.form.get("enabled") == "on",
                     upstream_url=request.form.get("upstream_url", ""),
@@ -134,10 +135,10 @@ def proxy(org: str) -> Response | str:
         except InvalidInput as exc:
             error = str(exc)
     with rt.db.read() as session:
-        access = access_for(session, org)
+        access = access_for(session, org, Capability.SEE_SETTINGS, to="see the upstream proxy")
         page = render_template(
             "ui/org_proxy.html", org=access.organization, access=access, error=error,
-            is_owner=access.allows(Role.owner), default_upstream=upstream.DEFAULT_UPSTREAM,
+            is_owner=access.allows(Capability.MANAGE_MEMBERS), default_upstream=upstream.DEFAULT_UPSTREAM,
         )
     return page, 400 if error else 200
 

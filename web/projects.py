@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from envelope.capabilities import Capability
 from envelope import catalog, org_releases
 from envelope.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
@@ -53,8 +54,8 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
             coverage=wheel_coverage(f.filename for f in shown.files) if shown else None,
             row_label=row_label,
             snippets=install_snippets(public_base_url(), org, project=row.name),
-            can_yank=access.allows(Role.maintainer),
-            can_delete=access.allows(Role.owner),
+            can_yank=access.allows(Capability.UPLOAD),
+            can_delete=access.allows(Capability.MANAGE_MEMBERS),
         )
 
 
@@ -73,7 +74,7 @@ def unyank(org: str, name: str, version: str) -> Response:
 def _change_yank(org: str, name: str, version: str, *, yanked: bool) -> Response:
     filename = request.form.get("filename") or None
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.maintainer, to="yank or unyank releases")
+        access = access_for(session, org, Capability.YANK, to="yank or unyank releases")
         files = org_releases.change_yank(
             session, access, name, version, yanked=yanked, reason=request.form.get("reason"), filename=filename
         )
@@ -90,7 +91,7 @@ def delete(org: str, name: str, version: str) -> Response | str:
     if request.method == "POST":
         try:
             with runtime().db.write() as session:
-                access = access_for(session, org, Role.owner, to="delete releases or files")
+                access = access_for(session, org, Capability.DELETE, to="delete releases or files")
                 deleted = org_releases.delete(
                     session, access, name, version, confirm=request.form.get("confirm"), filename=filename
                 )
@@ -101,7 +102,7 @@ def delete(org: str, name: str, version: str) -> Response | str:
         except InvalidInput as exc:
             error = str(exc)
     with runtime().db.read() as session:
-        access = access_for(session, org, Role.owner, to="delete releases or files")
+        access = access_for(session, org, Capability.DELETE, to="delete releases or files")
         row = catalog.find_visible_project(session, access.organization, access.principal, name)
         shown = catalog.find_release(catalog.project_releases(session, row, access.principal), row, version)
         files = [f for f in shown.files if filename is None or f.filename == filename]

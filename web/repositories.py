@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from envelope.capabilities import Capability
 from envelope import repositories
 from envelope.errors import EnvelopeError
 from envelope.models import Role
@@ -31,7 +32,7 @@ def connect(org: str) -> Response:
     form = request.form
     try:
         with runtime().db.write() as session:
-            access = access_for(session, org, Role.owner, to="connect GitHub repositories")
+            access = access_for(session, org, Capability.MANAGE_REPOSITORIES, to="connect GitHub repositories")
             new = repositories.add_repository(
                 session,
                 runtime().settings.secret_key,
@@ -58,12 +59,12 @@ def connect(org: str) -> Response:
 @login_required
 def detail(org: str, owner: str, repo: str) -> str:
     with runtime().db.read() as session:
-        access = access_for(session, org)
+        access = access_for(session, org, Capability.SEE_REPOSITORIES, to="see repositories")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         return render_template(
             "ui/repository.html", org=access.organization, connection=connection,
             runs=recent_runs(session, connection, limit=HISTORY_LENGTH),
-            can_sync=access.allows(Role.maintainer), is_owner=access.allows(Role.owner),
+            can_sync=access.allows(Capability.UPLOAD), is_owner=access.allows(Capability.MANAGE_MEMBERS),
             webhook_url=webhook_url(),
         )
 
@@ -72,7 +73,7 @@ def detail(org: str, owner: str, repo: str) -> str:
 @login_required
 def sync_now(org: str, owner: str, repo: str) -> Response:
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.maintainer, to="start a sync")
+        access = access_for(session, org, Capability.SYNC, to="start a sync")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         run = repositories.queue_manual_sync(session, connection, actor=access.actor)
         run_id = run.id
@@ -84,7 +85,7 @@ def sync_now(org: str, owner: str, repo: str) -> Response:
 @login_required
 def remove(org: str, owner: str, repo: str) -> Response:
     with runtime().db.write() as session:
-        access = access_for(session, org, Role.owner, to="remove GitHub connections")
+        access = access_for(session, org, Capability.MANAGE_REPOSITORIES, to="remove GitHub connections")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         repositories.remove_connection(session, connection, actor=access.actor)
     flash(f"Disconnected {owner}/{repo}. Delete the webhook on GitHub too.", "success")
@@ -93,11 +94,11 @@ def remove(org: str, owner: str, repo: str) -> Response:
 
 def _list_page(org: str, *, form, error: str | None, status: int = 200) -> tuple[str, int]:
     with runtime().db.read() as session:
-        access = access_for(session, org)
+        access = access_for(session, org, Capability.SEE_REPOSITORIES, to="see repositories")
         connections = repositories.list_repositories(session, access.organization)
         page = render_template(
             "ui/repositories.html", org=access.organization, form=form, error=error,
             connections=connections, last_runs=latest_runs(session, [c.id for c in connections]),
-            is_owner=access.allows(Role.owner),
+            is_owner=access.allows(Capability.MANAGE_MEMBERS),
         )
     return page, status

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, redirect, request
 from envelope import index, upstream
 from envelope.errors import InvalidInput, NotFound
 from envelope.names import normalize
-from web.auth import basic_auth
+from web.auth import basic_auth, confirm
 from web.errors import error_response
 from web.negotiation import choose_format, is_json
 from web.runtime import runtime
@@ -18,23 +18,24 @@ bp = Blueprint("simple", __name__)
 
 @bp.get("/<org>/simple/")
 def project_list(org: str) -> Response:
-    auth = basic_auth(org)
+    caller = basic_auth(org)
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()
     rt = runtime()
     with rt.db.autocommit() as connection:
-        serial = index.list_serial(connection, auth.organization.id, auth.principal)
-    etag = f"{serial}-{auth.principal.restriction_key}-{content_type}"
+        serial, auth_epoch = index.list_serial(connection, caller.organization_id, caller)
+    caller = confirm(org, caller, auth_epoch)
+    etag = f"{serial}-{caller.restriction_key}-{content_type}"
     if _fresh(etag):
         return _not_modified(etag)
-    body = index.cached_list_page(rt.db, rt.cache, auth.organization, auth.principal, serial, is_json(content_type))
+    body = index.cached_list_page(rt.db, rt.cache, caller.organization_id, caller, serial, is_json(content_type))
     return _page(body, content_type, etag)
 
 
 @bp.get("/<org>/simple/<project>/")
 def project_detail(org: str, project: str) -> Response:
-    auth = basic_auth(org)
+    caller = basic_auth(org)
     try:
         normalized = normalize(project)
     except InvalidInput:
@@ -45,27 +46,26 @@ def project_detail(org: str, project: str) -> Response:
     if content_type is None:
         return _not_acceptable()
     rt = runtime()
-    try:
-        with rt.db.autocommit() as connection:
-            project_id, serial = index.visible_project_serial(connection, auth.organization.id, auth.principal,
-                                                              project)
+    with rt.db.autocommit() as connection:
+        state = index.project_state(connection, caller.organization_id, normalized)
+    caller = confirm(org, caller, state.auth_epoch)
+    project_id, serial = state.project_id, state.serial
+    if project_id is not None and caller.may_read_project(normalized):
         body = None
-        if auth.principal.sees_every_version(normalized):
+        if caller.sees_every_version(normalized):
             tag = str(serial)
         else:  # the serial moves with versions this caller may not see: tag what it gets
-            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal,
-                                            is_json(content_type))
+            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type))
             tag = index.body_tag(body)
-        etag = f"{project_id}.{tag}-{auth.principal.restriction_key}-{content_type}"
+        etag = f"{project_id}.{tag}-{caller.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)
         if body is None:
-            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, auth.principal,
-                                            is_json(content_type))
-    except NotFound:
+            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type))
+    else:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
-        page = upstream.project_page(rt, auth.organization.id, auth.principal, project)
-        etag = f"upstream.{page.serial}-{auth.principal.restriction_key}-{content_type}"
+        page = upstream.project_page(rt, caller.organization_id, caller, project)
+        etag = f"upstream.{page.serial}-{caller.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)
         body = index.render_page(page.data, is_json(content_type))

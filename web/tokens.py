@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from envelope.capabilities import Capability
 from envelope import org_tokens
 from envelope.errors import EnvelopeError
 from envelope.install_snippets import install_snippets
@@ -27,7 +28,7 @@ def create(org: str) -> Response:
     form = request.form
     try:
         with runtime().db.write() as session:
-            access = access_for(session, org)
+            access = access_for(session, org, Capability.OWN_TOKENS, to="create tokens")
             issued = org_tokens.create_token(
                 session,
                 access,
@@ -55,7 +56,7 @@ def create(org: str) -> Response:
 @login_required
 def revoke(org: str, token_id: int) -> Response:
     with runtime().db.write() as session:
-        access = access_for(session, org)
+        access = access_for(session, org, Capability.OWN_TOKENS, to="see tokens")
         token = org_tokens.revoke_member_token(session, access, token_id)
         name = token.name
     # Verified credentials are cached for ENVELOPE_AUTH_CACHE_SECONDS (5 s by default).
@@ -65,7 +66,7 @@ def revoke(org: str, token_id: int) -> Response:
 
 def _list_page(org: str, *, form, error: str | None, status: int = 200) -> tuple[str, int]:
     with runtime().db.read() as session:
-        access = access_for(session, org)
+        access = access_for(session, org, Capability.OWN_TOKENS, to="revoke tokens")
         tokens = org_tokens.visible_tokens(session, access)
         members = org_tokens.member_user_ids(session, access)
         now = utcnow()
@@ -77,8 +78,8 @@ def _list_page(org: str, *, form, error: str | None, status: int = 200) -> tuple
             form=form,
             error=error,
             presets=list(org_tokens.EXPIRY_PRESETS),
-            can_upload=access.allows(Role.maintainer),
-            is_owner=access.allows(Role.owner),
+            can_upload=access.allows(Capability.UPLOAD),
+            is_owner=access.allows(Capability.MANAGE_MEMBERS),
             today=now.date().isoformat(),
         )
     return page, status

@@ -20,7 +20,7 @@ DIGEST_FIELDS = {"sha256_digest": "sha256", "blake2_256_digest": "blake2b_256", 
 @bp.post("/<org>/legacy/")
 @bp.post("/<org>/legacy")
 def upload(org: str) -> Response:
-    auth = basic_auth(org, fresh=True)
+    caller = basic_auth(org, fresh=True)
     action = request.form.get(":action")
     if action != "file_upload":
         raise InvalidInput(f"Unsupported :action {action!r}: only file_upload is supported.")
@@ -34,8 +34,8 @@ def upload(org: str) -> Response:
     result = publish_file(
         rt.db,
         rt.storage,
-        organization=auth.organization,
-        principal=auth.principal,
+        organization=caller.organization,
+        principal=caller,
         filename=os.path.basename(content.filename),
         stream=content.stream,
         source=FileSource.upload,

@@ -38,6 +38,10 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     # Bumped whenever the set of projects changes: the /simple/ page's ETag.
     serial: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped whenever access narrows (a token revoked, a member removed, a role
+    # or a password changed): read with the serial, it makes every process
+    # verify its cached credentials again on the next request.
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Upstream proxy, opt-in: names with no private project fall through to
     # this simple index (NULL: off). Credentials, if any, are kept apart and sealed.

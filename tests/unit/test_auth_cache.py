@@ -9,6 +9,7 @@ import pytest
 from envelope.authentication import authenticate_cached
 from envelope.cache import MemoryCache
 from envelope.errors import NotFound, Unauthorized
+from envelope.models import Organization
 from envelope.models.base import utcnow
 from envelope.tokens import issue_token, revoke_token
 
@@ -28,8 +29,13 @@ def test_hit_skips_the_database_and_revocation_is_seen_after_the_ttl(database, o
     with database.write() as session:
         revoke_token(session, token_id, actor="test")
     again = authenticate_cached(database, cache, KEY, 0.5, "acme", "__token__", secret)
-    assert again.principal.restriction_key == first.principal.restriction_key
-    assert again.principal.may_read_version("billing", "1.5") and not again.principal.may_read_version("billing", "0.9")
+    assert again.caller.restriction_key == first.caller.restriction_key
+    assert again.caller.may_read_version("billing", "1.5") and not again.caller.may_read_version("billing", "0.9")
+    # The cache answered, but it does not decide: the revocation moved the
+    # organization's auth epoch past the one the cached caller was verified
+    # under, and the index (reading the epoch with its serial) verifies again.
+    with database.read() as session:
+        assert session.get(Organization, organization.id).auth_epoch > again.caller.auth_epoch
     time.sleep(0.6)
     with pytest.raises(Unauthorized, match="revoked"):
         authenticate_cached(database, cache, KEY, 0.5, "acme", "__token__", secret)

@@ -21,8 +21,8 @@ def alice(database, organization) -> User:
 
 def test_username_is_case_insensitive(database, alice) -> None:
     with database.read() as session:
-        auth = authenticate(session, "acme", "alice", "correct horse")
-    assert auth.principal.can_upload and auth.principal.user_id == alice.id
+        caller = authenticate(session, "acme", "alice", "correct horse")
+    assert caller.can_upload and caller.user_id == alice.id
 
 
 def test_password_alone_cannot_bypass_two_factor(database, alice) -> None:

@@ -73,7 +73,11 @@ def test_unknown_paths_and_methods_answer_in_json(world, client):
 def test_upload_token_yanks_within_its_restrictions_and_pip_sees_it(world, client):
     world.wheel("demo", "1.0")
     world.wheel("other-thing", "1.0")
-    secret = world.token(scope="upload", projects=["demo"])
+    # Bound to a maintainer: a deploy token (no user) is for the index and uploads only.
+    deploy = world.token(scope="upload", projects=["demo"])
+    refused = client.post(f"{API}/acme/projects/demo/releases/1.0/yank", headers=bearer(deploy))
+    assert refused.status_code == 403 and "Deploy tokens" in refused.get_json()["error"]
+    secret = world.token(scope="upload", projects=["demo"], user=world.users["max"])
     response = client.post(f"{API}/acme/projects/demo/releases/1.0/yank", json={"reason": "bad"},
                            headers=bearer(secret))
     assert response.status_code == 200 and response.get_json()["files"][0]["yanked_reason"] == "bad"

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from envelope.errors import EnvelopeError, InvalidInput, Unauthorized
-from envelope.membership import OrgAccess, member_access, token_access
+from envelope.capabilities import Capability
+from envelope.membership import OrgAccess, caller_access, member_access
 from envelope.models import Role
-from envelope.tokens import PREFIX, mark_used
+from envelope.tokens import PREFIX
 from web import errors
+from web.auth import caller_for
 from web.bodies import limit_body, read_body
 from web.extensions import csrf
 from web.org_pages import refuse_nul_bytes
@@ -39,7 +41,7 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 @bp.before_request
 def identify_caller() -> None:
     g.api_token = None
-    g.api_token_use = None
+    g.api_token_username = ""
     # Before anything reads the body (refuse_nul_bytes parses forms).
     limit_body(MAX_BODY, "API request body")
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -61,6 +63,7 @@ def _token_from_header() -> str:
         secret = credentials.token
     elif credentials is not None and credentials.type == "basic":
         secret = credentials.password
+        g.api_token_username = credentials.username or ""
     if not secret or not secret.startswith(PREFIX):
         raise Unauthorized(
             "Use an access token: Authorization: Bearer envl_…, or Basic auth with the token as password."
@@ -69,36 +72,38 @@ def _token_from_header() -> str:
 
 
 @bp.after_request
-def record_token_use(response: Response) -> Response:
-    token_id = g.get("api_token_use")
-    if token_id is not None:
-        with runtime().db.write() as session:
-            mark_used(session, token_id)
+def no_store(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
-def org_access(session: Session, org: str, role: Role = Role.reader, *, to: str = "do that") -> OrgAccess:
+def org_access(
+    session: Session, org: str, capability: Capability = Capability.READ_INDEX, *, to: str = "do that"
+) -> OrgAccess:
     """The caller's access to `org`: NotFound for outsiders and other
-    organizations' tokens, Forbidden when the role or scope is too low."""
+    organizations' tokens, Forbidden when envelope.capabilities' table says no.
+    A token comes through the one front door (web/auth.py), cached, and is
+    verified again when the organization's auth epoch moved on."""
     if g.api_token is not None:
-        access, stale = token_access(session, org, g.api_token)
-        g.api_token_use = stale
+        caller = caller_for(org, g.api_token_username, g.api_token)
+        access = caller_access(session, caller)
+        if access.organization.auth_epoch != caller.auth_epoch:
+            access = caller_access(session, caller_for(org, g.api_token_username, g.api_token, fresh=True))
     else:
         access = member_access(session, org, current_user.user)
-    access.require(role, to)
+    access.require(capability, to)
     return access
 
 
-def authorised_body(org: str, role: Role = Role.reader, *, to: str = "do that") -> dict[str, Any]:
-    """body(), read only once the caller is known to hold `role` in `org`:
+def authorised_body(org: str, capability: Capability = Capability.READ_INDEX, *, to: str = "do that") -> dict[str, Any]:
+    """body(), read only once the caller is known to hold `capability` in `org`:
     strangers get 401/403/404 for the price of a lookup, never a parse.
 
     The check runs in a read transaction of its own, so no write transaction
     (on SQLite, the database's one writer) waits on a slow client's body; the
     caller checks again inside its write transaction."""
     with runtime().db.read() as session:
-        org_access(session, org, role, to=to)
+        org_access(session, org, capability, to=to)
     return body()
 
 

@@ -5,9 +5,11 @@ from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
 from envelope import accounts, invitations, membership
+from envelope.capabilities import Capability
 from envelope.audit import list_events
 from envelope.errors import Forbidden
 from envelope.models import Role
+from envelope.tokens import token_organization
 from web.api import authorised_body, body, bp, org_access, role_field, shapes, text
 from web.invitations import send_invitation
 from web.org_pages import public_base_url
@@ -20,7 +22,8 @@ AUDIT_PAGE_SIZE = 100  # events
 def list_orgs() -> Response:
     with runtime().db.read() as session:
         if g.api_token is not None:
-            access, g.api_token_use = membership.token_home(session, g.api_token)
+            home = token_organization(session, g.api_token)
+            access = org_access(session, home)
             orgs = [(access.organization, access.role)]
         else:
             orgs = membership.organizations_of(session, current_user.user)
@@ -47,16 +50,16 @@ def get_org(org: str) -> Response:
 @bp.get("/v1/orgs/<org>/members")
 def list_members(org: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.SEE_MEMBERS, to="see the members")
         members = membership.list_members(session, access.organization)
         return jsonify(members=[shapes.member(m) for m in members])
 
 
 @bp.patch("/v1/orgs/<org>/members/<username>")
 def change_role(org: str, username: str) -> Response:
-    role = role_field(authorised_body(org, Role.owner, to="change roles"))
+    role = role_field(authorised_body(org, Capability.MANAGE_MEMBERS, to="change roles"))
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="change roles")
+        access = org_access(session, org, Capability.MANAGE_MEMBERS, to="change roles")
         return jsonify(shapes.member(membership.change_role(session, access, username, role)))
 
 
@@ -64,7 +67,8 @@ def change_role(org: str, username: str) -> Response:
 def remove_member(org: str, username: str) -> tuple[str, int]:
     """Owners remove anyone; a member removes themselves (leaves)."""
     with runtime().db.write() as session:
-        access = org_access(session, org)
+        # Refused before the member is looked up: the answer tells a token nothing.
+        access = org_access(session, org, Capability.SEE_MEMBERS, to="change the members")
         membership.remove_member(session, access, username)
     return "", 204
 
@@ -72,17 +76,17 @@ def remove_member(org: str, username: str) -> tuple[str, int]:
 @bp.get("/v1/orgs/<org>/invitations")
 def list_invitations(org: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org, Role.owner, to="see invitations")
+        access = org_access(session, org, Capability.MANAGE_MEMBERS, to="see invitations")
         pending = invitations.pending_invitations(session, access.organization)
         return jsonify(invitations=[shapes.invitation(i) for i in pending])
 
 
 @bp.post("/v1/orgs/<org>/invitations")
 def invite(org: str) -> tuple[Response, int]:
-    data = authorised_body(org, Role.owner, to="invite members")
+    data = authorised_body(org, Capability.MANAGE_MEMBERS, to="invite members")
     email, role = text(data, "email", required=True), role_field(data)
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="invite members")
+        access = org_access(session, org, Capability.MANAGE_MEMBERS, to="invite members")
         new = invitations.invite(session, access, email, role)
         link = public_base_url() + url_for("invitations.show", token=new.secret)
         subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
@@ -94,7 +98,7 @@ def invite(org: str) -> tuple[Response, int]:
 @bp.delete("/v1/orgs/<org>/invitations/<int:invitation_id>")
 def revoke_invitation(org: str, invitation_id: int) -> tuple[str, int]:
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="revoke invitations")
+        access = org_access(session, org, Capability.MANAGE_MEMBERS, to="revoke invitations")
         invitations.revoke_invitation(session, access, invitation_id)
     return "", 204
 
@@ -103,6 +107,6 @@ def revoke_invitation(org: str, invitation_id: int) -> tuple[str, int]:
 def audit(org: str) -> Response:
     page = max(request.args.get("page", 1, type=int), 1)
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.SEE_AUDIT, to="read the audit log")
         events, more = list_events(session, access.organization.id, page=page, per_page=AUDIT_PAGE_SIZE)
         return jsonify(events=[shapes.audit_event(e) for e in events], page=page, more=more)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from envelope.capabilities import Capability
 from envelope import catalog, org_releases
 from envelope.coverage import wheel_coverage
 from envelope.models import Role
@@ -57,10 +58,10 @@ def unyank(org: str, project: str, version: str) -> Response:
 
 
 def _change_yank(org: str, project: str, version: str, *, yanked: bool) -> Response:
-    data = authorised_body(org, Role.maintainer, to="yank or unyank releases")
+    data = authorised_body(org, Capability.YANK, to="yank or unyank releases")
     reason, filename = text(data, "reason"), text(data, "filename")
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.maintainer, to="yank or unyank releases")
+        access = org_access(session, org, Capability.YANK, to="yank or unyank releases")
         files = org_releases.change_yank(
             session, access, project, version, yanked=yanked, reason=reason, filename=filename
         )
@@ -71,7 +72,7 @@ def _change_yank(org: str, project: str, version: str, *, yanked: bool) -> Respo
 def delete_release(org: str, project: str, version: str) -> Response:
     """Owners only; ?confirm= must repeat the version; ?filename= deletes one file."""
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="delete releases or files")
+        access = org_access(session, org, Capability.DELETE, to="delete releases or files")
         deleted = org_releases.delete(
             session, access, project, version,
             confirm=request.args.get("confirm"), filename=request.args.get("filename"),

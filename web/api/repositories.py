@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from envelope.capabilities import Capability
 from envelope import repositories
 from envelope.models import Role
 from envelope.sync_status import recent_runs
@@ -14,18 +15,18 @@ from web.runtime import runtime
 @bp.get("/v1/orgs/<org>/repositories")
 def list_repositories(org: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.SEE_REPOSITORIES, to="see repositories")
         rows = repositories.list_repositories(session, access.organization)
         return jsonify(repositories=[shapes.repository(c) for c in rows])
 
 
 @bp.post("/v1/orgs/<org>/repositories")
 def connect(org: str) -> tuple[Response, int]:
-    data = authorised_body(org, Role.owner, to="connect GitHub repositories")
+    data = authorised_body(org, Capability.MANAGE_REPOSITORIES, to="connect GitHub repositories")
     full_name = text(data, "full_name", required=True)
     token, projects = text(data, "github_token"), strings(data, "projects")
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="connect GitHub repositories")
+        access = org_access(session, org, Capability.MANAGE_REPOSITORIES, to="connect GitHub repositories")
         new = repositories.add_repository(
             session, runtime().settings.secret_key, access.organization, full_name.strip(),
             github_token=(token or "").strip() or None, projects=projects, actor=access.actor,
@@ -41,7 +42,7 @@ def connect(org: str) -> tuple[Response, int]:
 @bp.get("/v1/orgs/<org>/repositories/<owner>/<repo>")
 def get_repository(org: str, owner: str, repo: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.SEE_REPOSITORIES, to="see repositories")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         return jsonify(
             repository=shapes.repository(connection),
@@ -52,7 +53,7 @@ def get_repository(org: str, owner: str, repo: str) -> Response:
 @bp.post("/v1/orgs/<org>/repositories/<owner>/<repo>/sync")
 def sync_now(org: str, owner: str, repo: str) -> tuple[Response, int]:
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.maintainer, to="start a sync")
+        access = org_access(session, org, Capability.SYNC, to="start a sync")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         run = repositories.queue_manual_sync(session, connection, actor=access.actor)
         return jsonify(run_id=run.id, status=run.status), 202
@@ -61,7 +62,7 @@ def sync_now(org: str, owner: str, repo: str) -> tuple[Response, int]:
 @bp.delete("/v1/orgs/<org>/repositories/<owner>/<repo>")
 def remove(org: str, owner: str, repo: str) -> tuple[str, int]:
     with runtime().db.write() as session:
-        access = org_access(session, org, Role.owner, to="remove GitHub connections")
+        access = org_access(session, org, Capability.MANAGE_REPOSITORIES, to="remove GitHub connections")
         connection = repositories.find_org_connection(session, access.organization, f"{owner}/{repo}")
         repositories.remove_connection(session, connection, actor=access.actor)
     return "", 204

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from envelope.org_tokens import token_record
 from envelope.catalog import ProjectSummary, ReleaseView
 from envelope.coverage import Coverage
 from envelope.models import (
@@ -96,19 +97,7 @@ def invitation(i: Invitation) -> dict[str, Any]:
 
 
 def token(t: AccessToken, status: str) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "scope": t.scope,
-        "projects": [f"{r['project']}{r['specifier']}" for r in t.restrictions or []],
-        "user": t.user.username if t.user else None,
-        "hint": f"envl_{t.hint}",
-        "created": when(t.created),
-        "expires": when(t.expires),
-        "last_used": when(t.last_used),
-        "revoked": when(t.revoked),
-        "status": status,
-    }
+    return token_record(t, status)
 
 
 def repository(c: RepositoryConnection) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from envelope.capabilities import Capability
 from envelope import org_tokens
 from envelope.models import TokenScope
 from envelope.models.base import utcnow
@@ -13,7 +14,7 @@ from web.runtime import runtime
 @bp.get("/v1/orgs/<org>/tokens")
 def list_tokens(org: str) -> Response:
     with runtime().db.read() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.OWN_TOKENS, to="see tokens")
         tokens = org_tokens.visible_tokens(session, access)
         members, now = org_tokens.member_user_ids(session, access), utcnow()
         return jsonify(tokens=[shapes.token(t, org_tokens.token_status(t, members, now)) for t in tokens])
@@ -21,7 +22,7 @@ def list_tokens(org: str) -> Response:
 
 @bp.post("/v1/orgs/<org>/tokens")
 def create_token(org: str) -> tuple[Response, int]:
-    data = authorised_body(org)
+    data = authorised_body(org)  # create_token says why a token may not
     name = text(data, "name", required=True)
     scope = text(data, "scope", default=TokenScope.read)
     projects = org_tokens.parse_restrictions(strings(data, "projects"))
@@ -38,6 +39,6 @@ def create_token(org: str) -> tuple[Response, int]:
 @bp.post("/v1/orgs/<org>/tokens/<int:token_id>/revoke")
 def revoke_token(org: str, token_id: int) -> Response:
     with runtime().db.write() as session:
-        access = org_access(session, org)
+        access = org_access(session, org, Capability.OWN_TOKENS, to="revoke tokens")
         token = org_tokens.revoke_member_token(session, access, token_id)
         return jsonify(shapes.token(token, "revoked"))
