@@ -237,23 +237,19 @@ def token() -> None:
 @click.option("--name", default=None, help="A label to recognise the token by.")
 @click.option("--scope", type=click.Choice([s.value for s in TokenScope]), default=TokenScope.read.value, show_default=True)
 @click.option("--project", "projects", multiple=True, metavar="NAME[SPECIFIER]", help="Limit to a project, optionally to versions, e.g. 'billing>=1,<2'. Repeatable.")
-@click.option("--expires", help="30d, 2h, 45m, 1w or an ISO-8601 date/time.")
+@click.option("--expires", help="never (the default), 30d, 2h, 45m, 1w, a date (through that day) or an ISO-8601 date/time.")
 @friendly_errors
 def token_create(org_name, username, name, scope, projects, expires) -> None:
     """Create a token; it is printed once, alone on the last line."""
+    from envelope.membership import operator_access
+
     expiry = tokens.parse_expiry(expires) if expires else None
     with _runtime().db.write() as session:
         organization = accounts.get_organization(session, org_name)
         owner = accounts.get_user(session, username) if username else None
-        issued = tokens.issue_token(
-            session,
-            organization,
-            name=name or f"{scope} token",
-            scope=scope,
-            projects=list(projects),
-            expires=expiry,
-            user=owner,
-            actor=_actor(),
+        issued = tokens.create_token(
+            session, operator_access(organization, _actor()), name=name or f"{scope} token", scope=scope,
+            projects=projects, expires=expiry, user=owner,
         )
     t = issued.token
     limits = ", ".join(f"{r['project']}{r['specifier']}" for r in t.restrictions) or "all projects"

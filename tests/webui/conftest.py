@@ -30,7 +30,8 @@ from envelope.db import Database
 from envelope.models import FileSource, Organization, Role, User
 from envelope.publish import publish_file
 from envelope.sessions import start_session
-from envelope.tokens import issue_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token
 from tests.unit.archives import core_metadata, wheel_bytes, wheel_members, zip_bytes
 from web import create_app
 
@@ -153,7 +154,8 @@ class World:
 
     def token(self, org: Organization | None = None, **kwargs: Any) -> str:
         with self.db.write() as session:
-            return issue_token(session, org or self.acme, name=kwargs.pop("name", "t"), actor="tests", **kwargs).secret
+            access = operator_access(org or self.acme, "tests")
+            return create_token(session, access, name=kwargs.pop("name", "t"), **kwargs).secret
 
 
 @pytest.fixture
