@@ -311,11 +311,13 @@ def _yank_command(yanked: bool):
     @friendly_errors
     def command(org_name: str, spec: str, filename: str | None, reason: str | None = None) -> None:
         name, version = _project_version(spec)
+        from envelope.membership import operator_access
+
         with _runtime().db.write() as session:
             organization = accounts.get_organization(session, org_name)
-            files = releases.set_yanked(
-                session, organization, name, version,
-                yanked=yanked, reason=reason, filename=filename, actor=_actor(),
+            files = releases.change_yank(
+                session, operator_access(organization, _actor()), name, version,
+                yanked=yanked, reason=reason, filename=filename,
             )
         verb = "Yanked" if yanked else "Unyanked"
         for f in files:

@@ -12,7 +12,8 @@ from envelope import index
 from envelope.access import Principal, Restriction
 from envelope.errors import InvalidInput, NotFound
 from envelope.models import Project
-from envelope.releases import set_yanked
+from envelope.membership import operator_access
+from envelope.releases import change_yank
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
 SHA = "a" * 64
@@ -285,7 +286,7 @@ def test_detail_meta_and_name(database, organization, operator, publish):
 def test_yank_shows_in_detail_and_html(database, organization, operator, publish):
     publish_versions(publish, "demo", ["1.0", "1.1"])
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="broken <build>", actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0", yanked=True, reason="broken <build>")
     data = detail_of(database, organization, operator, "demo")
     assert [f["yanked"] for f in data["files"]] == ["broken <build>", False]
     attrs = [a for a, _ in Anchors(index.render_detail_html(data)).anchors]

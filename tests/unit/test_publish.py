@@ -13,7 +13,8 @@ from envelope.access import Principal, Restriction
 from envelope.errors import FileExists, FileTooLarge, Forbidden, InvalidDistribution, InvalidInput
 from envelope.models import AuditEvent, DeletedFilename, File, FileSource, Project, Release
 from envelope.publish import publish_file
-from envelope.releases import delete_files, set_yanked
+from envelope.membership import operator_access
+from envelope.releases import change_yank, delete_files
 from envelope.storage import content_addressed_key
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
@@ -173,12 +174,12 @@ def test_yank_shows_in_project_detail(database, organization, operator, publish)
             return {f["filename"]: f["yanked"] for f in index.project_detail(session, project, operator)["files"]}
 
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="Broken build", actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0", yanked=True, reason="Broken build")
     with database.write() as session:
-        set_yanked(session, organization, "Demo", "1.1", yanked=True, actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "Demo", "1.1", yanked=True)
     assert yanked() == {WHEEL: "Broken build", "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0.0", yanked=False, filename=WHEEL, actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0.0", yanked=False, filename=WHEEL)
     assert yanked() == {WHEEL: False, "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
 
 
