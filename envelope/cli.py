@@ -145,18 +145,19 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
               reserve: tuple[str, ...], unreserve: tuple[str, ...]) -> None:
     """Show or change the organization's upstream proxy (off until enabled)."""
     from envelope import upstream as proxy
+    from envelope.membership import operator_access
 
     if disable and (enable or upstream):
         raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
     runtime = _runtime()
     with runtime.db.write() as session:
         organization = accounts.get_organization(session, name)
-        if enable or upstream or disable:
-            proxy.configure(session, organization, upstream_url=None if disable else upstream or proxy.DEFAULT_UPSTREAM,
-                            secret_key=runtime.settings.secret_key, policy=proxy.address_policy(runtime.settings),
-                            actor=_actor())
-        if reserve or unreserve:
-            proxy.set_reserved(session, organization, add=list(reserve), remove=list(unreserve), actor=_actor())
+        if enable or upstream or disable or reserve or unreserve:
+            proxy.change_settings(
+                session, operator_access(organization, _actor()), runtime.settings,
+                enabled=False if disable else True if enable or upstream else None,
+                upstream_url=upstream, reserve=reserve, unreserve=unreserve,
+            )
         url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
     state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
     click.echo(f"Upstream proxy for {name}: {state}.")
