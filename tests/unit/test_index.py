@@ -9,7 +9,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from envelope import index
-from envelope.access import Principal, Restriction
+from envelope.capabilities import Capability
+from envelope.identity import Caller, Restriction
 from envelope.errors import InvalidInput, NotFound
 from envelope.models import Project
 from envelope.membership import operator_access
@@ -210,11 +211,11 @@ def test_json_view_of_a_detail_page_is_the_dict_itself():
 # --------------------------------------------------------------------------- with a database
 
 
-def restricted(organization_id: int, **specifiers: str) -> Principal:
-    return Principal(
+def restricted(organization_id: int, **specifiers: str) -> Caller:
+    return Caller(
         organization_id=organization_id,
         label="token 'restricted' (#9)",
-        can_upload=False,
+        capabilities=frozenset({Capability.READ_INDEX}),
         restrictions=tuple(Restriction(name, SpecifierSet(spec)) for name, spec in specifiers.items()),
     )
 

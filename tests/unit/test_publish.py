@@ -9,7 +9,8 @@ from packaging.specifiers import SpecifierSet
 from sqlalchemy import func, select
 
 from envelope import index
-from envelope.access import Principal, Restriction
+from envelope.capabilities import DEPLOY_TOKEN, Capability
+from envelope.identity import Caller, Restriction, operator
 from envelope.errors import FileExists, FileTooLarge, Forbidden, InvalidDistribution, InvalidInput
 from envelope.models import AuditEvent, DeletedFilename, File, FileSource, Project, Release
 from envelope.publish import publish_file
@@ -257,11 +258,11 @@ def test_invalid_distributions_store_nothing(database, storage_root, spool_dir, 
     assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
 
 
-def restricted(organization_id: int, text: str, specifier: str, *, can_upload: bool = True) -> Principal:
-    return Principal(
+def restricted(organization_id: int, text: str, specifier: str, *, can_upload: bool = True) -> Caller:
+    return Caller(
         organization_id=organization_id,
         label="token 'ci' (#5)",
-        can_upload=can_upload,
+        capabilities=DEPLOY_TOKEN if can_upload else frozenset({Capability.READ_INDEX}),
         restrictions=(Restriction(text, SpecifierSet(specifier)),),
     )
 
@@ -355,7 +356,6 @@ def test_publish_streams_in_chunks(database, publish, monkeypatch):
 
 
 def test_each_organization_is_its_own_index(database, storage, spool_dir, organization, publish):
-    from envelope.access import system_principal
     from envelope.accounts import create_organization
 
     publish(WHEEL, DATA)
@@ -365,7 +365,7 @@ def test_each_organization_is_its_own_index(database, storage, spool_dir, organi
         database,
         storage,
         organization=other,
-        principal=system_principal(other.id, "operator"),
+        principal=operator(other, "operator"),
         filename=WHEEL,
         stream=io.BytesIO(OTHER_DATA),  # other bytes under the same filename: another index
         source=FileSource.import_,

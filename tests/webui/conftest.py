@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from envelope import migrate
-from envelope.access import system_principal
+from envelope.identity import operator
 from envelope.accounts import add_member, create_organization, create_user
 from envelope.config import Settings
 from envelope.db import Database
@@ -137,7 +137,7 @@ class World:
         runtime = self.app.extensions["envelope"]
         org = org or self.acme
         return publish_file(
-            runtime.db, runtime.storage, organization=org, principal=system_principal(org.id, "tests"),
+            runtime.db, runtime.storage, organization=org, principal=operator(org, "tests"),
             filename=filename, stream=io.BytesIO(data), source=source,
             spool_dir=runtime.settings.tmp_dir, max_size=10 * 1024**2,
         ).file
