@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from envelope.access import system_principal
+from envelope.identity import operator
 from envelope.accounts import get_organization
 from envelope.errors import EnvelopeError
 from envelope.models import FileSource
@@ -35,7 +35,7 @@ def import_files(runtime: Runtime, org_name: str, paths, *, actor: str) -> list[
     """Publish every file; returns the failures (path, reason). Never stops at one."""
     with runtime.db.read() as session:
         organization = get_organization(session, org_name)
-    principal = system_principal(organization.id, actor)
+    principal = operator(organization, actor)
     files = collect(paths)
     console = Console(stderr=True)
     counts = {"imported": 0, "present": 0}

@@ -145,18 +145,19 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
               reserve: tuple[str, ...], unreserve: tuple[str, ...]) -> None:
     """Show or change the organization's upstream proxy (off until enabled)."""
     from envelope import upstream as proxy
+    from envelope.membership import operator_access
 
     if disable and (enable or upstream):
         raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
     runtime = _runtime()
     with runtime.db.write() as session:
         organization = accounts.get_organization(session, name)
-        if enable or upstream or disable:
-            proxy.configure(session, organization, upstream_url=None if disable else upstream or proxy.DEFAULT_UPSTREAM,
-                            secret_key=runtime.settings.secret_key, policy=proxy.address_policy(runtime.settings),
-                            actor=_actor())
-        if reserve or unreserve:
-            proxy.set_reserved(session, organization, add=list(reserve), remove=list(unreserve), actor=_actor())
+        if enable or upstream or disable or reserve or unreserve:
+            proxy.change_settings(
+                session, operator_access(organization, _actor()), runtime.settings,
+                enabled=False if disable else True if enable or upstream else None,
+                upstream_url=upstream, reserve=reserve, unreserve=unreserve,
+            )
         url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
     state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
     click.echo(f"Upstream proxy for {name}: {state}.")
@@ -237,23 +238,19 @@ def token() -> None:
 @click.option("--name", default=None, help="A label to recognise the token by.")
 @click.option("--scope", type=click.Choice([s.value for s in TokenScope]), default=TokenScope.read.value, show_default=True)
 @click.option("--project", "projects", multiple=True, metavar="NAME[SPECIFIER]", help="Limit to a project, optionally to versions, e.g. 'billing>=1,<2'. Repeatable.")
-@click.option("--expires", help="30d, 2h, 45m, 1w or an ISO-8601 date/time.")
+@click.option("--expires", help="never (the default), 30d, 2h, 45m, 1w, a date (through that day) or an ISO-8601 date/time.")
 @friendly_errors
 def token_create(org_name, username, name, scope, projects, expires) -> None:
     """Create a token; it is printed once, alone on the last line."""
+    from envelope.membership import operator_access
+
     expiry = tokens.parse_expiry(expires) if expires else None
     with _runtime().db.write() as session:
         organization = accounts.get_organization(session, org_name)
         owner = accounts.get_user(session, username) if username else None
-        issued = tokens.issue_token(
-            session,
-            organization,
-            name=name or f"{scope} token",
-            scope=scope,
-            projects=list(projects),
-            expires=expiry,
-            user=owner,
-            actor=_actor(),
+        issued = tokens.create_token(
+            session, operator_access(organization, _actor()), name=name or f"{scope} token", scope=scope,
+            projects=projects, expires=expiry, user=owner,
         )
     t = issued.token
     limits = ", ".join(f"{r['project']}{r['specifier']}" for r in t.restrictions) or "all projects"
@@ -315,11 +312,13 @@ def _yank_command(yanked: bool):
     @friendly_errors
     def command(org_name: str, spec: str, filename: str | None, reason: str | None = None) -> None:
         name, version = _project_version(spec)
+        from envelope.membership import operator_access
+
         with _runtime().db.write() as session:
             organization = accounts.get_organization(session, org_name)
-            files = releases.set_yanked(
-                session, organization, name, version,
-                yanked=yanked, reason=reason, filename=filename, actor=_actor(),
+            files = releases.change_yank(
+                session, operator_access(organization, _actor()), name, version,
+                yanked=yanked, reason=reason, filename=filename,
             )
         verb = "Yanked" if yanked else "Unyanked"
         for f in files:

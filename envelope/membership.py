@@ -18,7 +18,7 @@ from envelope.authentication import verify
 from envelope.capabilities import (
     ORGANIZATION_WIDE, READ_SCOPE, SCOPE_CAPABILITIES, UPLOAD_SCOPE, Capability, least_role, member_capabilities,
 )
-from envelope.identity import Caller, bump_auth_epoch
+from envelope.identity import Caller, bump_auth_epoch, operator
 from envelope.errors import Conflict, Forbidden, NotFound
 from envelope.models import AccessToken, Membership, Organization, Role, User
 from envelope.models.base import utcnow
@@ -128,6 +128,12 @@ def require_role(
     access = member_access(session, org_name, user)
     access.require(capability, to)
     return access
+
+
+def operator_access(organization: Organization, label: str) -> OrgAccess:
+    """The operator at the CLI acting in `organization`: every capability, no
+    user. The CLI hands this to the same domain functions the pages call."""
+    return OrgAccess(organization, operator(organization, label))
 
 
 def caller_access(session: Session, caller: Caller) -> OrgAccess:

@@ -1,14 +1,19 @@
-"""Changes to what is already published: yank, unyank, delete.
+"""Changes to what is already published: yank, unyank, delete, with who may.
 
 Files are never modified, only hidden (yank, PEP 592) or removed (delete,
-after which the filename is burned)."""
+after which the filename is burned). Maintainers yank; only owners delete,
+and only after typing the version to confirm. Every face (pages, API, CLI)
+calls change_yank and delete with its caller."""
 from __future__ import annotations
 
+from packaging.version import InvalidVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
+from envelope.capabilities import Capability
 from envelope.errors import InvalidInput, NotFound
+from envelope.membership import OrgAccess
 from envelope.models import DeletedFilename, File, Organization, Project, Release
 from envelope.names import canonical_version, normalize
 
@@ -46,35 +51,80 @@ def select_files(
     return project, files
 
 
-def set_yanked(
+def _check_visible(access: OrgAccess, project: str, version: str) -> None:
+    """A restricted token acts only on what it can see; the rest is NotFound."""
+    try:
+        name = normalize(project)
+    except InvalidInput:
+        raise NotFound(f"No project {project!r}.") from None
+    try:
+        visible = access.caller.may_read_version(name, version)
+    except InvalidVersion:
+        visible = False
+    if not visible:
+        raise NotFound(f"No release {version!r} of {project}.")
+
+
+def change_yank(
     session: Session,
-    organization: Organization,
-    name: str,
+    access: OrgAccess,
+    project: str,
     version: str,
     *,
     yanked: bool,
     reason: str | None = None,
     filename: str | None = None,
-    actor: str,
 ) -> list[File]:
-    """Yank or unyank a release's files (or one file). Idempotent."""
+    """Yank (PEP 592) or unyank a release's files (or one file): the one way,
+    for the pages, the API and `envelope yank`/`unyank`. Maintainers, owners,
+    upload tokens and the operator; idempotent. A blank reason is none."""
+    access.require(Capability.YANK, "yank or unyank releases")
+    _check_visible(access, project, version)
+    reason = (reason or "").strip() or None
     if reason and len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput(f"The reason may be at most {MAX_REASON_LENGTH} characters.")
-    project, files = select_files(session, organization, name, version, filename)
+    organization = access.organization
+    found, files = select_files(session, organization, project, version, filename or None)
     for file in files:
         file.yanked = yanked
-        file.yanked_reason = (reason or None) if yanked else None
-    project.serial += 1
+        file.yanked_reason = reason if yanked else None
+    found.serial += 1
     record_event(
         session,
         organization.id,
-        actor,
+        access.actor,
         AuditAction.file_yank if yanked else AuditAction.file_unyank,
-        f"{project.name} {version}",
+        f"{found.name} {version}",
         files=[f.filename for f in files],
-        reason=reason or None,
+        reason=reason,
     )
     return files
+
+
+def confirmed(version: str, typed: str | None) -> bool:
+    """True when `typed` is the version (in any equivalent spelling)."""
+    typed = (typed or "").strip()
+    if not typed:
+        return False
+    return typed == version or canonical_version(typed) == canonical_version(version)
+
+
+def delete(
+    session: Session,
+    access: OrgAccess,
+    project: str,
+    version: str,
+    *,
+    confirm: str | None,
+    filename: str | None = None,
+) -> list[str]:
+    """Delete a release's files (or one file) for good, burning the filenames;
+    owners only, and `confirm` must repeat the version."""
+    access.require(Capability.DELETE, "delete releases or files")
+    _check_visible(access, project, version)
+    if not confirmed(version, confirm):
+        raise InvalidInput(f"To delete, type the version {version} to confirm.")
+    return delete_files(session, access.organization, project, version, filename=filename or None, actor=access.actor)
 
 
 def delete_files(

@@ -1,4 +1,4 @@
-"""Access tokens: issue, verify, list, revoke.
+"""Access tokens: create, verify, list, revoke.
 
 A token reads `envl_` + 32 random base62 characters + a 6-character CRC32
 checksum, so secret scanners can recognise one and typos are rejected
@@ -13,20 +13,25 @@ import secrets
 import string
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Iterable
 
 from packaging.specifiers import SpecifierSet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envelope.access import READ, SCOPES, UPLOAD
+from packaging.utils import NormalizedName
+
 from envelope.audit import AuditAction, record_event
-from envelope.capabilities import token_capabilities
+from envelope.capabilities import Capability, member_capabilities, token_capabilities
 from envelope.identity import Caller, Restriction, bump_auth_epoch
-from envelope.errors import InvalidInput, NotFound, Unauthorized
-from envelope.models import AccessToken, Membership, Organization, Role, User
+from envelope.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from envelope.models import AccessToken, Membership, Organization, TokenScope, User
 from envelope.models.base import utcnow
 from envelope.names import parse_project_restriction
+
+if TYPE_CHECKING:
+    from envelope.membership import OrgAccess  # membership imports this module
 
 PREFIX = "envl_"
 _ALPHABET = string.digits + string.ascii_letters
@@ -35,6 +40,8 @@ _CHECKSUM_LENGTH = 6
 LAST_USED_PRECISION = timedelta(seconds=60)  # spares a write on every request
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SCOPES = tuple(TokenScope)
 
 
 def _base62(number: int, width: int) -> str:
@@ -69,30 +76,66 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def parse_expiry(text: str, now: datetime | None = None) -> datetime:
-    """'30d', '2h', '45m', '1w', or an ISO-8601 date/time (UTC unless it says otherwise)."""
+EXPIRY_PRESETS = ("1d", "7d", "30d", "90d", "never")  # what the web page offers; any parse_expiry text works
+NEVER = "never"
+MAX_PROJECT_RESTRICTIONS = 100
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime | None:
+    """When a token stops working, from what a person typed, on every face:
+    'never' (None), a duration ('30d', '2h', '45m', '1w'), a date (the token
+    works through the end of that day, UTC) or an ISO-8601 date/time (UTC
+    unless it says otherwise). InvalidInput, saying what is accepted, otherwise."""
     now = now or utcnow()
-    match = _DURATION.fullmatch(text.strip())
+    text = text.strip()
+    if text == NEVER:
+        return None
+    match = _DURATION.fullmatch(text)
     if match:
         amount, unit = match.groups()
         if int(amount) == 0:
-            raise InvalidInput(f"Expiry {text!r} is not in the future.")
+            raise InvalidInput(f"The expiry {text!r} is not in the future.")
         try:
             return now + timedelta(**{_UNITS[unit]: int(amount)})
         except OverflowError:
-            raise InvalidInput(f"Expiry {text!r} is too far in the future.") from None
+            raise InvalidInput(f"The expiry {text!r} is too far in the future.") from None
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if _DATE.fullmatch(text):
+            moment = datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(), tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
         raise InvalidInput(
-            f"Invalid expiry {text!r}: use a duration such as 30d, 2h, 45m, 1w or an "
-            "ISO-8601 date/time."
+            f"Invalid expiry {text!r}: use never, a duration such as 30d, 2h, 45m or 1w, a date "
+            "(YYYY-MM-DD, through the end of that day) or an ISO-8601 date/time."
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     if moment <= now:
-        raise InvalidInput(f"Expiry {text!r} is in the past.")
+        raise InvalidInput(f"The expiry {text!r} is in the past.")
     return moment
+
+
+def resolve_expiry(preset: str | None, on_date: str | None = None, now: datetime | None = None) -> datetime | None:
+    """The web form's two fields: a date, when given, wins over the preset
+    (default 30d). Both go through parse_expiry."""
+    if on_date and on_date.strip():
+        return parse_expiry(on_date, now)
+    return parse_expiry(preset or "30d", now)
+
+
+def parse_restrictions(projects: str | Iterable[str] | None) -> list[tuple[NormalizedName, str]]:
+    """'NAME[SPECIFIER]' one per line (or a list; blank entries ignored) ->
+    (normalized name, specifier) pairs. InvalidInput for a bad entry, a
+    project named twice, or more than MAX_PROJECT_RESTRICTIONS."""
+    lines = projects.splitlines() if isinstance(projects, str) else list(projects or [])
+    lines = [line.strip() for line in lines if line and line.strip()]
+    if len(lines) > MAX_PROJECT_RESTRICTIONS:
+        raise InvalidInput(f"A token may name at most {MAX_PROJECT_RESTRICTIONS} projects.")
+    restrictions = [parse_project_restriction(text) for text in lines]
+    if len({project for project, _ in restrictions}) != len(restrictions):
+        raise InvalidInput("Name each project once; combine version ranges with commas.")
+    return restrictions
 
 
 @dataclass(frozen=True)
@@ -101,27 +144,48 @@ class IssuedToken:
     secret: str  # shown once, never stored
 
 
-def issue_token(
+def create_token(
     session: Session,
-    organization: Organization,
+    access: OrgAccess,
     *,
     name: str,
-    scope: str = READ,
-    projects: list[str] | tuple[str, ...] = (),
+    scope: str = TokenScope.read,
+    projects: str | Iterable[str] = (),
     expires: datetime | None = None,
     user: User | None = None,
-    actor: str,
 ) -> IssuedToken:
-    """Create a token; InvalidInput for a bad scope, restriction or user."""
+    """Create a token in the caller's organization: the one way, for the web
+    page, the API and the CLI alike.
+
+    `user` is whose token it is (it never grants more than their role and
+    dies when they leave); None makes a deploy token. A member creates their
+    own tokens; deploy tokens and tokens for someone else need
+    MANAGE_TOKENS (owners, the operator). Access tokens never create tokens.
+    A token whose user could never upload is refused upload scope."""
+    organization = access.organization
+    if access.via_token:
+        raise Forbidden("Access tokens cannot create tokens; sign in to the web UI.")
+    if user is None:
+        access.require(Capability.MANAGE_TOKENS, "create deploy tokens")
+    elif access.user is None or user.id != access.user.id:
+        access.require(Capability.MANAGE_TOKENS, "create tokens for other members")
+    else:
+        access.require(Capability.OWN_TOKENS, "create tokens")
     if scope not in SCOPES:
         raise InvalidInput(f"Invalid scope {scope!r}: use one of {', '.join(SCOPES)}.")
     if not name.strip() or len(name) > 100:
         raise InvalidInput("A token name must be 1-100 characters.")
-    restrictions = [parse_project_restriction(text) for text in projects]
-    if len({project for project, _ in restrictions}) != len(restrictions):
-        raise InvalidInput("Name each project once; combine version ranges with commas.")
-    if user is not None and _membership(session, organization.id, user.id) is None:
-        raise InvalidInput(f"User {user.username!r} is not a member of {organization.name!r}.")
+    restrictions = parse_restrictions(projects)
+    if user is not None:
+        membership = _membership(session, organization.id, user.id)
+        if membership is None:
+            raise InvalidInput(f"User {user.username!r} is not a member of {organization.name!r}.")
+        if scope == TokenScope.upload and Capability.UPLOAD not in member_capabilities(membership.role):
+            whose = "Your role" if access.user is not None and user.id == access.user.id else f"{user.username}'s role"
+            raise Forbidden(
+                f"{whose} in {organization.name} is {membership.role.value}: the token could never "
+                "upload. Choose read scope, or ask an owner for the maintainer role."
+            )
     secret = generate_secret()
     token = AccessToken(
         organization_id=organization.id,
@@ -138,11 +202,12 @@ def issue_token(
     record_event(
         session,
         organization.id,
-        actor,
+        access.actor,
         AuditAction.token_create,
         f"token #{token.id} {token.name!r}",
         scope=scope,
-        projects=list(projects),
+        projects=[f"{p}{s}" for p, s in restrictions],
+        user=user.username if user else None,
         expires=expires.isoformat() if expires else None,
     )
     return IssuedToken(token, secret)

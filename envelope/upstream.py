@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from packaging.version import Version
@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from envelope import index
 from envelope.audit import AuditAction, record_event
+from envelope.capabilities import Capability
 from envelope.identity import Caller
 from envelope.distributions import MAX_METADATA_SIZE
 from envelope.downloads import Download
@@ -68,6 +69,9 @@ from envelope.upstream_client import (
     REFUSED, UNREACHABLE, FetchedPage, UpstreamIndex, download, fetch_project_page, split_index_url,
 )
 from envelope.upstream_network import AddressPolicy, AddressRefused
+
+if TYPE_CHECKING:
+    from envelope.membership import OrgAccess
 
 log = logging.getLogger(__name__)
 
@@ -109,28 +113,67 @@ def address_policy(settings: Settings) -> AddressPolicy:
     return AddressPolicy(settings.upstream_allow_addresses)
 
 
-def configure(session: Session, organization: Organization, *, upstream_url: str | None,
-              secret_key: str, policy: AddressPolicy, actor: str) -> None:
-    """Turn the proxy on (with `upstream_url`, credentials allowed in it) or off (None).
+def change_settings(
+    session: Session,
+    access: OrgAccess,
+    settings: Settings,
+    *,
+    enabled: bool | None = None,
+    upstream_url: str | None = None,
+    reserved: Iterable[str] | None = None,
+    reserve: Iterable[str] = (),
+    unreserve: Iterable[str] = (),
+) -> None:
+    """Change the organization's upstream proxy: the one way, for the
+    settings page and `envelope org proxy`. Owners and the operator.
 
-    The credentials are sealed at rest and never shown again. Raises
-    InvalidInput when the URL is malformed or its host resolves to an address
-    `policy` refuses (each fetch checks again: DNS may change). The pages
-    stored for the previous upstream or credentials are dropped: the new
-    ones decide what this organization may see."""
-    if upstream_url is None:
+    `enabled` False turns it off, True on with `upstream_url` (blank: PyPI;
+    credentials may be in it, sealed at rest and never shown again; the URL
+    as shown, without credentials, keeps the sealed ones); None leaves it.
+    `reserved` replaces the reserved patterns (the page's list); `reserve`
+    and `unreserve` add and remove some (the CLI's options). Every pattern
+    is checked before anything changes; InvalidInput for a bad pattern, a
+    malformed URL or one on an address `settings` do not allow (each fetch
+    checks again: DNS may change)."""
+    access.require(Capability.MANAGE_SETTINGS, "change the upstream proxy")
+    organization = access.organization
+    current = list(organization.reserved_names or [])
+    add = [normalize_pattern(p) for p in reserve if p.strip()]
+    remove = [normalize_pattern(p) for p in unreserve if p.strip()]
+    if reserved is not None:
+        wanted = sorted({normalize_pattern(p) for p in reserved if p.strip()})
+        add += [p for p in wanted if p not in current]
+        remove += [p for p in current if p not in wanted]
+    if enabled is False and organization.upstream_url is not None:
         _forget_pages(session, organization)
         organization.upstream_url = None
         organization.upstream_credentials_sealed = None
-        record_event(session, organization.id, actor, AuditAction.proxy_disable, organization.name)
-        return
-    index = split_index_url(upstream_url)
+        record_event(session, organization.id, access.actor, AuditAction.proxy_disable, organization.name)
+    elif enabled:
+        url = (upstream_url or "").strip() or DEFAULT_UPSTREAM
+        if url != organization.upstream_url:
+            _set_upstream(session, organization, url, settings, access.actor)
+    for pattern in add:
+        if pattern not in current:
+            current.append(pattern)
+            record_event(session, organization.id, access.actor, AuditAction.proxy_reserve, pattern)
+    for pattern in remove:
+        if pattern in current:
+            current.remove(pattern)
+            record_event(session, organization.id, access.actor, AuditAction.proxy_unreserve, pattern)
+    organization.reserved_names = sorted(current)
+
+
+def _set_upstream(session: Session, organization: Organization, url: str, settings: Settings, actor: str) -> None:
+    """Proxy to `url`; the pages stored for the previous upstream or
+    credentials are dropped: the new ones decide what this organization may see."""
+    index = split_index_url(url)
     try:
         # The check is for URLs an owner typed. PyPI's, the instance's own
         # default, is left to the fetch-time check: where a site's DNS points
         # pypi.org at an internal mirror, only an administrator can allow it.
         if index.url != DEFAULT_UPSTREAM:
-            policy.check_host(urlsplit(index.url).hostname or "")
+            address_policy(settings).check_host(urlsplit(index.url).hostname or "")
     except AddressRefused:
         raise InvalidInput(
             f"The upstream index {index.url} is on a private or reserved network address, which the "
@@ -139,7 +182,7 @@ def configure(session: Session, organization: Organization, *, upstream_url: str
     _forget_pages(session, organization)
     organization.upstream_url = index.url
     organization.upstream_credentials_sealed = (
-        seal(secret_key, json.dumps(index.credentials)) if index.credentials else None
+        seal(settings.secret_key, json.dumps(index.credentials)) if index.credentials else None
     )
     record_event(session, organization.id, actor, AuditAction.proxy_enable, index.url,
                  authenticated=index.credentials is not None)
@@ -147,39 +190,6 @@ def configure(session: Session, organization: Organization, *, upstream_url: str
 
 def _forget_pages(session: Session, organization: Organization) -> None:
     session.execute(delete(UpstreamPage).where(UpstreamPage.organization_id == organization.id))
-
-
-def set_reserved(session: Session, organization: Organization, *, add: list[str],
-                 remove: list[str], actor: str) -> list[str]:
-    """Add and remove reserved patterns; returns the new list."""
-    current = list(organization.reserved_names or [])
-    for pattern in map(normalize_pattern, add):
-        if pattern not in current:
-            current.append(pattern)
-            record_event(session, organization.id, actor, AuditAction.proxy_reserve, pattern)
-    for pattern in map(normalize_pattern, remove):
-        if pattern in current:
-            current.remove(pattern)
-            record_event(session, organization.id, actor, AuditAction.proxy_unreserve, pattern)
-    organization.reserved_names = sorted(current)
-    return organization.reserved_names
-
-
-def update_settings(session: Session, organization: Organization, *, enabled: bool, upstream_url: str,
-                    reserved: list[str], secret_key: str, policy: AddressPolicy, actor: str) -> None:
-    """Save the settings page: on or off, the upstream (blank: PyPI; the URL
-    shown, without credentials, keeps the sealed ones), the reserved patterns."""
-    wanted = sorted({normalize_pattern(p) for p in reserved if p.strip()})
-    if not enabled:
-        if organization.upstream_url is not None:
-            configure(session, organization, upstream_url=None, secret_key=secret_key, policy=policy, actor=actor)
-    else:
-        url = upstream_url.strip() or DEFAULT_UPSTREAM
-        if url != organization.upstream_url:
-            configure(session, organization, upstream_url=url, secret_key=secret_key, policy=policy, actor=actor)
-    current = set(organization.reserved_names or [])
-    set_reserved(session, organization, add=[p for p in wanted if p not in current],
-                 remove=[p for p in current if p not in wanted], actor=actor)
 
 
 def organization_proxy(organization: Organization, secret_key: str) -> Proxy | None:

@@ -232,7 +232,8 @@ PATHS: dict[str, Any] = {
                 scope={"type": "string", "enum": [s.value for s in TokenScope], "default": TokenScope.read.value},
                 projects={"type": "array", "items": STRING, "description": "NAME[SPECIFIER], e.g. billing>=1,<2"},
                 expires={"type": "string", "default": "30d",
-                         "description": "1d, 7d, 30d, 90d, never, a duration (2h, 1w) or an ISO-8601 time"},
+                         "description": "never, a duration (30d, 2h, 45m, 1w), a date (through that day, UTC) "
+                                        "or an ISO-8601 time: what the CLI's --expires takes"},
                 deploy={"type": "boolean", "default": False},
             ),
             description="Needs a signed-in user, not a token.",

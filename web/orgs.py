@@ -123,12 +123,10 @@ def proxy(org: str) -> Response | str:
         try:
             with rt.db.write() as session:
                 access = access_for(session, org, Capability.MANAGE_SETTINGS, to="change the upstream proxy")
-                upstream.update_settings(
-                    session, access.organization, enabled=request.form.get("enabled") == "on",
+                upstream.change_settings(
+                    session, access, rt.settings, enabled=request.form.get("enabled") == "on",
                     upstream_url=request.form.get("upstream_url", ""),
                     reserved=request.form.get("reserved", "").splitlines(),
-                    secret_key=rt.settings.secret_key, policy=upstream.address_policy(rt.settings),
-                    actor=f"user {access.user.username}",
                 )
             flash("Saved the upstream proxy settings.", "success")
             return redirect(url_for("orgs.proxy", org=org))

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 
 from envelope.capabilities import Capability
-from envelope import catalog, org_releases
+from envelope import catalog
+from envelope import releases as release_changes
 from envelope.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
 from envelope.install_snippets import install_snippets
@@ -75,7 +76,7 @@ def _change_yank(org: str, name: str, version: str, *, yanked: bool) -> Response
     filename = request.form.get("filename") or None
     with runtime().db.write() as session:
         access = access_for(session, org, Capability.YANK, to="yank or unyank releases")
-        files = org_releases.change_yank(
+        files = release_changes.change_yank(
             session, access, name, version, yanked=yanked, reason=request.form.get("reason"), filename=filename
         )
     what = filename or f"{name} {version} ({len(files)} files)"
@@ -92,7 +93,7 @@ def delete(org: str, name: str, version: str) -> Response | str:
         try:
             with runtime().db.write() as session:
                 access = access_for(session, org, Capability.DELETE, to="delete releases or files")
-                deleted = org_releases.delete(
+                deleted = release_changes.delete(
                     session, access, name, version, confirm=request.form.get("confirm"), filename=filename
                 )
             flash(

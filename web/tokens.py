@@ -5,7 +5,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 
 from envelope.capabilities import Capability
-from envelope import org_tokens
+from envelope import org_tokens, tokens as access_tokens
 from envelope.errors import EnvelopeError
 from envelope.install_snippets import install_snippets
 from envelope.models import Role, TokenScope
@@ -29,14 +29,14 @@ def create(org: str) -> Response:
     try:
         with runtime().db.write() as session:
             access = access_for(session, org, Capability.OWN_TOKENS, to="create tokens")
-            issued = org_tokens.create_token(
+            issued = access_tokens.create_token(
                 session,
                 access,
                 name=form.get("name", ""),
                 scope=form.get("scope", TokenScope.read),
-                projects=org_tokens.parse_restrictions(form.get("projects", "")),
-                expires=org_tokens.resolve_expiry(form.get("expires"), form.get("expires_on")),
-                deploy=form.get("owner") == "deploy",
+                projects=form.get("projects", ""),
+                expires=access_tokens.resolve_expiry(form.get("expires"), form.get("expires_on")),
+                user=None if form.get("owner") == "deploy" else access.user,
             )
             token, organization = issued.token, access.organization
     except EnvelopeError as exc:
@@ -77,7 +77,7 @@ def _list_page(org: str, *, form, error: str | None, status: int = 200) -> tuple
             tokens=[(t, org_tokens.token_status(t, members, now)) for t in tokens],
             form=form,
             error=error,
-            presets=list(org_tokens.EXPIRY_PRESETS),
+            presets=list(access_tokens.EXPIRY_PRESETS),
             can_upload=access.allows(Capability.UPLOAD),
             is_owner=access.allows(Capability.MANAGE_MEMBERS),
             today=now.date().isoformat(),

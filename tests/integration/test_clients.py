@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from envelope.db import Database
 from envelope.models import Organization
-from envelope.tokens import issue_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token
 from tests.builders import make_sdist, make_wheel
 from tests.integration.html_proxy import HtmlOnlyProxy
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
@@ -156,7 +157,7 @@ def issue_token_expiring_at(server, expires: datetime) -> str:
     try:
         with db.write() as session:
             org = session.scalar(select(Organization).where(Organization.name == ORG))
-            return issue_token(session, org, name="expiring", expires=expires, actor="tests").secret
+            return create_token(session, operator_access(org, "tests"), name="expiring", expires=expires).secret
     finally:
         db.dispose()
 
@@ -377,8 +378,11 @@ def test_read_token_and_restricted_upload_token_cannot_upload_elsewhere(corpus: 
 
 def test_user_token_is_capped_by_the_users_role(corpus: Corpus, tmp_path: Path) -> None:
     server = corpus.server
-    server.cli("user", "create", "rita", "--email", "rita@example.com", "--org", f"{ORG}:reader")
+    server.cli("user", "create", "rita", "--email", "rita@example.com", "--org", f"{ORG}:maintainer")
     token = server.token(ORG, "--scope", "upload", "--user", "rita")
+    server.cli("org", "add-member", ORG, "rita", "--role", "reader")  # the token outlives the demotion
+    refused = server.cli("token", "create", "--org", ORG, "--scope", "upload", "--user", "rita", check=False)
+    assert refused.returncode == 1 and "rita's role in" in refused.stderr and "could never upload" in refused.stderr
     wheel = make_wheel(tmp_path, "rita-lib", "1.0.0")
     refused = twine_upload(server.client_env, server.base_url, ORG, token, [wheel], check=False)
     assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr

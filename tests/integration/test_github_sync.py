@@ -97,6 +97,19 @@ def publish_events(server, filename: str) -> int:
         db.dispose()
 
 
+def sync_events(server, full_name: str) -> list[AuditEvent]:
+    url = server.env.get("DATABASE_URL") or f"sqlite:///{server.data_dir / 'envelope.db'}"
+    db = Database(url)
+    try:
+        with db.read() as session:
+            return list(session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "repo.sync", AuditEvent.subject == full_name)
+                .order_by(AuditEvent.id)
+            ))
+    finally:
+        db.dispose()
+
+
 def release_with_wheels(fake, tmp_path: Path, full_name: str, project: str, version: str) -> tuple[dict, list[Path]]:
     release = fake.add_release(full_name, f"v{version}")
     dists = [make_wheel(tmp_path, project, version, tags=tag) for tag in TAGS]
@@ -274,6 +287,18 @@ def test_cli_sync_ingests_in_the_foreground(server, tokens, fake_github, tmp_pat
     assert all("0.2.0" not in f["filename"] for f in files)
     again = server.cli("sync", repo.full_name)
     assert "0 published" in again.stderr and f"{len(dists)} already present" in again.stderr
+    # The web's sync (here its API, as a maintainer's token) writes the same repo.sync event.
+    server.cli("user", "create", "mia", "--email", "mia@example.com", "--org", f"{ORG}:maintainer")
+    token = server.token(ORG, "--scope", "upload", "--user", "mia", "--name", "sync")
+    queued = requests.post(server.url(f"/api/v1/orgs/{ORG}/repositories/{repo.full_name}/sync"),
+                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert queued.status_code == 202, queued.text
+    cli_runs = sorted(r["id"] for r in runs(server, repo.full_name) if r["id"] != queued.json()["run_id"])
+    events = sync_events(server, repo.full_name)
+    assert [(e.action, e.subject, e.detail) for e in events] == [
+        ("repo.sync", repo.full_name, {"run": run}) for run in [*cli_runs, queued.json()["run_id"]]
+    ]
+    assert [e.actor.split(" ")[0] for e in events] == ["cli", "cli", "token"]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from envelope import migrate
-from envelope.access import system_principal
+from envelope.identity import operator as operator_caller
 from envelope.accounts import create_organization
 from envelope.db import Database
 from envelope.models import FileSource, Organization
@@ -51,7 +51,7 @@ def organization(database: Database) -> Organization:
 @pytest.fixture
 def operator(organization: Organization):
     """What the CLI runs as: every right in the organization."""
-    return system_principal(organization.id, "operator")
+    return operator_caller(organization, "operator")
 
 
 @pytest.fixture

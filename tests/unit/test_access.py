@@ -4,17 +4,20 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envelope.access import Principal, Restriction, system_principal
+from envelope.capabilities import DEPLOY_TOKEN, Capability
+from envelope.identity import Caller, Restriction, operator
+from envelope.models import Organization
 from envelope.errors import Forbidden
 from envelope.names import parse_project_restriction
 
 
-def principal(*restrictions: str, can_upload: bool = True, unrestricted: bool = False) -> Principal:
+def principal(*restrictions: str, can_upload: bool = True, unrestricted: bool = False) -> Caller:
     """A principal restricted to 'name[specifier]' entries (bare names allow every version)."""
     parsed = None
     if not unrestricted:
         parsed = tuple(_restriction(text) for text in restrictions)
-    return Principal(organization_id=1, label="token 'ci' (#1)", can_upload=can_upload, restrictions=parsed)
+    capabilities = DEPLOY_TOKEN if can_upload else frozenset({Capability.READ_INDEX})
+    return Caller(organization_id=1, label="token 'ci' (#1)", capabilities=capabilities, restrictions=parsed)
 
 
 def _restriction(text: str) -> Restriction:
@@ -86,7 +89,7 @@ def test_may_read_version(who, project, version, expected):
         (BILLING_1X, "billing", "1.5rc1"),
         (BILLING_ANY_AND_AUTH_3, "billing", "42.0"),
         (BILLING_ANY_AND_AUTH_3, "auth", "3.0"),
-        (system_principal(1, "operator"), "anything", "1.0"),
+        (operator(Organization(id=1, name="acme"), "operator"), "anything", "1.0"),
     ],
 )
 def test_check_upload_allows(who, project, version):
@@ -150,8 +153,8 @@ def test_read_only_scope_refuses_upload_even_inside_restrictions(who):
     assert who.may_read_version("billing", "1.5")
 
 
-def test_system_principal_has_every_right():
-    who = system_principal(7, "operator")
+def test_the_operator_has_every_right():
+    who = operator(Organization(id=7, name="acme"), "operator")
     assert (who.organization_id, who.label, who.can_upload, who.can_manage) == (7, "operator", True, True)
     assert who.restrictions is None
     assert who.may_read_version("whatever", "0.1")

@@ -11,14 +11,15 @@ from envelope.cache import MemoryCache
 from envelope.errors import NotFound, Unauthorized
 from envelope.models import Organization
 from envelope.models.base import utcnow
-from envelope.tokens import issue_token, revoke_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token, revoke_token
 
 KEY = "server-secret"
 
 
 def issue(database, organization, **kwargs) -> tuple[str, int]:
     with database.write() as session:
-        issued = issue_token(session, organization, name="t", actor="test", **kwargs)
+        issued = create_token(session, operator_access(organization, "test"), name="t", **kwargs)
         return issued.secret, issued.token.id
 
 

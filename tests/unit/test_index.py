@@ -9,10 +9,12 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from envelope import index
-from envelope.access import Principal, Restriction
+from envelope.capabilities import Capability
+from envelope.identity import Caller, Restriction
 from envelope.errors import InvalidInput, NotFound
 from envelope.models import Project
-from envelope.releases import set_yanked
+from envelope.membership import operator_access
+from envelope.releases import change_yank
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
 SHA = "a" * 64
@@ -209,11 +211,11 @@ def test_json_view_of_a_detail_page_is_the_dict_itself():
 # --------------------------------------------------------------------------- with a database
 
 
-def restricted(organization_id: int, **specifiers: str) -> Principal:
-    return Principal(
+def restricted(organization_id: int, **specifiers: str) -> Caller:
+    return Caller(
         organization_id=organization_id,
         label="token 'restricted' (#9)",
-        can_upload=False,
+        capabilities=frozenset({Capability.READ_INDEX}),
         restrictions=tuple(Restriction(name, SpecifierSet(spec)) for name, spec in specifiers.items()),
     )
 
@@ -285,7 +287,7 @@ def test_detail_meta_and_name(database, organization, operator, publish):
 def test_yank_shows_in_detail_and_html(database, organization, operator, publish):
     publish_versions(publish, "demo", ["1.0", "1.1"])
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="broken <build>", actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0", yanked=True, reason="broken <build>")
     data = detail_of(database, organization, operator, "demo")
     assert [f["yanked"] for f in data["files"]] == ["broken <build>", False]
     attrs = [a for a, _ in Anchors(index.render_detail_html(data)).anchors]

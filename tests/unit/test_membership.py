@@ -9,7 +9,8 @@ from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.invitations import accept_invitation, invitation_for_signup, invite, revoke_invitation
 from envelope.membership import change_role, member_access, remove_member, require_role, token_access
 from envelope.models import AccessToken, Membership, Role
-from envelope.tokens import issue_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_the_last_owner_stays(database, people):
 
 def test_members_leave_but_only_owners_remove_others(database, people, organization):
     with database.write() as session:
-        issue_token(session, organization, name="t", user=people["rita"], actor="tests")
+        create_token(session, operator_access(organization, "tests"), name="t", user=people["rita"])
         reader = member_access(session, "acme", people["rita"])
         with pytest.raises(Forbidden):
             remove_member(session, reader, "max")
@@ -76,8 +77,8 @@ def test_members_leave_but_only_owners_remove_others(database, people, organizat
 
 def test_token_access_caps_tokens_below_owner(database, people, organization):
     with database.write() as session:
-        secret = issue_token(session, organization, name="t", scope="upload", user=people["olivia"],
-                             actor="tests").secret
+        secret = create_token(session, operator_access(organization, "tests"), name="t", scope="upload",
+                              user=people["olivia"]).secret
     with database.read() as session:
         access, _ = token_access(session, "acme", secret)
         assert access.allows(Capability.YANK) and not access.allows(Capability.DELETE)

@@ -6,7 +6,7 @@ import pytest
 
 from envelope.errors import InvalidInput
 from envelope.install_snippets import index_url, install_snippets, uv_env_name
-from envelope.org_tokens import parse_restrictions, resolve_expiry
+from envelope.tokens import parse_restrictions, resolve_expiry
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -34,8 +34,8 @@ def test_resolve_expiry_refuses(preset, on_date):
 
 
 def test_parse_restrictions():
-    assert parse_restrictions("billing>=1,<2\n\n  reports \r\n") == ["billing>=1,<2", "reports"]
-    assert parse_restrictions(["a", " ", "b"]) == ["a", "b"]
+    assert parse_restrictions("billing>=1,<2\n\n  reports \r\n") == [("billing", "<2,>=1"), ("reports", "")]
+    assert parse_restrictions(["a", " ", "b"]) == [("a", ""), ("b", "")]
     with pytest.raises(InvalidInput):
         parse_restrictions("\n".join(f"p{n}" for n in range(101)))
 

@@ -9,11 +9,13 @@ from packaging.specifiers import SpecifierSet
 from sqlalchemy import func, select
 
 from envelope import index
-from envelope.access import Principal, Restriction
+from envelope.capabilities import DEPLOY_TOKEN, Capability
+from envelope.identity import Caller, Restriction, operator
 from envelope.errors import FileExists, FileTooLarge, Forbidden, InvalidDistribution, InvalidInput
 from envelope.models import AuditEvent, DeletedFilename, File, FileSource, Project, Release
 from envelope.publish import publish_file
-from envelope.releases import delete_files, set_yanked
+from envelope.membership import operator_access
+from envelope.releases import change_yank, delete_files
 from envelope.storage import content_addressed_key
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
@@ -173,12 +175,12 @@ def test_yank_shows_in_project_detail(database, organization, operator, publish)
             return {f["filename"]: f["yanked"] for f in index.project_detail(session, project, operator)["files"]}
 
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0", yanked=True, reason="Broken build", actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0", yanked=True, reason="Broken build")
     with database.write() as session:
-        set_yanked(session, organization, "Demo", "1.1", yanked=True, actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "Demo", "1.1", yanked=True)
     assert yanked() == {WHEEL: "Broken build", "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
     with database.write() as session:
-        set_yanked(session, organization, "demo", "1.0.0", yanked=False, filename=WHEEL, actor="tests")
+        change_yank(session, operator_access(organization, "tests"), "demo", "1.0.0", yanked=False, filename=WHEEL)
     assert yanked() == {WHEEL: False, "demo-1.0.tar.gz": "Broken build", wheel_filename("demo", "1.1"): True}
 
 
@@ -256,11 +258,11 @@ def test_invalid_distributions_store_nothing(database, storage_root, spool_dir, 
     assert (counts(database), blobs(storage_root), spool_contents(spool_dir)) == (NOTHING, [], [])
 
 
-def restricted(organization_id: int, text: str, specifier: str, *, can_upload: bool = True) -> Principal:
-    return Principal(
+def restricted(organization_id: int, text: str, specifier: str, *, can_upload: bool = True) -> Caller:
+    return Caller(
         organization_id=organization_id,
         label="token 'ci' (#5)",
-        can_upload=can_upload,
+        capabilities=DEPLOY_TOKEN if can_upload else frozenset({Capability.READ_INDEX}),
         restrictions=(Restriction(text, SpecifierSet(specifier)),),
     )
 
@@ -354,7 +356,6 @@ def test_publish_streams_in_chunks(database, publish, monkeypatch):
 
 
 def test_each_organization_is_its_own_index(database, storage, spool_dir, organization, publish):
-    from envelope.access import system_principal
     from envelope.accounts import create_organization
 
     publish(WHEEL, DATA)
@@ -364,7 +365,7 @@ def test_each_organization_is_its_own_index(database, storage, spool_dir, organi
         database,
         storage,
         organization=other,
-        principal=system_principal(other.id, "operator"),
+        principal=operator(other, "operator"),
         filename=WHEEL,
         stream=io.BytesIO(OTHER_DATA),  # other bytes under the same filename: another index
         source=FileSource.import_,

@@ -12,14 +12,15 @@ from sqlalchemy import delete, func, select
 from envelope.accounts import add_member, create_user
 from envelope.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, AuditEvent, Membership, Role, User
+from envelope.membership import operator_access
 from envelope.models.base import utcnow
 from envelope.tokens import (
     LAST_USED_PRECISION,
     PREFIX,
     find_token,
     generate_secret,
+    create_token,
     hash_secret,
-    issue_token,
     list_tokens,
     looks_like_token,
     mark_used,
@@ -98,7 +99,8 @@ def test_hash_secret_is_sha256_hex():
         ("1w", NOW + timedelta(weeks=1)),
         (" 2h ", NOW + timedelta(hours=2)),
         ("2 h", NOW + timedelta(hours=2)),
-        ("2031-06-01", datetime(2031, 6, 1, tzinfo=timezone.utc)),
+        ("2031-06-01", datetime(2031, 6, 2, tzinfo=timezone.utc)),  # a date: through the end of that day
+        ("never", None),
         ("2031-06-01T08:30", datetime(2031, 6, 1, 8, 30, tzinfo=timezone.utc)),
         ("2031-06-01T08:30:00Z", datetime(2031, 6, 1, 8, 30, tzinfo=timezone.utc)),
         ("2031-06-01T08:30:00+02:00", datetime(2031, 6, 1, 6, 30, tzinfo=timezone.utc)),
@@ -109,7 +111,7 @@ def test_hash_secret_is_sha256_hex():
 def test_parse_expiry(text, expected):
     moment = parse_expiry(text, now=NOW)
     assert moment == expected
-    assert moment.tzinfo is not None
+    assert moment is None or moment.tzinfo is not None
 
 
 def test_parse_expiry_duration_counts_from_the_real_clock_by_default():
@@ -161,7 +163,7 @@ def _user(database, organization, username: str, role: Role | None) -> User:
 def _issue(database, organization, **kwargs):
     kwargs.setdefault("name", "ci")
     with database.write() as session:
-        return issue_token(session, organization, actor="tests", **kwargs)
+        return create_token(session, operator_access(organization, "tests"), **kwargs)
 
 
 def _principal(database, secret: str):
@@ -229,6 +231,14 @@ def test_issue_token_refuses_a_user_outside_the_organization(database, organizat
         _issue(database, organization, user=outsider)
 
 
+def test_create_token_refuses_upload_scope_for_a_user_who_could_never_upload(database, organization):
+    reader = _user(database, organization, "rita", Role.reader)
+    with pytest.raises(Forbidden, match="^rita's role in acme is reader: the token could never upload"):
+        _issue(database, organization, scope="upload", user=reader)
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(AccessToken)) == 0
+
+
 def test_find_token_unknown(database, organization):
     _issue(database, organization)
     with database.read() as session, pytest.raises(Unauthorized, match="^Invalid access token.$"):
@@ -289,8 +299,12 @@ def test_find_token_with_future_expiry_is_live(database, organization):
     ],
 )
 def test_token_principal_scope_is_capped_by_the_users_role(database, organization, scope, role, can_upload):
-    user = _user(database, organization, "alice", role) if role is not None else None
+    demoted = scope == "upload" and role is Role.reader  # create_token refuses it: only a demotion gets here
+    user = _user(database, organization, "alice", Role.maintainer if demoted else role) if role is not None else None
     issued = _issue(database, organization, scope=scope, user=user)
+    if demoted:
+        with database.write() as session:
+            add_member(session, organization, user, Role.reader, actor="tests")
     who = _principal(database, issued.secret)
     assert who.can_upload is can_upload
     assert who.can_manage is False

@@ -8,7 +8,8 @@ import pytest
 
 from envelope.accounts import add_member, create_organization
 from envelope.models import Role
-from envelope.tokens import issue_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token
 from tests.web.conftest import PASSWORD
 from web.auth import FAILURES_PER_ADDRESS, FAILURES_PER_USERNAME
 
@@ -26,7 +27,7 @@ def acme(db, make_user):
         org = create_organization(session, "acme", actor="tests")
         for user in (alice, bob):
             add_member(session, org, user, Role.reader, actor="tests")
-        return issue_token(session, org, name="ci", actor="tests").secret
+        return create_token(session, operator_access(org, "tests"), name="ci").secret
 
 
 def from_address(app, address: str):

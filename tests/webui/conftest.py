@@ -23,14 +23,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from envelope import migrate
-from envelope.access import system_principal
+from envelope.identity import operator
 from envelope.accounts import add_member, create_organization, create_user
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import FileSource, Organization, Role, User
 from envelope.publish import publish_file
 from envelope.sessions import start_session
-from envelope.tokens import issue_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token
 from tests.unit.archives import core_metadata, wheel_bytes, wheel_members, zip_bytes
 from web import create_app
 
@@ -136,7 +137,7 @@ class World:
         runtime = self.app.extensions["envelope"]
         org = org or self.acme
         return publish_file(
-            runtime.db, runtime.storage, organization=org, principal=system_principal(org.id, "tests"),
+            runtime.db, runtime.storage, organization=org, principal=operator(org, "tests"),
             filename=filename, stream=io.BytesIO(data), source=source,
             spool_dir=runtime.settings.tmp_dir, max_size=10 * 1024**2,
         ).file
@@ -153,7 +154,8 @@ class World:
 
     def token(self, org: Organization | None = None, **kwargs: Any) -> str:
         with self.db.write() as session:
-            return issue_token(session, org or self.acme, name=kwargs.pop("name", "t"), actor="tests", **kwargs).secret
+            access = operator_access(org or self.acme, "tests")
+            return create_token(session, access, name=kwargs.pop("name", "t"), **kwargs).secret
 
 
 @pytest.fixture

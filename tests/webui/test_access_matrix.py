@@ -29,7 +29,8 @@ from envelope.config import Settings
 from envelope.models import Role
 from envelope.models.base import utcnow
 from envelope.sessions import start_session
-from envelope.tokens import issue_token, revoke_token
+from envelope.membership import operator_access
+from envelope.tokens import create_token, revoke_token
 from tests.unit.archives import wheel_bytes
 from tests.webui.conftest import SIMPLE_JSON
 from web import create_app
@@ -67,14 +68,23 @@ def matrix_app(request, tmp_path_factory) -> Iterator[Flask]:
 
 
 def _token(app: Flask, username: str | None, scope: str, **kwargs) -> str:
-    from envelope.models import Organization, User
+    from envelope.models import Membership, Organization, User
     from sqlalchemy import select
 
     db = app.extensions["envelope"].db
     with db.write() as session:
         org = session.get(Organization, app.config["acme_id"])
         user = session.scalar(select(User).where(User.username == username)) if username else None
-        return issue_token(session, org, name="m", scope=scope, user=user, actor="tests", **kwargs).secret
+        membership = session.scalar(select(Membership).where(Membership.user_id == user.id,
+                                                             Membership.organization_id == org.id)) if user else None
+        role = membership.role if membership else None
+        if scope == "upload" and role is Role.reader:
+            # A reader's upload token exists only after a demotion: create_token refuses to make one.
+            membership.role = Role.maintainer
+        secret = create_token(session, operator_access(org, "tests"), name="m", scope=scope, user=user, **kwargs).secret
+        if membership is not None:
+            membership.role = role
+        return secret
 
 
 def _basic(username: str, password: str) -> dict[str, str]:

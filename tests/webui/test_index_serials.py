@@ -4,7 +4,8 @@ not move them (a token watching them would learn of activity it may not
 see); a change to what it sees must."""
 from __future__ import annotations
 
-from envelope.releases import set_yanked
+from envelope.membership import operator_access
+from envelope.releases import change_yank
 from tests.webui.conftest import SIMPLE_JSON, basic
 
 
@@ -68,7 +69,7 @@ def test_project_page_moves_only_with_the_versions_a_restricted_token_sees(world
     assert published[2]["versions"] == ["1.0", "1.5"]
 
     with world.db.write() as session:  # a yank changes what it sees, too
-        set_yanked(session, world.acme, "billing", "1.0", yanked=True, actor="tests")
+        change_yank(session, operator_access(world.acme, "tests"), "billing", "1.0", yanked=True)
     yanked = look(world, restricted, path)
     assert all(a != b for a, b in zip(yanked[1], published[1])) and yanked[2]["files"][0]["yanked"] is True
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from envelope.capabilities import Capability
-from envelope import catalog, org_releases
+from envelope import catalog
+from envelope import releases as release_changes
 from envelope.coverage import wheel_coverage
 from envelope.models import Role
 from web.api import authorised_body, bp, org_access, shapes, text
@@ -62,7 +63,7 @@ def _change_yank(org: str, project: str, version: str, *, yanked: bool) -> Respo
     reason, filename = text(data, "reason"), text(data, "filename")
     with runtime().db.write() as session:
         access = org_access(session, org, Capability.YANK, to="yank or unyank releases")
-        files = org_releases.change_yank(
+        files = release_changes.change_yank(
             session, access, project, version, yanked=yanked, reason=reason, filename=filename
         )
         return jsonify(files=[shapes.file(f) for f in files])
@@ -73,7 +74,7 @@ def delete_release(org: str, project: str, version: str) -> Response:
     """Owners only; ?confirm= must repeat the version; ?filename= deletes one file."""
     with runtime().db.write() as session:
         access = org_access(session, org, Capability.DELETE, to="delete releases or files")
-        deleted = org_releases.delete(
+        deleted = release_changes.delete(
             session, access, project, version,
             confirm=request.args.get("confirm"), filename=request.args.get("filename"),
         )

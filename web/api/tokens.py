@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from envelope.capabilities import Capability
-from envelope import org_tokens
+from envelope import org_tokens, tokens as access_tokens
 from envelope.models import TokenScope
 from envelope.models.base import utcnow
 from web.api import authorised_body, bp, flag, org_access, shapes, strings, text
@@ -25,13 +25,14 @@ def create_token(org: str) -> tuple[Response, int]:
     data = authorised_body(org)  # create_token says why a token may not
     name = text(data, "name", required=True)
     scope = text(data, "scope", default=TokenScope.read)
-    projects = org_tokens.parse_restrictions(strings(data, "projects"))
-    expires = org_tokens.resolve_expiry(text(data, "expires", default="30d"))
+    projects = strings(data, "projects")
+    expires = access_tokens.parse_expiry(text(data, "expires", default="30d"))
     deploy = flag(data, "deploy")
     with runtime().db.write() as session:
         access = org_access(session, org)
-        issued = org_tokens.create_token(
-            session, access, name=name, scope=scope, projects=projects, expires=expires, deploy=deploy
+        issued = access_tokens.create_token(
+            session, access, name=name, scope=scope, projects=projects, expires=expires,
+            user=None if deploy else access.user,
         )
         return jsonify(token=shapes.token(issued.token, "active"), secret=issued.secret), 201
 
