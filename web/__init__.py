@@ -7,9 +7,9 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from envelope.config import Settings
-from envelope.ratelimit import uses_database
+from envelope.accounts.ratelimit import uses_database
 from envelope.runtime import Runtime
-from web.auth import LenientAuthorization
+from web.machine.auth import LenientAuthorization
 from web.spooling import spooling_request
 
 FORM_FIELD_LIMIT = 4 * 1024**2  # bytes: long READMEs fit, abuse does not
@@ -39,9 +39,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     # An unreachable limiter store must not lock everyone out: log and let the request through.
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
 
-    from web import accounts, errors, files, health, hooks, simple, upload
+    from web import errors
+    from web.pages import accounts
+    from web.machine import files
+    from web.machine import health
+    from web.machine import hooks
+    from web.machine import simple
+    from web.machine import upload
     from web.extensions import csrf, limiter
-    from web.login import init_login
+    from web.pages.login import init_login
 
     if settings.trusted_proxies:
         # Behind N proxies, the client address (rate limits, the sessions
@@ -64,7 +70,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(accounts.bp)
     # Organization pages (CSRF-protected) and the JSON API, which checks
     # CSRF itself for cookie-authenticated requests only.
-    from web import api, audit, invitations, orgs, projects, repositories, tokens
+    from web import api
+    from web.pages import audit
+    from web.pages import invitations
+    from web.pages import orgs
+    from web.pages import projects
+    from web.pages import repositories
+    from web.pages import tokens
 
     for module in (orgs, invitations, projects, tokens, repositories, audit, api):
         app.register_blueprint(module.bp)

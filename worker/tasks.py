@@ -7,11 +7,13 @@ from functools import cache
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from envelope import mail, readme, sync
+from envelope import mail
+from envelope.packaging import readme
+from envelope.github import sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
 from envelope.models import TaskName
-from envelope.publish import remove_stale_spool_files
+from envelope.packaging.publish import remove_stale_spool_files
 from envelope.runtime import Runtime
 
 

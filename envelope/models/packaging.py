@@ -33,7 +33,7 @@ class FileSource(str, enum.Enum):
 
 
 class ReadmeStatus(str, enum.Enum):
-    """Where a release's rendered README stands (envelope.readme).
+    """Where a release's rendered README stands (envelope.packaging.readme).
 
     A release from before this column existed has no status (NULL): the
     reconciler queues it like a pending one."""

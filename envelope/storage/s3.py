@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from boto3.exceptions import S3UploadFailedError
 
 from envelope.errors import StorageUnavailable
-from envelope.media_types import IMMUTABLE, content_type
+from envelope.storage.media_types import IMMUTABLE, content_type
 
 # Multipart above 64 MiB: bounded memory for any file size, few parts for
 # typical wheels.

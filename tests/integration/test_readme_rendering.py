@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from envelope.readme import INLINE_RENDER_LIMIT
+from envelope.packaging.readme import INLINE_RENDER_LIMIT
 from tests.builders import make_wheel
 from tests.integration.clients import twine_upload
 

@@ -18,11 +18,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts import change_password, get_organization
+from envelope.accounts.users import change_password, get_organization
 from envelope.config import Settings
 from envelope.db import Database
-from envelope.identity import operator
-from envelope.membership import OrgAccess, remove_member
+from envelope.orgs.identity import operator
+from envelope.orgs.membership import OrgAccess, remove_member
 from envelope.models import User
 
 ORG = "revoke-co"

@@ -66,7 +66,7 @@ def test_embedded_worker_and_beat_run_tasks(server) -> None:
 def test_serve_runs_the_command_lines_of_the_processes_module(server) -> None:
     """The Procfile and docker-compose run these too (test_deployment.py)."""
     from envelope.config import Settings
-    from envelope.processes import commands
+    from cli.processes import commands
 
     settings = Settings.from_env({**server.env, "ENVELOPE_DATA_DIR": str(server.data_dir)})
     expected = commands(settings, host=server.host, port=server.port, workers=2)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from envelope import migrate
-from envelope.identity import operator as operator_caller
-from envelope.accounts import create_organization
+from envelope.orgs.identity import operator as operator_caller
+from envelope.accounts.users import create_organization
 from envelope.db import Database
 from envelope.models import FileSource, Organization
-from envelope.publish import publish_file
+from envelope.packaging.publish import publish_file
 from envelope.storage import LocalStorage
 
 
@@ -73,7 +73,7 @@ def spool_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def publish(database, storage, organization, operator, spool_dir):
-    """publish(filename, data, **options): envelope.publish.publish_file with this
+    """publish(filename, data, **options): envelope.packaging.publish.publish_file with this
     test's database, storage and organization; the operator publishes by default."""
 
     def publish(filename: str, data: bytes, *, principal=None, max_size: int = 10 * 1024**2, expected=None):

@@ -4,8 +4,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envelope.capabilities import DEPLOY_TOKEN, Capability
-from envelope.identity import Caller, Restriction, operator
+from envelope.orgs.capabilities import DEPLOY_TOKEN, Capability
+from envelope.orgs.identity import Caller, Restriction, operator
 from envelope.models import Organization
 from envelope.errors import Forbidden
 from envelope.names import parse_project_restriction

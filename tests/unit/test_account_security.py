@@ -1,12 +1,12 @@
-"""Sign-up, sign-in and passwords (envelope.accounts)."""
+"""Sign-up, sign-in and passwords (envelope.accounts.users)."""
 from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from envelope import passwords
-from envelope.accounts import (
+from envelope.accounts import passwords
+from envelope.accounts.users import (
     LOGIN_FAILED,
     SignupClosed,
     TakenField,
@@ -24,8 +24,8 @@ from envelope.accounts import (
 )
 from envelope.errors import Conflict, InvalidInput, Unauthorized
 from envelope.models import AuditEvent, User
-from envelope.one_time_tokens import InvalidLink
-from envelope.sessions import start_session, user_sessions
+from envelope.accounts.one_time_tokens import InvalidLink
+from envelope.accounts.sessions import start_session, user_sessions
 
 PASSWORD = "a long password"
 
@@ -118,7 +118,7 @@ def _sessions(database, user, count):
 
 
 def test_change_password_keeps_only_the_current_session(database):
-    from envelope.sessions import session_id_for
+    from envelope.accounts.sessions import session_id_for
 
     with database.write() as session:
         user = _register(session, "alice")

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from envelope.authentication import authenticate_cached
+from envelope.orgs.authentication import authenticate_cached
 from envelope.cache import MemoryCache
 from envelope.errors import NotFound, Unauthorized
 from envelope.models import Organization
 from envelope.models.base import utcnow
-from envelope.membership import operator_access
-from envelope.tokens import create_token, revoke_token
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token, revoke_token
 
 KEY = "server-secret"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.accounts import add_member, create_user
-from envelope.authentication import authenticate
+from envelope.accounts.users import add_member, create_user
+from envelope.orgs.authentication import authenticate
 from envelope.errors import Unauthorized
 from envelope.models import Role, User
 from envelope.names import validate_org_name

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.coverage import DEFAULT_PLATFORMS, Platform, platforms_of, row_label, wheel_coverage
+from envelope.packaging.coverage import DEFAULT_PLATFORMS, Platform, platforms_of, row_label, wheel_coverage
 
 LINUX_X86 = Platform("manylinux", "x86_64")
 LINUX_ARM = Platform("manylinux", "aarch64")

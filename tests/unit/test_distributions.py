@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from envelope import distributions
-from envelope.distributions import (
+from envelope.packaging import distributions
+from envelope.packaging.distributions import (
     MAX_CONTENT_TYPE_LENGTH,
     MAX_METADATA_SIZE,
     MAX_REQUIRES_PYTHON_LENGTH,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from envelope.cache import MemoryCache
 from envelope.config import Settings
-from envelope.download_urls import cdn_url, cloudfront_signer, presigned_s3_url, url_lifetime, window_start
+from envelope.index.download_urls import cdn_url, cloudfront_signer, presigned_s3_url, url_lifetime, window_start
 from envelope.storage.s3 import S3Storage
 
 WINDOW = 3600

@@ -109,7 +109,7 @@ def test_every_audit_event_names_an_audit_action_member() -> None:
 def test_every_queued_task_names_a_task_member() -> None:
     import worker.tasks  # registers the Celery tasks under their names
     from celery import current_app
-    from envelope import readme
+    from envelope.packaging import readme
 
     assert readme.RENDER_TASK is TaskName.render_readme
     for path, call in _calls("enqueue"):
@@ -134,7 +134,7 @@ def test_an_audit_action_is_stored_and_read_back_as_its_string(database, organiz
 
 
 def test_a_run_written_with_members_is_queried_with_them(database, organization) -> None:
-    from envelope.repositories import add_repository
+    from envelope.github.repositories import add_repository
 
     with database.write() as session:
         connection = add_repository(session, "k", organization, "acme/billing", github_token=None, actor="t").connection

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from envelope.github import SECONDARY_WAIT, RateLimited, rate_limit
+from envelope.github.client import SECONDARY_WAIT, RateLimited, rate_limit
 
 RESET = 1_900_000_000  # an X-RateLimit-Reset epoch
 PRIMARY = "API rate limit exceeded for user ID 1."

@@ -8,13 +8,13 @@ from html.parser import HTMLParser
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from envelope import index
-from envelope.capabilities import Capability
-from envelope.identity import Caller, Restriction
+from envelope.index import pages as index
+from envelope.orgs.capabilities import Capability
+from envelope.orgs.identity import Caller, Restriction
 from envelope.errors import InvalidInput, NotFound
 from envelope.models import Project
-from envelope.membership import operator_access
-from envelope.releases import change_yank
+from envelope.orgs.membership import operator_access
+from envelope.packaging.releases import change_yank
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
 SHA = "a" * 64
@@ -377,7 +377,7 @@ def test_file_urls_percent_encode_each_path_segment(filename, encoded):
 
 def test_upstream_file_urls_are_encoded_too():
     """Filenames from an upstream index are not ours to trust: they are encoded like our own."""
-    from envelope import upstream
+    from envelope.upstream import proxy as upstream
 
     hostile = {"filename": "a-1.0-py3-none-any#x?y.whl", "sha256": SHA, "metadata_sha256": None,
                "requires_python": None, "yanked": False, "size": None, "upload_time": None}

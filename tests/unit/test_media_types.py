@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.media_types import content_type
+from envelope.storage.media_types import content_type
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts import add_member, create_user
-from envelope.capabilities import Capability
+from envelope.accounts.users import add_member, create_user
+from envelope.orgs.capabilities import Capability
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
-from envelope.invitations import accept_invitation, invitation_for_signup, invite, revoke_invitation
-from envelope.membership import change_role, member_access, remove_member, require_role, token_access
+from envelope.orgs.invitations import accept_invitation, invitation_for_signup, invite, revoke_invitation
+from envelope.orgs.membership import change_role, member_access, remove_member, require_role, token_access
 from envelope.models import AccessToken, Membership, Role
-from envelope.membership import operator_access
-from envelope.tokens import create_token
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def people(database, organization):
      ("rita", Role.maintainer, False), ("rita", Role.reader, True)],
 )
 def test_require_role(database, people, user, role, allowed):
-    # Each role's own capability, as envelope.capabilities' table grants it.
+    # Each role's own capability, as envelope.orgs.capabilities' table grants it.
     capability = {Role.owner: Capability.DELETE, Role.maintainer: Capability.YANK, Role.reader: Capability.READ_INDEX}[role]
     with database.read() as session:
         if allowed:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.negotiation import V1_HTML, V1_JSON, choose_format, is_json
+from web.machine.negotiation import V1_HTML, V1_JSON, choose_format, is_json
 
 HTML = "text/html; charset=utf-8"
 PIP = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"

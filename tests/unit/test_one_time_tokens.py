@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts import create_user
+from envelope.accounts.users import create_user
 from envelope.models import OneTimeToken
 from envelope.models.base import utcnow
-from envelope.one_time_tokens import (
+from envelope.accounts.one_time_tokens import (
     LIFETIMES,
     RESET_PASSWORD,
     VERIFY_EMAIL,

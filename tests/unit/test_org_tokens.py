@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from envelope.errors import InvalidInput
-from envelope.install_snippets import index_url, install_snippets, uv_env_name
-from envelope.tokens import parse_restrictions, resolve_expiry
+from envelope.index.install_snippets import index_url, install_snippets, uv_env_name
+from envelope.orgs.tokens import parse_restrictions, resolve_expiry
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
 

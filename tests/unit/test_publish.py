@@ -8,14 +8,14 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from sqlalchemy import func, select
 
-from envelope import index
-from envelope.capabilities import DEPLOY_TOKEN, Capability
-from envelope.identity import Caller, Restriction, operator
+from envelope.index import pages as index
+from envelope.orgs.capabilities import DEPLOY_TOKEN, Capability
+from envelope.orgs.identity import Caller, Restriction, operator
 from envelope.errors import FileExists, FileTooLarge, Forbidden, InvalidDistribution, InvalidInput
 from envelope.models import AuditEvent, DeletedFilename, File, FileSource, Project, Release
-from envelope.publish import publish_file
-from envelope.membership import operator_access
-from envelope.releases import change_yank, delete_files
+from envelope.packaging.publish import publish_file
+from envelope.orgs.membership import operator_access
+from envelope.packaging.releases import change_yank, delete_files
 from envelope.storage import content_addressed_key
 from tests.unit.archives import core_metadata, sdist_tar_gz, wheel_bytes, wheel_filename
 
@@ -349,14 +349,14 @@ def test_spool_dir_empty_after_a_stream_that_fails_midway(database, storage, spo
 
 
 def test_publish_streams_in_chunks(database, publish, monkeypatch):
-    from envelope import publish as publish_module
+    from envelope.packaging import publish as publish_module
 
     monkeypatch.setattr(publish_module, "CHUNK", 7)  # many small reads must hash the same
     assert publish(WHEEL, DATA).file.sha256 == SHA
 
 
 def test_each_organization_is_its_own_index(database, storage, spool_dir, organization, publish):
-    from envelope.accounts import create_organization
+    from envelope.accounts.users import create_organization
 
     publish(WHEEL, DATA)
     with database.write() as session:

@@ -12,11 +12,12 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import func, select
 
-from envelope import migrate, ratelimit
+from envelope import migrate
+from envelope.accounts import ratelimit
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import RateLimitCounter
-from envelope.ratelimit import DatabaseStorage
+from envelope.accounts.ratelimit import DatabaseStorage
 
 
 class Clock:

@@ -9,10 +9,10 @@ import pytest
 import readme_renderer.rst
 from sqlalchemy import select, update
 
-from envelope import readme
+from envelope.packaging import readme
 from envelope.models import OutboxMessage, ReadmeStatus, Release
 from envelope.models.base import utcnow
-from envelope.readme import parse_content_type, render_readme
+from envelope.packaging.readme import parse_content_type, render_readme
 from tests.unit.archives import core_metadata, wheel_bytes, wheel_filename
 
 HOSTILE_MARKDOWN = """\

@@ -5,7 +5,7 @@ import pytest
 from packaging.version import Version
 
 from envelope.errors import Conflict, EnvelopeError, Forbidden, InvalidInput
-from envelope.repositories import (
+from envelope.github.repositories import (
     add_repository,
     connection_principal,
     github_token,

@@ -9,12 +9,12 @@ import pytest
 from packaging.version import Version
 from sqlalchemy import delete, func, select
 
-from envelope.accounts import add_member, create_user
+from envelope.accounts.users import add_member, create_user
 from envelope.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, AuditEvent, Membership, Role, User
-from envelope.membership import operator_access
+from envelope.orgs.membership import operator_access
 from envelope.models.base import utcnow
-from envelope.tokens import (
+from envelope.orgs.tokens import (
     LAST_USED_PRECISION,
     PREFIX,
     find_token,

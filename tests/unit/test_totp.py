@@ -7,11 +7,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from envelope import passwords
-from envelope.accounts import WrongPassword, create_user
+from envelope.accounts import passwords
+from envelope.accounts.users import WrongPassword, create_user
 from envelope.errors import Conflict
 from envelope.models import RecoveryCode, User
-from envelope.totp import (
+from envelope.accounts.totp import (
     RECOVERY_CODE_COUNT,
     STEP,
     InvalidCode,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from envelope.config import Settings
-from envelope.upstream_network import AddressPolicy, AddressRefused, UpstreamFetch, is_public
+from envelope.upstream.network import AddressPolicy, AddressRefused, UpstreamFetch, is_public
 
 DENY_ALL = AddressPolicy()
 

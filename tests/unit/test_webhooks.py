@@ -9,8 +9,8 @@ import pytest
 
 from envelope.errors import Forbidden, InvalidInput, Unauthorized
 from envelope.models import OutboxMessage, SyncRun, WebhookDelivery
-from envelope.repositories import add_repository
-from envelope.webhooks import receive_webhook, signature_matches
+from envelope.github.repositories import add_repository
+from envelope.github.webhooks import receive_webhook, signature_matches
 
 KEY = "server-secret-key"
 
@@ -111,7 +111,7 @@ def test_repository_names_match_case_insensitively(database, secret) -> None:
 def test_refusals_log_request_values_escaped(database, secret, caplog) -> None:
     forged = "d-1\nINFO envelope: everything is fine"
     data = body(repo="acme/billing\rX")
-    with caplog.at_level("WARNING", logger="envelope.webhooks"), pytest.raises(Forbidden):
+    with caplog.at_level("WARNING", logger="envelope.github.webhooks"), pytest.raises(Forbidden):
         receive(database, secret, data, delivery=forged, signature=sign("wrong", data))
     (record,) = caplog.records
     message = record.getMessage()

@@ -20,8 +20,9 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from envelope import migrate, passwords
-from envelope.accounts import create_user
+from envelope import migrate
+from envelope.accounts import passwords
+from envelope.accounts.users import create_user
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import User

@@ -6,12 +6,12 @@ import base64
 
 import pytest
 
-from envelope.accounts import add_member, create_organization
+from envelope.accounts.users import add_member, create_organization
 from envelope.models import Role
-from envelope.membership import operator_access
-from envelope.tokens import create_token
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token
 from tests.web.conftest import PASSWORD
-from web.auth import FAILURES_PER_ADDRESS, FAILURES_PER_USERNAME
+from web.machine.auth import FAILURES_PER_ADDRESS, FAILURES_PER_USERNAME
 
 INDEX = "/acme/simple/"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.accounts import LOGIN_FAILED
+from envelope.accounts.users import LOGIN_FAILED
 from envelope.models import Membership, Organization, Role
 from tests.web.conftest import PASSWORD
 

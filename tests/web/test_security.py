@@ -102,6 +102,6 @@ def test_pages_forbid_framing(browser):
      ("/\\evil", None), ("javascript:x", None), ("", None), (None, None), ("/a\nb", None), ("/a b", None)],
 )
 def test_safe_next(target, expected):
-    from web.accounts import safe_next
+    from web.pages.accounts import safe_next
 
     assert safe_next(target) == expected

@@ -5,7 +5,7 @@ import re
 from sqlalchemy import select
 
 from envelope.models import AuditEvent
-from envelope.sessions import session_id_for
+from envelope.accounts.sessions import session_id_for
 from tests.web.conftest import PASSWORD
 
 REVOKE_FORM = re.compile(r'action="/account/sessions/([0-9a-f]{64})/revoke"')

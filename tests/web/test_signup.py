@@ -124,7 +124,7 @@ def test_invitation_lets_its_holder_sign_up_while_closed(make_settings, db):
 
 
 def test_an_account_made_first_by_the_cli_is_the_admin_and_sign_up_then_is_not(browser, db):
-    from envelope.accounts import create_account
+    from envelope.accounts.users import create_account
 
     with db.write() as session:  # what `envelope user create root` does on a new instance
         create_account(session, "root", email="root@example.com", actor="cli root")

@@ -7,11 +7,11 @@ import json
 
 from sqlalchemy import func, select
 
-from envelope.accounts import create_organization
+from envelope.accounts.users import create_organization
 from envelope.models import WebhookDelivery
-from envelope.repositories import add_repository
+from envelope.github.repositories import add_repository
 from tests.fake_github import sign_payload
-from web.hooks import MAX_PAYLOAD
+from web.machine.hooks import MAX_PAYLOAD
 
 HOOK = "/hooks/github"
 HEADERS = {"X-GitHub-Event": "release", "X-GitHub-Delivery": "d-1", "Content-Type": "application/json",

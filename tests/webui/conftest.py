@@ -3,7 +3,7 @@
 with CSRF on.
 
 People sign in the way Flask-Login sees it after /login: a server-side
-session row (envelope.sessions.start_session) whose secret is the login
+session row (envelope.accounts.sessions.start_session) whose secret is the login
 cookie's user id. Forms are posted with the csrf_token their page carries.
 """
 from __future__ import annotations
@@ -23,15 +23,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from envelope import migrate
-from envelope.identity import operator
-from envelope.accounts import add_member, create_organization, create_user
+from envelope.orgs.identity import operator
+from envelope.accounts.users import add_member, create_organization, create_user
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import FileSource, Organization, Role, User
-from envelope.publish import publish_file
-from envelope.sessions import start_session
-from envelope.membership import operator_access
-from envelope.tokens import create_token
+from envelope.packaging.publish import publish_file
+from envelope.accounts.sessions import start_session
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token
 from tests.unit.archives import core_metadata, wheel_bytes, wheel_members, zip_bytes
 from web import create_app
 

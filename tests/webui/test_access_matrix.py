@@ -4,7 +4,7 @@ Every kind of caller (a member's browser session or password, a member's
 read or upload token, deploy tokens, a project-restricted token, revoked and
 expired tokens) against every family of endpoints (index, files, upload,
 JSON API, pages). The expected answers are written out here from the rules
-in the issue, not computed from envelope.capabilities, so the table is
+in the issue, not computed from envelope.orgs.capabilities, so the table is
 checked rather than restated:
 
 - a token limited to projects sees nothing organization-wide by any URL;
@@ -24,13 +24,13 @@ import pytest
 from flask import Flask
 
 from envelope import migrate
-from envelope.accounts import add_member, create_organization, create_user
+from envelope.accounts.users import add_member, create_organization, create_user
 from envelope.config import Settings
 from envelope.models import Role
 from envelope.models.base import utcnow
-from envelope.sessions import start_session
-from envelope.membership import operator_access
-from envelope.tokens import create_token, revoke_token
+from envelope.accounts.sessions import start_session
+from envelope.orgs.membership import operator_access
+from envelope.orgs.tokens import create_token, revoke_token
 from tests.unit.archives import wheel_bytes
 from tests.webui.conftest import SIMPLE_JSON
 from web import create_app
@@ -169,7 +169,7 @@ def test_access_matrix(matrix_app: Flask, kind: str, role: Role | None) -> None:
         secret = _token(matrix_app, bound, scope, **kwargs)
         if kind == "revoked":
             with matrix_app.extensions["envelope"].db.write() as session:
-                from envelope.tokens import find_token
+                from envelope.orgs.tokens import find_token
                 revoke_token(session, find_token(session, secret).id, actor="tests")
         headers = _basic("__token__", secret)
 

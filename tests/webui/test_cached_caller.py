@@ -52,7 +52,7 @@ def test_last_serial_is_current_after_a_publish_with_a_cached_credential(world, 
 
 
 def test_a_revoked_token_is_refused_at_once_despite_the_cache(world, client) -> None:
-    from envelope.tokens import find_token, revoke_token
+    from envelope.orgs.tokens import find_token, revoke_token
 
     world.wheel("demo", "1.0")
     secret = world.token(scope="read")

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from envelope.config import DEFAULT_BASE_URL, Settings
-from envelope.sessions import start_session
+from envelope.accounts.sessions import start_session
 from tests.mailbox import delivered_mail
 from tests.webui.conftest import Browser, World
 from web import create_app

@@ -4,8 +4,8 @@ not move them (a token watching them would learn of activity it may not
 see); a change to what it sees must."""
 from __future__ import annotations
 
-from envelope.membership import operator_access
-from envelope.releases import change_yank
+from envelope.orgs.membership import operator_access
+from envelope.packaging.releases import change_yank
 from tests.webui.conftest import SIMPLE_JSON, basic
 
 

@@ -167,7 +167,7 @@ def _basic(secret):
 
 
 def _ownerless(world, name: str = "lonely"):
-    from envelope.accounts import create_organization, set_admin
+    from envelope.accounts.users import create_organization, set_admin
 
     with world.db.write() as session:
         create_organization(session, name, actor="cli root")  # `envelope org create lonely`, no --owner

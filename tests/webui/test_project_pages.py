@@ -6,7 +6,7 @@ from sqlalchemy import update
 
 from envelope.errors import FileExists
 from envelope.models import ReadmeStatus, Release
-from envelope.readme import RENDER_LIMIT, render_stored
+from envelope.packaging.readme import RENDER_LIMIT, render_stored
 from tests.unit.test_readme import assert_inert
 from tests.webui.conftest import SIMPLE_JSON, basic
 

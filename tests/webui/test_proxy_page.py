@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from envelope.models import AuditEvent, Organization
 from envelope.sealing import unseal
-from envelope.upstream import DEFAULT_UPSTREAM
+from envelope.upstream.proxy import DEFAULT_UPSTREAM
 
 
 def _org(world) -> Organization:

@@ -9,9 +9,9 @@ import re
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from envelope.cli import main
+from cli.main import main
 from envelope.models import Organization, OutboxMessage, RepositoryConnection, SyncAsset, SyncRun
-from envelope.repositories import webhook_secret
+from envelope.github.repositories import webhook_secret
 
 
 def connect(world, full_name: str = "Acme/Billing", **form: str):

@@ -20,15 +20,15 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from envelope.errors import EnvelopeError, InvalidInput, Unauthorized
-from envelope.capabilities import Capability
-from envelope.membership import OrgAccess, caller_access, member_access
+from envelope.orgs.capabilities import Capability
+from envelope.orgs.membership import OrgAccess, caller_access, member_access
 from envelope.models import Role
-from envelope.tokens import PREFIX
+from envelope.orgs.tokens import PREFIX
 from web import errors
-from web.auth import caller_for
+from web.machine.auth import caller_for
 from web.bodies import limit_body, read_body
 from web.extensions import csrf
-from web.org_pages import refuse_nul_bytes
+from web.pages.org_pages import refuse_nul_bytes
 from web.runtime import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -81,7 +81,7 @@ def org_access(
     session: Session, org: str, capability: Capability = Capability.READ_INDEX, *, to: str = "do that"
 ) -> OrgAccess:
     """The caller's access to `org`: NotFound for outsiders and other
-    organizations' tokens, Forbidden when envelope.capabilities' table says no.
+    organizations' tokens, Forbidden when envelope.orgs.capabilities' table says no.
     A token comes through the one front door (web/auth.py), cached, and is
     verified again when the organization's auth epoch moved on."""
     if g.api_token is not None:
@@ -190,5 +190,5 @@ def routing_error(exc: HTTPException) -> Response:
     return errors.http_error(exc)
 
 
-from web import openapi  # noqa: E402,F401
+from web.api import openapi
 from web.api import orgs, projects, repositories, tokens  # noqa: E402,F401  (routes)

@@ -4,15 +4,17 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
-from envelope import accounts, invitations, membership
-from envelope.capabilities import Capability
+from envelope.accounts import users as accounts
+from envelope.orgs import invitations
+from envelope.orgs import membership
+from envelope.orgs.capabilities import Capability
 from envelope.audit import list_events
 from envelope.errors import Forbidden
 from envelope.models import Role
-from envelope.tokens import token_organization
+from envelope.orgs.tokens import token_organization
 from web.api import authorised_body, body, bp, org_access, role_field, shapes, text
-from web.invitations import send_invitation
-from web.org_pages import public_base_url
+from web.pages.invitations import send_invitation
+from web.pages.org_pages import public_base_url
 from web.runtime import runtime
 
 AUDIT_PAGE_SIZE = 100  # events

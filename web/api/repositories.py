@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from envelope.capabilities import Capability
-from envelope import repositories
+from envelope.orgs.capabilities import Capability
+from envelope.github import repositories
 from envelope.models import Role
-from envelope.sync_status import recent_runs
+from envelope.github.sync_status import recent_runs
 from web.api import authorised_body, bp, org_access, shapes, strings, text
-from web.repositories import HISTORY_LENGTH, webhook_url
+from web.pages.repositories import HISTORY_LENGTH, webhook_url
 from web.runtime import runtime
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from envelope.org_tokens import token_record
-from envelope.catalog import ProjectSummary, ReleaseView
-from envelope.coverage import Coverage
+from envelope.orgs.member_tokens import token_record
+from envelope.packaging.catalog import ProjectSummary, ReleaseView
+from envelope.packaging.coverage import Coverage
 from envelope.models import (
     AccessToken,
     AuditEvent,

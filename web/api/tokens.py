@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from envelope.capabilities import Capability
-from envelope import org_tokens, tokens as access_tokens
+from envelope.orgs.capabilities import Capability
+from envelope.orgs import member_tokens as org_tokens
+from envelope.orgs import tokens as access_tokens
 from envelope.models import TokenScope
 from envelope.models.base import utcnow
 from web.api import authorised_body, bp, flag, org_access, shapes, strings, text

@@ -1,0 +1,1 @@
+"""The `envelope` command: a face over envelope/, like web/ and worker/."""

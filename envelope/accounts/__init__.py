@@ -1,0 +1,1 @@
+"""People: accounts, passwords, sessions, sign-up, two-factor, emailed links, sign-in rate limits."""

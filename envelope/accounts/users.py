@@ -1,0 +1,407 @@
+"""Organizations, users and memberships; sign-up, sign-in and passwords."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from envelope.audit import AuditAction, record_event
+from envelope.orgs.identity import bump_auth_epoch, bump_user_epochs
+from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from envelope.models import InstanceSetting, Membership, Organization, Role, User
+from envelope.models.base import utcnow
+from envelope.names import validate_org_name
+from envelope.accounts.one_time_tokens import (
+    RESET_PASSWORD,
+    VERIFY_EMAIL,
+    InvalidLink,
+    check_token,
+    consume_token,
+    issue_token,
+    new_token,
+    revoke_tokens,
+    store_token,
+)
+from envelope.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from envelope.accounts.sessions import revoke_all_sessions, revoke_session
+
+USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MAX_PASSWORD_LENGTH = 1024  # characters: longer is no stronger, only slower to hash
+SIGNUP_SETTING = "signup"  # InstanceSetting key: "open" or "closed"
+# The one answer to every failed sign-in, so it never tells which part was wrong.
+LOGIN_FAILED = "Incorrect username, email or password."
+
+
+class _FieldError(Exception):
+    """An error about one input, named by `field` so a form can show it there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidField(_FieldError, InvalidInput):
+    pass
+
+
+class TakenField(_FieldError, Conflict):
+    pass
+
+
+class WrongPassword(InvalidInput):
+    """The password given to confirm a change is not the account's."""
+
+
+class SignupClosed(Forbidden):
+    pass
+
+
+def get_organization(session: Session, name: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        raise NotFound(f"No organization named {name!r}; `envelope org create {name}` makes one.")
+    return org
+
+
+def create_organization(
+    session: Session, name: str, *, owner: User | None = None, actor: str | None = None
+) -> Organization:
+    """The one way an organization is made, from the CLI, the web UI and the
+    API alike: same name rules, same audit events. `owner` becomes its first
+    owner (the signed-in creator, or `org create --owner`); without one the
+    organization has no member until an administrator claims it
+    (claim_organization). `actor` defaults to the owner."""
+    if actor is None:
+        if owner is None:
+            raise ValueError("create_organization needs an actor or an owner")
+        actor = user_label(owner)
+    validate_org_name(name)
+    if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
+        raise Conflict(f"Organization {name!r} already exists.")
+    org = Organization(name=name)
+    session.add(org)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"Organization {name!r} already exists.") from None
+    record_event(session, org.id, actor, AuditAction.org_create, name)
+    if owner is not None:
+        session.add(Membership(organization_id=org.id, user_id=owner.id, role=Role.owner))
+        session.flush()
+        record_event(session, org.id, actor, AuditAction.member_add, owner.username, role=Role.owner.value)
+    return org
+
+
+def ownerless_organizations(session: Session) -> list[Organization]:
+    """Organizations nobody owns (made by `envelope org create` without
+    --owner): only an administrator can reach them, by claiming them."""
+    owned = select(Membership.organization_id).where(Membership.role == Role.owner)
+    return list(session.scalars(select(Organization).where(Organization.id.not_in(owned)).order_by(Organization.name)))
+
+
+def claim_organization(session: Session, name: str, admin: User) -> Organization:
+    """An administrator becomes the owner of an organization that has none.
+    Forbidden for anyone else; Conflict once it has an owner (ask them)."""
+    if not (admin.is_admin and admin.is_active):
+        raise Forbidden("Only administrators of this Envelope instance can claim an organization.")
+    org = get_organization(session, name)
+    owner = select(Membership.id).where(Membership.organization_id == org.id, Membership.role == Role.owner)
+    if session.scalar(owner.limit(1)) is not None:
+        raise Conflict(f"{name} already has an owner; ask them to add you.")
+    membership = session.scalar(
+        select(Membership).where(Membership.organization_id == org.id, Membership.user_id == admin.id)
+    )
+    if membership is None:
+        session.add(Membership(organization_id=org.id, user_id=admin.id, role=Role.owner))
+    else:
+        membership.role = Role.owner
+    session.flush()
+    record_event(session, org.id, user_label(admin), AuditAction.org_claim, admin.username, role=Role.owner.value)
+    return org
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    return user
+
+
+def create_user(
+    session: Session,
+    username: str,
+    *,
+    email: str,
+    password: str | None = None,
+    is_admin: bool = False,
+    actor: str,
+) -> User:
+    if not USERNAME.fullmatch(username):
+        raise InvalidField(
+            "username", f"Invalid username {username!r}: use 1-64 letters, digits, '.', '_' or '-'."
+        )
+    if not EMAIL.fullmatch(email):
+        raise InvalidField("email", f"Invalid email address {email!r}.")
+    if password is not None:
+        validate_new_password(password)
+    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+        raise TakenField("username", f"The username {username!r} is already registered; choose another.")
+    if session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None:
+        raise TakenField("email", "That email address is already registered; sign in or reset your password.")
+    user = User(
+        username=username,
+        email=email,
+        password_hash=hash_password(password) if password else None,
+        is_admin=is_admin,
+    )
+    session.add(user)
+    session.flush()
+    record_event(session, None, actor, AuditAction.user_create, username, admin=is_admin or None)
+    return user
+
+
+def create_account(
+    session: Session,
+    username: str,
+    *,
+    email: str,
+    password: str | None = None,
+    is_admin: bool = False,
+    actor: str,
+) -> User:
+    """create_user for a person joining the instance, by `envelope user
+    create` or the sign-up page: the first account an instance gets is its
+    administrator, whichever way it came, so a fresh install always has
+    someone who can open or close sign-up and claim organizations."""
+    first = session.scalar(select(User.id).limit(1)) is None
+    return create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def set_admin(session: Session, user: User, is_admin: bool, *, actor: str) -> User:
+    """Grant or remove instance administration. Conflict when removing the
+    last active administrator: nobody could then change instance settings."""
+    if user.is_admin and not is_admin:
+        others = session.scalar(
+            select(func.count()).select_from(User)
+            .where(User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id)
+        )
+        if not others:
+            raise Conflict(
+                f"{user.username} is the only administrator of this instance: make another user an "
+                "administrator first (`envelope user set-admin USERNAME`)."
+            )
+    if user.is_admin != is_admin:
+        user.is_admin = is_admin
+        record_event(session, None, actor, AuditAction.user_admin, user.username, admin=is_admin)
+    return user
+
+
+def add_member(
+    session: Session, org: Organization, user: User, role: Role, *, actor: str
+) -> Membership:
+    """Add `user` to `org` with `role`, or change the role of a member.
+    Conflict when that would demote the organization's last owner."""
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == org.id, Membership.user_id == user.id
+        )
+    )
+    if membership is not None and membership.role is Role.owner and role is not Role.owner:
+        owners = session.scalar(
+            select(func.count()).select_from(Membership)
+            .where(Membership.organization_id == org.id, Membership.role == Role.owner)
+        )
+        if owners <= 1:
+            raise Conflict(f"{user.username} is the only owner of {org.name}: make someone else an owner first.")
+    if membership is None:
+        membership = Membership(organization_id=org.id, user_id=user.id, role=role)
+        session.add(membership)
+    else:
+        membership.role = role
+        bump_auth_epoch(session, org.id)
+    session.flush()
+    record_event(session, org.id, actor, AuditAction.member_set, user.username, role=role.value)
+    return membership
+
+
+def parse_org_role(text: str) -> tuple[str, Role]:
+    """'acme' -> ('acme', reader); 'acme:owner' -> ('acme', owner)."""
+    name, _, role = text.partition(":")
+    try:
+        return name, Role(role or "reader")
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"Invalid role {role!r} in {text!r}: use one of {roles}.") from None
+
+
+def user_label(user: User) -> str:
+    return f"user {user.username}"
+
+
+def validate_new_password(password: str) -> None:
+    """InvalidInput unless `password` is acceptable as a new password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidField("password", f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidField("password", f"Passwords may be at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def require_password(user: User, password: str) -> None:
+    """WrongPassword unless `password` is the user's current one."""
+    if not verify_password(user.password_hash, password):
+        raise WrongPassword("Your current password is incorrect.")
+
+
+def signup_open(session: Session, default: bool) -> bool:
+    """Whether anyone may create an account: the admin's choice, else `default` (ENVELOPE_SIGNUP)."""
+    value = session.get(InstanceSetting, SIGNUP_SETTING)
+    return default if value is None else value.value == "open"
+
+
+def set_signup_open(session: Session, is_open: bool, *, actor: str) -> None:
+    value = "open" if is_open else "closed"
+    row = session.get(InstanceSetting, SIGNUP_SETTING)
+    if row is None:
+        session.add(InstanceSetting(key=SIGNUP_SETTING, value=value))
+    else:
+        row.value = value
+    record_event(session, None, actor, AuditAction.instance_signup, value)
+
+
+def register_user(
+    session: Session,
+    username: str,
+    *,
+    email: str,
+    password: str,
+    signup_default: bool,
+    invited_email: str | None = None,
+) -> User:
+    """Sign-up. Allowed while sign-up is open, or for the holder of a live
+    invitation (`invited_email` is its address; the same address counts as
+    verified). The first user of an instance becomes its admin (create_account).
+    SignupClosed, InvalidInput or Conflict otherwise."""
+    if invited_email is None and not signup_open(session, signup_default):
+        raise SignupClosed("Sign-up is closed on this instance: ask an administrator for an invitation.")
+    user = create_account(session, username, email=email.strip(), password=password, actor="signup")
+    if invited_email is not None and invited_email.lower() == user.email.lower():
+        user.email_verified = utcnow()
+    return user
+
+
+def find_user_for_login(session: Session, login: str) -> User | None:
+    """The user whose username or email address is `login`, in any case."""
+    login = login.strip().lower()
+    if not login:
+        return None
+    return session.scalar(
+        select(User).where((func.lower(User.username) == login) | (func.lower(User.email) == login))
+    )
+
+
+def authenticate_password(session: Session, login: str, password: str) -> User:
+    """The active user `login` (username or email) and `password` name;
+    Unauthorized(LOGIN_FAILED) otherwise. An unknown user costs the same
+    password hash as a known one, so timing does not reveal which it was."""
+    user = find_user_for_login(session, login)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise Unauthorized(LOGIN_FAILED)
+    return user
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, *, keep_session_id: str | None
+) -> int:
+    """Set a new password after checking the current one; every other session
+    is signed out and outstanding reset links stop working. Returns the
+    number of sessions signed out. WrongPassword or InvalidInput otherwise."""
+    require_password(user, current)
+    validate_new_password(new)
+    user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)  # the old password stops working on the index at once
+    revoke_tokens(session, user, RESET_PASSWORD)
+    revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
+    record_event(
+        session, None, user_label(user), AuditAction.user_password_change, user.username, sessions_revoked=revoked
+    )
+    return revoked
+
+
+def request_password_reset(session: Session, email: str) -> tuple[User, str] | None:
+    """A reset token for the active account with this address, or None.
+
+    The token is made and hashed either way, so the work done (and the time
+    taken) does not depend on whether the address is registered; the caller
+    must answer identically in both cases."""
+    token, digest = new_token()
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None or not user.is_active:
+        return None
+    store_token(session, user, RESET_PASSWORD, digest)
+    return user, token
+
+
+def check_reset_token(session: Session, token: str) -> User:
+    """The user a reset link is for, without using the link up; InvalidLink otherwise."""
+    row = check_token(session, token, RESET_PASSWORD)
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise InvalidLink("This link is not valid: its account is disabled.")
+    return user
+
+
+def reset_password(session: Session, token: str, new: str) -> User:
+    """Use a reset link: set the password, sign out every session, invalidate
+    the other reset links. The link works once (InvalidLink afterwards)."""
+    check_token(session, token, RESET_PASSWORD)
+    validate_new_password(new)
+    user = consume_token(session, token, RESET_PASSWORD)
+    user.password_hash = hash_password(new)
+    bump_user_epochs(session, user.id)
+    # Following the emailed link proved the address works.
+    user.email_verified = user.email_verified or utcnow()
+    revoke_tokens(session, user, RESET_PASSWORD)
+    revoked = revoke_all_sessions(session, user)
+    record_event(
+        session, None, user_label(user), AuditAction.user_password_reset, user.username, sessions_revoked=revoked
+    )
+    return user
+
+
+def start_email_verification(session: Session, user: User) -> str:
+    """A verification token for the user's address; Conflict if already verified."""
+    if user.email_verified is not None:
+        raise Conflict("Your email address is already verified.")
+    return issue_token(session, user, VERIFY_EMAIL)
+
+
+def verify_email(session: Session, token: str) -> User:
+    """Use a verification link: the user's address counts as verified. InvalidLink otherwise."""
+    user = consume_token(session, token, VERIFY_EMAIL)
+    if user.email_verified is None:
+        user.email_verified = utcnow()
+        record_event(session, None, user_label(user), AuditAction.user_email_verify, user.username, email=user.email)
+    return user
+
+
+def sign_out_session(session: Session, user: User, session_id: str) -> None:
+    """Revoke one of the user's sessions (that browser is signed out at its next request)."""
+    revoke_session(session, user, session_id)
+    record_event(session, None, user_label(user), AuditAction.user_session_revoke, user.username)
+
+
+def sign_out_other_sessions(session: Session, user: User, *, keep_session_id: str | None) -> int:
+    revoked = revoke_all_sessions(session, user, except_id=keep_session_id)
+    record_event(
+        session, None, user_label(user), AuditAction.user_session_revoke_all, user.username, sessions_revoked=revoked
+    )
+    return revoked
+

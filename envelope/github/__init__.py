@@ -1,0 +1,1 @@
+"""GitHub: the API client, webhooks, repository connections and release sync."""

@@ -1,0 +1,302 @@
+"""GitHub API access for release sync: releases and assets through PyGithub,
+conditional polls and asset downloads through plain HTTP. No database here.
+
+Asset downloads follow GitHub's redirect by hand: the Authorization header
+goes to the configured API origin only (scheme, host and port), never to the
+storage host a redirect names, nor to an asset URL that names another origin.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO, Callable, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from github import Auth, Github, GithubException, RateLimitExceededException
+from github.Requester import Requester
+from urllib3.util.retry import Retry
+
+from envelope.errors import EnvelopeError, FileTooLarge, NotFound
+
+TIMEOUT = 30  # seconds per request
+MAX_REDIRECTS = 5
+CHUNK = 1024 * 1024  # bytes per read while downloading
+RETRY = Retry(
+    total=3,
+    backoff_factor=0.5,
+    status_forcelist=(500, 502, 503, 504),
+    allowed_methods=frozenset({"GET", "HEAD"}),
+    raise_on_status=False,
+    # A rate limit's Retry-After can be minutes: the run is re-queued to wait
+    # (envelope.github.sync), rather than a worker sleeping inside a request.
+    respect_retry_after_header=False,
+)
+SECONDARY_WAIT = 60  # seconds: GitHub's advice when a rate-limit answer names no time
+
+
+class GitHubUnavailable(EnvelopeError):
+    """A transient failure (5xx, network): the same call may work later."""
+
+    status = 502
+
+
+class RateLimited(GitHubUnavailable):
+    """GitHub asked us to wait until `reset_at` (None: it did not say)."""
+
+    def __init__(self, reset_at: datetime | None, *, secondary: bool = False) -> None:
+        when = f" until {reset_at:%H:%M:%S} UTC" if reset_at else ""
+        what = "secondary rate limit reached" if secondary else "rate limit exhausted"
+        super().__init__(f"GitHub API {what}{when}.")
+        self.reset_at = reset_at
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: int
+    name: str
+    size: int
+    updated_at: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class Release:
+    id: int
+    tag: str
+    draft: bool
+    prerelease: bool
+    assets: tuple[Asset, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever an asset is added, removed or replaced."""
+        text = "\n".join(sorted(f"{a.name}\t{a.size}\t{a.updated_at}" for a in self.assets))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reset_time(headers: dict | None) -> datetime | None:
+    value = (headers or {}).get("X-RateLimit-Reset") or (headers or {}).get("x-ratelimit-reset")
+    return datetime.fromtimestamp(int(value), timezone.utc) if value else None
+
+
+def rate_limit(status: int, headers: Mapping[str, str] | None, message: str | None = None) -> RateLimited | None:
+    """The RateLimited error an answer amounts to, with the time to retry at;
+    None when it is not a rate limit.
+
+    GitHub's rules: primary and secondary limits answer 403 or 429. A
+    Retry-After header gives the seconds to wait; otherwise
+    X-RateLimit-Remaining: 0 means wait for X-RateLimit-Reset; otherwise wait
+    at least a minute. A 403 with none of these nor a rate-limit message is a
+    permission error."""
+    if status not in (403, 429):
+        return None
+    headers = {key.lower(): value for key, value in (headers or {}).items()}
+    now = datetime.now(timezone.utc)
+    retry_at = _retry_after(headers.get("retry-after"), now)
+    exhausted = headers.get("x-ratelimit-remaining") == "0"
+    said_so = Requester.isRateLimitError(message or "")
+    if status == 403 and not (retry_at or exhausted or said_so):
+        return None
+    if retry_at is not None:
+        return RateLimited(retry_at, secondary=not exhausted)
+    if exhausted and _reset_time(headers):
+        return RateLimited(_reset_time(headers))
+    return RateLimited(now + timedelta(seconds=SECONDARY_WAIT), secondary=True)
+
+
+def _retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as a moment: delay-seconds, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return now + timedelta(seconds=max(0, int(value)))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(data: object) -> str:
+    """The "message" of a GitHub error body, "" when there is none."""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _response_message(response: requests.Response) -> str:
+    try:
+        return _message(response.json())
+    except ValueError:
+        return ""
+
+
+class GitHubClient:
+    def __init__(self, api_url: str, token: str | None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._api_origin = _origin(self.api_url)
+        self._token = token
+        self._github = Github(
+            base_url=self.api_url,
+            auth=Auth.Token(token) if token else None,
+            retry=RETRY,
+            timeout=TIMEOUT,
+            per_page=100,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        self._http = requests.Session()
+        self._http.headers["User-Agent"] = "envelope-index"
+        self._http.headers["X-GitHub-Api-Version"] = "2022-11-28"
+
+    def close(self) -> None:
+        self._github.close()
+        self._http.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _call(self, what: str, fn: Callable):
+        try:
+            return fn()
+        except GithubException as exc:
+            limited = rate_limit(exc.status, exc.headers, _message(exc.data))
+            if limited is None and isinstance(exc, RateLimitExceededException):
+                limited = RateLimited(_reset_time(exc.headers))
+            if limited is not None:
+                raise limited from None
+            if exc.status == 404:
+                raise NotFound(f"GitHub has no {what}, or the token cannot see it.") from None
+            if exc.status in (401, 403):
+                raise EnvelopeError(f"GitHub refused access to {what} ({exc.status}); check the token.") from None
+            raise GitHubUnavailable(f"GitHub answered {exc.status} for {what}.") from None
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"Cannot reach GitHub for {what}: {exc}") from None
+
+    def release(self, full_name: str, release_id: int) -> Release:
+        def fetch() -> Release:
+            repo = self._github.get_repo(full_name, lazy=True)
+            return _release(repo.get_release(release_id))
+
+        return self._call(f"release {release_id} of {full_name}", fetch)
+
+    def releases(self, full_name: str, *, limit: int | None = None) -> list[Release]:
+        """Newest first; drafts included (callers decide), at most `limit`."""
+
+        def fetch() -> list[Release]:
+            repo = self._github.get_repo(full_name, lazy=True)
+            found = []
+            for item in repo.get_releases():
+                found.append(_release(item))
+                if limit is not None and len(found) >= limit:
+                    break
+            return found
+
+        return self._call(f"releases of {full_name}", fetch)
+
+    def releases_changed(self, full_name: str, etag: str | None) -> tuple[bool, str | None]:
+        """One conditional request for the newest releases: (changed?, new ETag).
+
+        GitHub does not count a 304 against the rate limit, so the hourly
+        poll of an idle repository is free."""
+        headers = {"Accept": "application/vnd.github+json", **self._auth_headers()}
+        if etag:
+            headers["If-None-Match"] = etag
+        url = f"{self.api_url}/repos/{full_name}/releases?per_page=100"
+        try:
+            response = self._http.get(url, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"Cannot reach GitHub for releases of {full_name}: {exc}") from None
+        with response:
+            if response.status_code == 304:
+                return False, etag
+            if response.status_code in (403, 429):
+                limited = rate_limit(response.status_code, response.headers, _response_message(response))
+                if limited is not None:
+                    raise limited
+            if response.status_code == 404:
+                raise NotFound(f"GitHub has no repository {full_name}, or the token cannot see it.")
+            if response.status_code >= 400:
+                raise GitHubUnavailable(f"GitHub answered {response.status_code} for releases of {full_name}.")
+            return True, response.headers.get("ETag")
+
+    def download(
+        self,
+        asset: Asset,
+        out: BinaryIO,
+        *,
+        max_size: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Stream the asset's bytes into `out`; returns the size.
+
+        Redirects are followed here, not by the HTTP library, so that the
+        token is sent to the configured API origin only: the asset's URL comes
+        from the API's answer (a hostile or misconfigured GitHub Enterprise,
+        a proxy) and may name any server."""
+        url = asset.api_url
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"Accept": "application/octet-stream"}
+            if _origin(url) == self._api_origin:
+                headers.update(self._auth_headers())
+            try:
+                response = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise GitHubUnavailable(f"Cannot download {asset.name}: {exc}") from None
+            with response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers["Location"])
+                    continue
+                if response.status_code in (403, 429):
+                    limited = rate_limit(response.status_code, response.headers, _response_message(response))
+                    if limited is not None:
+                        raise limited
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise GitHubUnavailable(f"Downloading {asset.name} failed with {response.status_code}.")
+                if response.status_code >= 400:
+                    raise EnvelopeError(f"Downloading {asset.name} failed with {response.status_code}.")
+                return _copy(response, out, asset, max_size, progress)
+        raise GitHubUnavailable(f"Too many redirects downloading {asset.name}.")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port filled in: https://h and
+    https://h:443 are one origin, http://h and https://h are two (a token
+    must not go out unencrypted because a link said http)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number: matches nothing
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> int:
+    size = 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > max_size:
+                raise FileTooLarge(f"Asset {asset.name} is larger than the index's limit of {max_size} bytes.")
+            out.write(chunk)
+            if progress:
+                progress(len(chunk))
+    except requests.RequestException as exc:
+        raise GitHubUnavailable(f"Download of {asset.name} broke off: {exc}") from None
+    if size != asset.size:
+        raise GitHubUnavailable(f"Download of {asset.name} is {size} bytes, GitHub announced {asset.size}.")
+    return size
+
+
+def _release(item) -> Release:
+    assets = tuple(
+        Asset(a.id, a.name, a.size, a.updated_at.isoformat() if a.updated_at else "", a.url)
+        for a in item.get_assets()
+    )
+    return Release(item.id, item.tag_name, item.draft, item.prerelease, assets)

@@ -1,0 +1,1 @@
+"""The simple repository API as data, and where downloads come from."""

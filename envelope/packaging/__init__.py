@@ -1,0 +1,1 @@
+"""Distributions: validation, publishing, READMEs, releases and what people browse."""

@@ -1,0 +1,1 @@
+"""Endpoints for machines: the simple index, files, uploads, webhooks, health."""

@@ -1,0 +1,1 @@
+"""HTML pages for people: accounts, organizations, projects, tokens, repositories."""

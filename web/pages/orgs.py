@@ -1,0 +1,153 @@
+"""Organizations: the list, creation, the dashboard, members and invitations."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from envelope.accounts import users as accounts
+from envelope.packaging import catalog
+from envelope.orgs import invitations
+from envelope.orgs import membership
+from envelope.upstream import proxy as upstream
+from envelope.orgs.capabilities import Capability
+from envelope.errors import EnvelopeError, InvalidInput
+from envelope.models import Role
+from web.pages.invitations import send_invitation
+from web.pages.org_pages import access_for, html_pages, no_store, public_base_url, signed_in_user
+from web.runtime import runtime
+
+bp = html_pages(Blueprint("orgs", __name__))
+MAX_QUERY_LENGTH = 200  # characters
+
+
+@bp.route("/orgs/new", methods=["GET", "POST"])
+@login_required
+def new() -> Response | str:
+    name, error = request.form.get("name", "").strip(), None
+    if request.method == "POST":
+        try:
+            with runtime().db.write() as session:
+                org = accounts.create_organization(session, name, owner=signed_in_user())
+            flash(f"Created {org.name}. You are its owner.", "success")
+            return redirect(url_for("orgs.dashboard", org=org.name))
+        except EnvelopeError as exc:
+            error = str(exc)
+    return render_template("ui/orgs_new.html", name=name, error=error), 400 if error else 200
+
+
+@bp.get("/<org>/")
+@login_required
+def dashboard(org: str) -> str:
+    query = request.args.get("q", "")[:MAX_QUERY_LENGTH]
+    with runtime().db.read() as session:
+        access = access_for(session, org)
+        projects = catalog.list_projects(session, access.organization, access.principal, query)
+        return render_template(
+            "ui/org_dashboard.html", org=access.organization, access=access, projects=projects,
+            query=query, index_url=f"{public_base_url()}/{org}/simple/",
+        )
+
+
+@bp.get("/<org>/members")
+@login_required
+def members(org: str) -> str:
+    with runtime().db.read() as session:
+        access = access_for(session, org, Capability.SEE_MEMBERS, to="see the members")
+        pending = invitations.pending_invitations(session, access.organization) if access.allows(Capability.MANAGE_MEMBERS) else []
+        return render_template(
+            "ui/org_members.html", org=access.organization, access=access, roles=list(Role),
+            is_owner=access.allows(Capability.MANAGE_MEMBERS),
+            members=membership.list_members(session, access.organization), invitations=pending,
+        )
+
+
+@bp.post("/<org>/members/<username>/role")
+@login_required
+def change_role(org: str, username: str) -> Response:
+    role = _role(request.form.get("role"))
+    with runtime().db.write() as session:
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="change roles")
+        membership.change_role(session, access, username, role)
+    flash(f"{username} is now a {role.value}.", "success")
+    return redirect(url_for("orgs.members", org=org))
+
+
+@bp.post("/<org>/members/<username>/remove")
+@login_required
+def remove(org: str, username: str) -> Response:
+    with runtime().db.write() as session:
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="remove members")
+        membership.remove_member(session, access, username)
+    flash(f"Removed {username} from {org}; their tokens here are revoked.", "success")
+    return redirect(url_for("orgs.members", org=org))
+
+
+@bp.post("/<org>/leave")
+@login_required
+def leave(org: str) -> Response:
+    with runtime().db.write() as session:
+        access = access_for(session, org)
+        membership.remove_member(session, access, signed_in_user().username)
+    flash(f"You left {org}.", "success")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.post("/<org>/invitations")
+@login_required
+def invite(org: str) -> Response:
+    role = _role(request.form.get("role"))
+    with runtime().db.write() as session:
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="invite members")
+        new = invitations.invite(session, access, request.form.get("email", ""), role)
+        link = public_base_url() + url_for("invitations.show", token=new.secret)
+        subject, text_body = invitations.invitation_email(access.organization, role, access.user, link)
+        email, organization = new.invitation.email, access.organization
+        send_invitation(session, email, subject, text_body)
+    page = render_template("ui/invitation_sent.html", org=organization, email=email, role=role, link=link)
+    return no_store(Response(page))
+
+
+@bp.post("/<org>/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(org: str, invitation_id: int) -> Response:
+    with runtime().db.write() as session:
+        access = access_for(session, org, Capability.MANAGE_MEMBERS, to="revoke invitations")
+        invitation = invitations.revoke_invitation(session, access, invitation_id)
+        email = invitation.email
+    flash(f"Withdrew the invitation to {email}.", "success")
+    return redirect(url_for("orgs.members", org=org))
+
+
+@bp.route("/<org>/proxy", methods=["GET", "POST"])
+@login_required
+def proxy(org: str) -> Response | str:
+    """The upstream proxy's settings: members see them, owners change them."""
+    rt, error = runtime(), None
+    if request.method == "POST":
+        try:
+            with rt.db.write() as session:
+                access = access_for(session, org, Capability.MANAGE_SETTINGS, to="change the upstream proxy")
+                upstream.change_settings(
+                    session, access, rt.settings, enabled=request.form.get("enabled") == "on",
+                    upstream_url=request.form.get("upstream_url", ""),
+                    reserved=request.form.get("reserved", "").splitlines(),
+                )
+            flash("Saved the upstream proxy settings.", "success")
+            return redirect(url_for("orgs.proxy", org=org))
+        except InvalidInput as exc:
+            error = str(exc)
+    with rt.db.read() as session:
+        access = access_for(session, org, Capability.SEE_SETTINGS, to="see the upstream proxy")
+        page = render_template(
+            "ui/org_proxy.html", org=access.organization, access=access, error=error,
+            is_owner=access.allows(Capability.MANAGE_MEMBERS), default_upstream=upstream.DEFAULT_UPSTREAM,
+        )
+    return page, 400 if error else 200
+
+
+def _role(value: str | None) -> Role:
+    try:
+        return Role(value or "")
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"Invalid role {value!r}: use one of {roles}.") from None
