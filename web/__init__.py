@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
 
     from web import errors
-    from web.pages import accounts
+    from web.pages import accounts, account_settings, admin  # noqa: F401 - the last two add routes to accounts.bp
     from web.machine import files
     from web.machine import health
     from web.machine import hooks

@@ -1,5 +1,6 @@
 """Accounts: the landing page, sign-up, sign-in (with a second factor),
-sign-out, password reset, email verification, and the account pages.
+sign-out, password reset and email verification. The blueprint's account
+pages are in account_settings.py, its administration pages in admin.py.
 
 Views parse the form, call envelope.accounts.users / envelope.accounts.totp, and render;
 every failure a person can fix is shown next to the field it concerns.
@@ -24,18 +25,14 @@ from envelope.mail import queue_mail
 from envelope.orgs.membership import organizations_of
 from envelope.models import User
 from envelope.accounts.one_time_tokens import LIFETIMES, RESET_PASSWORD, VERIFY_EMAIL, InvalidLink
-from envelope.accounts.sessions import revoke_session, start_session, user_sessions
+from envelope.accounts.sessions import revoke_session, start_session
 from web.extensions import limiter
 from web.pages.forms import (
-    ChangePasswordForm,
-    ConfirmTotpForm,
     LoginForm,
-    PasswordConfirmForm,
     ResetPasswordForm,
     ResetRequestForm,
     SecondFactorForm,
     SignupForm,
-    SignupSettingForm,
 )
 from web.pages.login import WebUser
 from web.runtime import runtime
@@ -400,200 +397,3 @@ def resend_verification() -> Response:
     else:
         flash(f"We sent a new confirmation link to {user.email}.", "success")
     return redirect(url_for("accounts.account"))
-
-
-# --- the account pages ----------------------------------------------------------
-
-
-@bp.get("/account")
-@login_required
-def account() -> str:
-    with runtime().db.read() as db_session:
-        user = _me(db_session)
-        sessions = len(user_sessions(db_session, user))
-        codes = totp.remaining_recovery_codes(db_session, user) if user.totp_enabled else None
-    return render_template(
-        "accounts/account.html", user=user, session_count=sessions, recovery_codes_left=codes
-    )
-
-
-@bp.route("/account/password", methods=["GET", "POST"])
-@login_required
-def change_password() -> Response | str:
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            with runtime().db.write() as db_session:
-                revoked = accounts.change_password(
-                    db_session, _me(db_session), form.current.data, form.password.data,
-                    keep_session_id=current_user.session_id,
-                )
-        except accounts.WrongPassword as exc:
-            _show_error(form, exc, "current")
-        except accounts.InvalidField as exc:
-            _show_error(form, exc)
-        else:
-            others = f" {revoked} other session{'s' if revoked != 1 else ''} signed out." if revoked else ""
-            flash("Your password is changed." + others, "success")
-            return redirect(url_for("accounts.account"))
-    return render_template("accounts/password.html", form=form)
-
-
-def _two_factor_page(status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
-    with runtime().db.read() as db_session:
-        user = _me(db_session)
-        remaining = totp.remaining_recovery_codes(db_session, user) if user.totp_enabled else None
-    enrolment = totp.pending_enrolment(user, runtime().settings.secret_key)
-    page = render_template(
-        "accounts/two_factor.html",
-        user=user,
-        enrolment=enrolment,
-        remaining=remaining,
-        confirm_form=forms.get("confirm_form") or ConfirmTotpForm(formdata=None),
-        disable_form=forms.get("disable_form") or PasswordConfirmForm(formdata=None, prefix="disable"),
-        codes_form=forms.get("codes_form") or PasswordConfirmForm(formdata=None, prefix="codes"),
-    )
-    return page, status
-
-
-@bp.get("/account/2fa")
-@login_required
-def two_factor() -> tuple[str, int]:
-    return _two_factor_page()
-
-
-@bp.post("/account/2fa/setup")
-@login_required
-def two_factor_setup() -> Response:
-    try:
-        with runtime().db.write() as db_session:
-            totp.start_enrolment(db_session, _me(db_session), runtime().settings.secret_key)
-    except Conflict as exc:
-        flash(str(exc), "error")
-    return redirect(url_for("accounts.two_factor"))
-
-
-@bp.post("/account/2fa/confirm")
-@login_required
-def two_factor_confirm() -> Response | tuple[str, int]:
-    form = ConfirmTotpForm()
-    if not form.validate():
-        return _two_factor_page(400, confirm_form=form)
-    try:
-        with runtime().db.write() as db_session:
-            codes = totp.confirm_enrolment(
-                db_session, _me(db_session), form.code.data, runtime().settings.secret_key
-            )
-    except (totp.InvalidCode, totp.UndecryptableSecret, Conflict) as exc:
-        _show_error(form, exc, "code")
-        return _two_factor_page(400, confirm_form=form)
-    return render_template("accounts/recovery_codes.html", codes=codes, just_enabled=True), 200
-
-
-@bp.post("/account/2fa/recovery-codes")
-@login_required
-def two_factor_new_codes() -> Response | tuple[str, int]:
-    form = PasswordConfirmForm(prefix="codes")
-    if not form.validate():
-        return _two_factor_page(400, codes_form=form)
-    try:
-        with runtime().db.write() as db_session:
-            codes = totp.regenerate_recovery_codes(db_session, _me(db_session), form.password.data)
-    except (accounts.WrongPassword, Conflict) as exc:
-        _show_error(form, exc, "password")
-        return _two_factor_page(400, codes_form=form)
-    return render_template("accounts/recovery_codes.html", codes=codes, just_enabled=False), 200
-
-
-@bp.post("/account/2fa/disable")
-@login_required
-def two_factor_disable() -> Response | tuple[str, int]:
-    form = PasswordConfirmForm(prefix="disable")
-    if not form.validate():
-        return _two_factor_page(400, disable_form=form)
-    try:
-        with runtime().db.write() as db_session:
-            totp.disable_totp(db_session, _me(db_session), form.password.data)
-    except accounts.WrongPassword as exc:
-        _show_error(form, exc, "password")
-        return _two_factor_page(400, disable_form=form)
-    flash("Two-factor authentication is off. Your recovery codes no longer work.", "success")
-    return redirect(url_for("accounts.two_factor"))
-
-
-@bp.get("/account/sessions")
-@login_required
-def sessions() -> str:
-    with runtime().db.read() as db_session:
-        rows = user_sessions(db_session, _me(db_session))
-    return render_template("accounts/sessions.html", sessions=rows, current_id=current_user.session_id)
-
-
-@bp.post("/account/sessions/<session_id>/revoke")
-@login_required
-def revoke(session_id: str) -> Response:
-    try:
-        with runtime().db.write() as db_session:
-            accounts.sign_out_session(db_session, _me(db_session), session_id)
-    except NotFound as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("accounts.sessions"))
-    if session_id == current_user.session_id:
-        logout_user()
-        flash("You signed out this browser.", "success")
-        return redirect(url_for("accounts.login"))
-    flash("That session is signed out.", "success")
-    return redirect(url_for("accounts.sessions"))
-
-
-@bp.post("/account/sessions/revoke-others")
-@login_required
-def revoke_others() -> Response:
-    with runtime().db.write() as db_session:
-        count = accounts.sign_out_other_sessions(
-            db_session, _me(db_session), keep_session_id=current_user.session_id
-        )
-    flash(f"Signed out {count} other session{'s' if count != 1 else ''}.", "success")
-    return redirect(url_for("accounts.sessions"))
-
-
-# --- instance administration ---------------------------------------------------
-
-
-@bp.route("/admin/settings", methods=["GET", "POST"])
-@login_required
-def admin_settings() -> Response | str | tuple[str, int]:
-    if not current_user.user.is_admin:
-        message = "Only administrators of this Envelope instance can change its settings."
-        return render_template("accounts/error.html", title="Not allowed", message=message), 403
-    form = SignupSettingForm()
-    if form.validate_on_submit():
-        with runtime().db.write() as db_session:
-            accounts.set_signup_open(
-                db_session, form.signup_open.data, actor=accounts.user_label(current_user.user)
-            )
-        flash(f"Sign-up is now {'open' if form.signup_open.data else 'closed'}.", "success")
-        return redirect(url_for("accounts.admin_settings"))
-    with runtime().db.read() as db_session:
-        if not form.is_submitted():
-            form.signup_open.data = accounts.signup_open(db_session, runtime().settings.signup_open)
-        ownerless = [org.name for org in accounts.ownerless_organizations(db_session)]
-    return render_template("accounts/admin_settings.html", form=form, ownerless=ownerless)
-
-
-@bp.post("/admin/orgs/<org>/claim")
-@login_required
-def claim_organization(org: str) -> Response | tuple[str, int]:
-    """An administrator becomes the owner of an organization nobody owns
-    (made by `envelope org create` without --owner), the only way into it."""
-    if not current_user.user.is_admin:
-        message = "Only administrators of this Envelope instance can claim an organization."
-        return render_template("accounts/error.html", title="Not allowed", message=message), 403
-    try:
-        with runtime().db.write() as db_session:
-            accounts.claim_organization(db_session, org, _me(db_session))
-    except EnvelopeError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("accounts.admin_settings"))
-    flash(f"You are now an owner of {org}.", "success")
-    return redirect(url_for("orgs.dashboard", org=org))
