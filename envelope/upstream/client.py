@@ -1,6 +1,6 @@
 """HTTP access to an upstream simple index: project pages and file downloads.
 
-No database here; envelope.upstream.proxy decides what to fetch and keeps it.
+No database here; envelope.upstream.pages and .files decide what to fetch and keep it.
 Every connection goes through envelope.upstream.network: only to permitted
 addresses, within a deadline.
 Credentials for the upstream go only to the upstream's own origin: a file

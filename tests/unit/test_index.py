@@ -377,7 +377,7 @@ def test_file_urls_percent_encode_each_path_segment(filename, encoded):
 
 def test_upstream_file_urls_are_encoded_too():
     """Filenames from an upstream index are not ours to trust: they are encoded like our own."""
-    from envelope.upstream import proxy as upstream
+    from envelope.upstream import pages as upstream
 
     hostile = {"filename": "a-1.0-py3-none-any#x?y.whl", "sha256": SHA, "metadata_sha256": None,
                "requires_python": None, "yanked": False, "size": None, "upload_time": None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
 
-from envelope.upstream import proxy as upstream
+from envelope.upstream import files as upstream_files
 from envelope.index.download_urls import accel_redirect_uri, redirect_url
 from envelope.index.downloads import Download, download_for, lookup_file
 from envelope.errors import NotFound
@@ -29,7 +29,7 @@ def download(org: str, sha256: str, filename: str) -> Response:
         item = download_for(lookup, caller, sha256, filename)
     except NotFound:
         # Not a private file: a file of the organization's upstream, if it proxies that name.
-        item = upstream.find_download(rt, caller.organization_id, caller, sha256, filename)
+        item = upstream_files.find_download(rt, caller.organization_id, caller, sha256, filename)
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item)

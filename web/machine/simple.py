@@ -6,7 +6,7 @@ import hashlib
 from flask import Blueprint, Response, redirect, request
 
 from envelope.index import pages as index
-from envelope.upstream import proxy as upstream
+from envelope.upstream import pages as upstream_pages
 from envelope.errors import InvalidInput, NotFound
 from envelope.names import normalize
 from web.machine.auth import basic_auth, confirm
@@ -65,7 +65,7 @@ def project_detail(org: str, project: str) -> Response:
             body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type))
     else:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
-        page = upstream.project_page(rt, caller.organization_id, caller, project)
+        page = upstream_pages.project_page(rt, caller.organization_id, caller, project)
         etag = f"upstream.{page.serial}-{caller.restriction_key}-{content_type}"
         if _fresh(etag):
             return _not_modified(etag)

@@ -1,0 +1,231 @@
+"""Upstream project pages: fetched, kept per organization, revalidated, and
+limited to what the caller may read (see envelope.upstream.proxy for the rules)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Iterator
+
+from packaging.version import Version
+from pypi_simple import ProjectPage
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from envelope.index import pages as index
+from envelope.orgs.identity import Caller
+from envelope.errors import InvalidDistribution, NotFound, UpstreamBusy, UpstreamError
+from envelope.models import UpstreamPage
+from envelope.models.base import utcnow
+from envelope.names import parse_filename
+from envelope.runtime import Runtime
+from envelope.upstream.client import (
+    REFUSED, UNREACHABLE, FetchedPage, fetch_project_page,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from envelope.upstream.proxy import MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, Proxy, address_policy, proxy_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProxiedPage:
+    data: dict[str, Any]  # the PEP 691 dict, as envelope.index.pages builds for private projects
+    serial: str  # changes whenever the upstream page does
+
+
+def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str) -> ProxiedPage:
+    """The upstream's page for a name this organization proxies, limited to
+    what `principal` may read; NotFound otherwise, exactly like a missing
+    private project."""
+    if not principal.may_read_project(normalized_name):
+        raise NotFound("Not Found")
+    with rt.db.read() as session:
+        proxy = proxy_for(session, organization_id, normalized_name, rt.settings.secret_key)
+    if proxy is None:
+        raise NotFound("Not Found")
+    page = current_page(rt, proxy, normalized_name)
+    if page.status != 200:
+        raise NotFound("Not Found")
+    entries = [e for e in page.files if principal.may_read_version(normalized_name, e["version"])]
+    entries.sort(key=lambda e: (Version(e["version"]), e["filename"]))
+    data = {
+        "meta": {"api-version": index.API_VERSION},
+        "name": normalized_name,
+        "versions": sorted({e["version"] for e in entries}, key=Version),
+        "files": [_file_entry(e) for e in entries],
+    }
+    return ProxiedPage(data, page.digest)
+
+
+def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    metadata = {"sha256": entry["metadata_sha256"]} if entry["metadata_sha256"] else False
+    out = {
+        "filename": entry["filename"],
+        # The same shape as a private file's URL: Envelope serves it, not the upstream.
+        "url": index.files_url(entry["sha256"], entry["filename"]),
+        "hashes": {"sha256": entry["sha256"]},
+        "requires-python": entry["requires_python"],
+        "core-metadata": metadata,
+        "dist-info-metadata": metadata,
+        "yanked": entry["yanked"],
+    }
+    if entry["size"] is not None:
+        out["size"] = entry["size"]
+    if entry["upload_time"] is not None:
+        out["upload-time"] = entry["upload_time"]
+    return out
+
+
+def current_page(rt: Runtime, proxy: Proxy, normalized_name: str) -> UpstreamPage:
+    """The organization's stored page, refreshed first when it is older than
+    its freshness.
+
+    When the upstream is down or slow, or this organization already has
+    MAX_FETCHES_PER_ORGANIZATION fetches under way, the organization's own
+    last good page keeps serving (stale beats down); without one,
+    UpstreamError or UpstreamBusy. An upstream that refuses the organization
+    replaces its page with a refusal (status REFUSED): never served stale."""
+    with rt.db.read() as session:
+        row = _page_row(session, proxy, normalized_name)
+    now = utcnow()
+    if row is not None:
+        ttl = rt.settings.upstream_ttl if row.status == 200 else min(NEGATIVE_TTL, rt.settings.upstream_ttl)
+        if row.fetched + timedelta(seconds=ttl) > now:
+            return row
+    revalidate = row is not None and row.status == 200
+    with fetch_slots.take(proxy.organization_id) as granted:
+        if not granted:
+            if revalidate:
+                return row
+            raise UpstreamBusy(
+                "The upstream index is busy with other requests of this organization; try again in a few seconds."
+            )
+        try:
+            fetched = fetch_project_page(
+                proxy.index, normalized_name, policy=address_policy(rt.settings),
+                deadline=rt.settings.upstream_timeout,
+                etag=row.etag if revalidate else None,
+                last_modified=row.last_modified if revalidate else None,
+            )
+        except UpstreamError:
+            if revalidate:
+                log.warning("Serving organization %d its stale upstream page for %s.",
+                            proxy.organization_id, normalized_name)
+                return row
+            raise
+    if fetched.status == 304 and not revalidate:
+        log.warning("The upstream index %s answered 304 to an unconditional request for %s.",
+                    proxy.index.url, normalized_name)
+        raise UpstreamError(UNREACHABLE)
+    return _store_page(rt, proxy, normalized_name, fetched)
+
+
+def _page_row(session: Session, proxy: Proxy, normalized_name: str) -> UpstreamPage | None:
+    return session.scalar(
+        select(UpstreamPage).where(UpstreamPage.organization_id == proxy.organization_id,
+                                   UpstreamPage.upstream_url == proxy.index.url,
+                                   UpstreamPage.normalized_name == normalized_name)
+    )
+
+
+def _store_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+    try:
+        return _write_page(rt, proxy, normalized_name, fetched)
+    except IntegrityError:  # a concurrent first fetch inserted the row between our read and write
+        return _write_page(rt, proxy, normalized_name, fetched)
+
+
+def _write_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: FetchedPage) -> UpstreamPage:
+    with rt.db.write() as session:
+        row = _page_row(session, proxy, normalized_name)
+        if row is None:
+            row = UpstreamPage(organization_id=proxy.organization_id, upstream_url=proxy.index.url,
+                               normalized_name=normalized_name)
+            session.add(row)
+        row.fetched = utcnow()
+        if fetched.status == 200:
+            files = usable_files(fetched.page, normalized_name)
+            row.status, row.files, row.digest = 200, files, _digest(files)
+            row.etag, row.last_modified = fetched.etag, fetched.last_modified
+        elif fetched.status in (404, REFUSED):
+            row.status, row.files, row.digest, row.etag, row.last_modified = fetched.status, [], "", None, None
+    return row
+
+
+class _FetchSlots:
+    """At most `limit` upstream fetches per organization at once in this
+    process: one whose upstream is slow (or a tarpit) ties up that many
+    threads, and its other requests are turned away at once instead of
+    queueing for every thread the server has."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._busy: dict[int, int] = {}
+
+    @contextmanager
+    def take(self, organization_id: int) -> Iterator[bool]:
+        """Yields whether a slot was free (and holds it until the block ends)."""
+        with self._lock:
+            granted = self._busy.get(organization_id, 0) < self._limit
+            if granted:
+                self._busy[organization_id] = self._busy.get(organization_id, 0) + 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._busy[organization_id] -= 1
+                    if not self._busy[organization_id]:
+                        del self._busy[organization_id]
+
+
+fetch_slots = _FetchSlots(MAX_FETCHES_PER_ORGANIZATION)
+
+
+def usable_files(page: ProjectPage, normalized_name: str) -> list[dict[str, Any]]:
+    """The page's wheels and sdists in Envelope's shape.
+
+    A file is left out when it has no sha256 (it could not be verified), is
+    not a wheel or sdist, or its filename names another project (its URL
+    would not lead back to this page)."""
+    files = []
+    for package in page.packages:
+        sha256 = (package.digests or {}).get("sha256", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            continue
+        try:
+            parsed = parse_filename(package.filename)
+        except InvalidDistribution:
+            continue
+        if parsed.name != normalized_name:
+            continue
+        metadata_sha256 = (package.metadata_digests or {}).get("sha256") if package.has_metadata else None
+        yanked: bool | str = (package.yanked_reason or True) if package.is_yanked else False
+        files.append({
+            "filename": package.filename,
+            "version": str(parsed.version),
+            "url": package.url,
+            "metadata_url": package.metadata_url,
+            "sha256": sha256,
+            "metadata_sha256": metadata_sha256.lower() if metadata_sha256 else None,
+            "requires_python": package.requires_python,
+            "yanked": yanked,
+            "size": package.size,
+            "upload_time": package.upload_time.strftime(index.UPLOAD_TIME_FORMAT) if package.upload_time else None,
+        })
+    return files
+
+
+def _digest(files: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
