@@ -5,12 +5,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from envelope.orgs.identity import operator
 from envelope.accounts.users import get_organization
 from envelope.errors import EnvelopeError
 from envelope.models import FileSource
+from envelope.orgs.identity import operator
 from envelope.packaging.publish import publish_file
 from envelope.runtime import Runtime
 

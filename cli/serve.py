@@ -16,9 +16,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from cli.processes import commands
 from envelope.config import WILDCARD_HOSTS, Settings, served_environ
 from envelope.errors import EnvelopeError
-from cli.processes import commands
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks

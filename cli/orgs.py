@@ -1,0 +1,141 @@
+"""`envelope org …` and `envelope user …`: organizations, members, accounts."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from cli.common import actor, echo_public_url, friendly_errors, open_runtime
+from envelope.accounts import users as accounts
+from envelope.errors import InvalidInput
+from envelope.models import Role
+
+
+@click.group()
+def org() -> None:
+    """Organizations."""
+
+
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--owner", "owner_name", metavar="USERNAME", help="Its first owner; without one an administrator claims it in the web UI.")
+@friendly_errors
+def org_create(name: str, owner_name: str | None) -> None:
+    """Create an organization (an index of its own at /ORG/simple/)."""
+    runtime = open_runtime()
+    with runtime.db.write() as session:
+        owner = accounts.get_user(session, owner_name) if owner_name else None
+        accounts.create_organization(session, name, owner=owner, actor=actor())
+    click.echo(f"Created organization {name}" + (f", owned by {owner_name}." if owner_name else
+               ", with no owner yet: an administrator can claim it in the web UI (Admin settings)."))
+    echo_public_url("Index URL", runtime.settings, f"/{name}/simple/")
+
+
+@org.command("add-member")
+@click.argument("name")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.reader.value, show_default=True)
+@friendly_errors
+def org_add_member(name: str, username: str, role: str) -> None:
+    """Add a user to an organization, or change their role there."""
+    with open_runtime().db.write() as session:
+        organization = accounts.get_organization(session, name)
+        accounts.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=actor())
+    click.echo(f"{username} is now a {role} of {name}.")
+
+
+@org.command("proxy")
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Proxy names not published here to PyPI's simple API.")
+@click.option("--upstream", metavar="URL", help="Proxy to this simple index instead (credentials may be in the URL).")
+@click.option("--disable", is_flag=True, help="Stop proxying: only private projects are served.")
+@click.option("--reserve", multiple=True, metavar="PATTERN", help="Never proxy names matching this, e.g. 'acme-*'. Repeatable.")
+@click.option("--unreserve", multiple=True, metavar="PATTERN", help="Remove a reserved pattern. Repeatable.")
+@friendly_errors
+def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
+              reserve: tuple[str, ...], unreserve: tuple[str, ...]) -> None:
+    """Show or change the organization's upstream proxy (off until enabled)."""
+    from envelope.orgs.membership import operator_access
+    from envelope.upstream import proxy
+
+    if disable and (enable or upstream):
+        raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
+    runtime = open_runtime()
+    with runtime.db.write() as session:
+        organization = accounts.get_organization(session, name)
+        if enable or upstream or disable or reserve or unreserve:
+            proxy.change_settings(
+                session, operator_access(organization, actor()), runtime.settings,
+                enabled=False if disable else True if enable or upstream else None,
+                upstream_url=upstream, reserve=reserve, unreserve=unreserve,
+            )
+        url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
+    state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
+    click.echo(f"Upstream proxy for {name}: {state}.")
+    click.echo("Reserved names, never proxied: " + (", ".join(reserved) or "none") + ".")
+
+
+@click.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--admin", is_flag=True, help="May administer the whole instance.")
+@click.option("--org", "orgs", multiple=True, metavar="ORG[:ROLE]", help="Add to ORG (role reader, maintainer or owner; default reader).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly_errors
+def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an account; the instance's first account is its administrator."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with open_runtime().db.write() as session:
+        new_user = accounts.create_account(
+            session, username, email=email, password=password, is_admin=admin, actor=actor()
+        )
+        for text in orgs:
+            org_name, role = accounts.parse_org_role(text)
+            organization = accounts.get_organization(session, org_name)
+            accounts.add_member(session, organization, new_user, role, actor=actor())
+        made_admin = new_user.is_admin and not admin
+    click.echo(f"Created user {username}" + (
+        ", the instance's first account and so its administrator." if made_admin else "."))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def user_list(as_json: bool) -> None:
+    """Every account; the id is the first column."""
+    with open_runtime().db.read() as session:
+        rows = [
+            {"id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin,
+             "active": u.is_active, "verified": u.email_verified is not None}
+            for u in accounts.list_users(session)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "username", "email", "admin", "active", "verified", box=None)
+    for r in rows:
+        table.add_row(str(r["id"]), r["username"], r["email"],
+                      *("yes" if r[k] else "no" for k in ("admin", "active", "verified")))
+    Console().print(table)
+
+
+@user.command("set-admin")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Remove administration instead of granting it.")
+@friendly_errors
+def user_set_admin(username: str, off: bool) -> None:
+    """Make a user an administrator of the instance (or, with --off, no longer one)."""
+    with open_runtime().db.write() as session:
+        accounts.set_admin(session, accounts.get_user(session, username), not off, actor=actor())
+    click.echo(f"{username} is {'no longer' if off else 'now'} an administrator.")
