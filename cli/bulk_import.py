@@ -13,7 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from envelope.accounts.users import get_organization
+from envelope.orgs.organizations import get_organization
 from envelope.errors import EnvelopeError
 from envelope.models import FileSource
 from envelope.orgs.identity import operator

@@ -8,6 +8,7 @@ import click
 
 from cli.common import actor, echo_public_url, friendly_errors, open_runtime
 from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.errors import InvalidInput
 from envelope.models import Role
 
@@ -28,7 +29,7 @@ def org_create(name: str, owner_name: str | None) -> None:
     runtime = open_runtime()
     with runtime.db.write() as session:
         owner = accounts.get_user(session, owner_name) if owner_name else None
-        accounts.create_organization(session, name, owner=owner, actor=actor())
+        organizations.create_organization(session, name, owner=owner, actor=actor())
     click.echo(f"Created organization {name}" + (f", owned by {owner_name}." if owner_name else
                ", with no owner yet: an administrator can claim it in the web UI (Admin settings)."))
     echo_public_url("Index URL", runtime.settings, f"/{name}/simple/")
@@ -42,8 +43,8 @@ def org_create(name: str, owner_name: str | None) -> None:
 def org_add_member(name: str, username: str, role: str) -> None:
     """Add a user to an organization, or change their role there."""
     with open_runtime().db.write() as session:
-        organization = accounts.get_organization(session, name)
-        accounts.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=actor())
+        organization = organizations.get_organization(session, name)
+        organizations.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=actor())
     click.echo(f"{username} is now a {role} of {name}.")
 
 
@@ -65,7 +66,7 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
         raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
     runtime = open_runtime()
     with runtime.db.write() as session:
-        organization = accounts.get_organization(session, name)
+        organization = organizations.get_organization(session, name)
         if enable or upstream or disable or reserve or unreserve:
             proxy.change_settings(
                 session, operator_access(organization, actor()), runtime.settings,
@@ -98,9 +99,9 @@ def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], p
             session, username, email=email, password=password, is_admin=admin, actor=actor()
         )
         for text in orgs:
-            org_name, role = accounts.parse_org_role(text)
-            organization = accounts.get_organization(session, org_name)
-            accounts.add_member(session, organization, new_user, role, actor=actor())
+            org_name, role = organizations.parse_org_role(text)
+            organization = organizations.get_organization(session, org_name)
+            organizations.add_member(session, organization, new_user, role, actor=actor())
         made_admin = new_user.is_admin and not admin
     click.echo(f"Created user {username}" + (
         ", the instance's first account and so its administrator." if made_admin else "."))

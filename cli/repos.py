@@ -7,7 +7,7 @@ import sys
 import click
 
 from cli.common import actor, echo_public_url, friendly_errors, open_runtime
-from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.models import AssetOutcome, RunStatus
 
 
@@ -27,7 +27,7 @@ def repo_add(org_name: str, full_name: str, github_token: str | None, projects: 
 
     runtime = open_runtime()
     with runtime.db.write() as session:
-        organization = accounts.get_organization(session, org_name)
+        organization = organizations.get_organization(session, org_name)
         new = add_repository(session, runtime.settings.secret_key, organization, full_name,
                              github_token=github_token, projects=projects, actor=actor())
     allowed = ", ".join(new.connection.allowed_projects) or "any project of " + org_name
@@ -56,7 +56,7 @@ def repo_list(org_name: str, as_json: bool) -> None:
     from envelope.github.repositories import list_repositories
 
     with open_runtime().db.read() as session:
-        organization = accounts.get_organization(session, org_name)
+        organization = organizations.get_organization(session, org_name)
         rows = [_repo_row(c) for c in list_repositories(session, organization)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -7,6 +7,7 @@ import click
 
 from cli.common import actor, friendly_errors, open_runtime
 from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.errors import InvalidInput
 from envelope.models import TokenScope
 from envelope.models.base import utcnow
@@ -34,7 +35,7 @@ def token_create(org_name, username, name, scope, projects, expires) -> None:
 
     expiry = tokens.parse_expiry(expires) if expires else None
     with open_runtime().db.write() as session:
-        organization = accounts.get_organization(session, org_name)
+        organization = organizations.get_organization(session, org_name)
         owner = accounts.get_user(session, username) if username else None
         issued = tokens.create_token(
             session, operator_access(organization, actor()), name=name or f"{scope} token", scope=scope,
@@ -57,7 +58,7 @@ def token_create(org_name, username, name, scope, projects, expires) -> None:
 @friendly_errors
 def token_list(org_name: str, as_json: bool) -> None:
     with open_runtime().db.read() as session:
-        organization = accounts.get_organization(session, org_name)
+        organization = organizations.get_organization(session, org_name)
         # The web page's statuses (active, revoked, expired, orphaned), from the one function.
         members, now = org_tokens.member_ids(session, organization.id), utcnow()
         rows = [org_tokens.token_record(t, org_tokens.token_status(t, members, now))
@@ -103,7 +104,7 @@ def _yank_command(yanked: bool):
         from envelope.orgs.membership import operator_access
 
         with open_runtime().db.write() as session:
-            organization = accounts.get_organization(session, org_name)
+            organization = organizations.get_organization(session, org_name)
             files = releases.change_yank(
                 session, operator_access(organization, actor()), name, version,
                 yanked=yanked, reason=reason, filename=filename,

@@ -18,7 +18,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts.users import change_password, get_organization
+from envelope.accounts.users import change_password
+from envelope.orgs.organizations import get_organization
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.orgs.identity import operator

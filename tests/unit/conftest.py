@@ -14,7 +14,7 @@ import pytest
 
 from envelope import migrate
 from envelope.orgs.identity import operator as operator_caller
-from envelope.accounts.users import create_organization
+from envelope.orgs.organizations import create_organization
 from envelope.db import Database
 from envelope.models import FileSource, Organization
 from envelope.packaging.publish import publish_file

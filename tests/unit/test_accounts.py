@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts.users import add_member, create_organization, create_user, get_organization, parse_org_role
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member, create_organization, get_organization, parse_org_role
 from envelope.errors import Conflict, InvalidInput, NotFound
 from envelope.models import Membership, Role
 

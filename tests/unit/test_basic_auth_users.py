@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.accounts.users import add_member, create_user
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member
 from envelope.orgs.authentication import authenticate
 from envelope.errors import Unauthorized
 from envelope.models import Role, User

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from envelope.accounts.users import add_member, create_user
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member
 from envelope.orgs.capabilities import Capability
 from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.orgs.invitations import accept_invitation, invitation_for_signup, invite, revoke_invitation

@@ -356,7 +356,7 @@ def test_publish_streams_in_chunks(database, publish, monkeypatch):
 
 
 def test_each_organization_is_its_own_index(database, storage, spool_dir, organization, publish):
-    from envelope.accounts.users import create_organization
+    from envelope.orgs.organizations import create_organization
 
     publish(WHEEL, DATA)
     with database.write() as session:

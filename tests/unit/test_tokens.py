@@ -9,7 +9,8 @@ import pytest
 from packaging.version import Version
 from sqlalchemy import delete, func, select
 
-from envelope.accounts.users import add_member, create_user
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member
 from envelope.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, AuditEvent, Membership, Role, User
 from envelope.orgs.membership import operator_access

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from envelope.accounts.users import add_member, create_organization
+from envelope.orgs.organizations import add_member, create_organization
 from envelope.models import Role
 from envelope.orgs.membership import operator_access
 from envelope.orgs.tokens import create_token

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
-from envelope.accounts.users import create_organization
+from envelope.orgs.organizations import create_organization
 from envelope.models import WebhookDelivery
 from envelope.github.repositories import add_repository
 from tests.fake_github import sign_payload

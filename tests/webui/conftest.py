@@ -24,7 +24,8 @@ from werkzeug.test import TestResponse
 
 from envelope import migrate
 from envelope.orgs.identity import operator
-from envelope.accounts.users import add_member, create_organization, create_user
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member, create_organization
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.models import FileSource, Organization, Role, User

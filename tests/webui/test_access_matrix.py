@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import base64
 import itertools
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 from flask import Flask
 
 from envelope import migrate
-from envelope.accounts.users import add_member, create_organization, create_user
+from envelope.accounts.users import create_user
+from envelope.orgs.organizations import add_member, create_organization
 from envelope.config import Settings
 from envelope.models import Role
 from envelope.models.base import utcnow

@@ -167,7 +167,8 @@ def _basic(secret):
 
 
 def _ownerless(world, name: str = "lonely"):
-    from envelope.accounts.users import create_organization, set_admin
+    from envelope.accounts.users import set_admin
+    from envelope.orgs.organizations import create_organization
 
     with world.db.write() as session:
         create_organization(session, name, actor="cli root")  # `envelope org create lonely`, no --owner

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
-from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.orgs import invitations
 from envelope.orgs import membership
 from envelope.orgs.capabilities import Capability
@@ -38,7 +38,7 @@ def create_org() -> tuple[Response, int]:
         raise Forbidden("Access tokens cannot create organizations; sign in to the web UI.")
     name = text(body(), "name", required=True)
     with runtime().db.write() as session:
-        org = accounts.create_organization(session, name, owner=current_user.user)
+        org = organizations.create_organization(session, name, owner=current_user.user)
         return jsonify(shapes.organization(org, Role.owner)), 201
 
 

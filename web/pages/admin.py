@@ -13,6 +13,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.errors import EnvelopeError
 from web.pages.accounts import (
     _me,
@@ -43,7 +44,7 @@ def admin_settings() -> Response | str | tuple[str, int]:
     with runtime().db.read() as db_session:
         if not form.is_submitted():
             form.signup_open.data = accounts.signup_open(db_session, runtime().settings.signup_open)
-        ownerless = [org.name for org in accounts.ownerless_organizations(db_session)]
+        ownerless = [org.name for org in organizations.ownerless_organizations(db_session)]
     return render_template("accounts/admin_settings.html", form=form, ownerless=ownerless)
 
 
@@ -57,7 +58,7 @@ def claim_organization(org: str) -> Response | tuple[str, int]:
         return render_template("accounts/error.html", title="Not allowed", message=message), 403
     try:
         with runtime().db.write() as db_session:
-            accounts.claim_organization(db_session, org, _me(db_session))
+            organizations.claim_organization(db_session, org, _me(db_session))
     except EnvelopeError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.admin_settings"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from envelope.accounts import users as accounts
+from envelope.orgs import organizations
 from envelope.packaging import catalog
 from envelope.orgs import invitations
 from envelope.orgs import membership
@@ -27,7 +27,7 @@ def new() -> Response | str:
     if request.method == "POST":
         try:
             with runtime().db.write() as session:
-                org = accounts.create_organization(session, name, owner=signed_in_user())
+                org = organizations.create_organization(session, name, owner=signed_in_user())
             flash(f"Created {org.name}. You are its owner.", "success")
             return redirect(url_for("orgs.dashboard", org=org.name))
         except EnvelopeError as exc:
