@@ -27,8 +27,9 @@ from envelope.orgs.tokens import PREFIX
 from web import errors
 from web.machine.auth import caller_for
 from web.bodies import limit_body, read_body
+from web.shared import refuse_nul_bytes
 from web.extensions import csrf
-from web.pages.org_pages import refuse_nul_bytes
+
 from web.runtime import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -13,9 +13,10 @@ from envelope.errors import Forbidden
 from envelope.models import Role
 from envelope.orgs.tokens import token_organization
 from web.api import authorised_body, body, bp, org_access, role_field, shapes, text
-from web.pages.invitations import send_invitation
-from web.pages.org_pages import public_base_url
+
+
 from web.runtime import runtime
+from web.shared import public_base_url, send_invitation
 
 AUDIT_PAGE_SIZE = 100  # events
 

@@ -8,8 +8,9 @@ from envelope.github import repositories
 from envelope.models import Role
 from envelope.github.sync_status import recent_runs
 from web.api import authorised_body, bp, org_access, shapes, strings, text
-from web.pages.repositories import HISTORY_LENGTH, webhook_url
+
 from web.runtime import runtime
+from web.shared import HISTORY_LENGTH, webhook_url
 
 
 @bp.get("/v1/orgs/<org>/repositories")

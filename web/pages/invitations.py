@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from envelope.orgs import invitations
-from envelope.mail import queue_mail
 from envelope.models import Membership
 from web.pages.org_pages import html_pages, signed_in_user
 from web.runtime import runtime
@@ -55,9 +54,3 @@ def accept(token: str) -> Response:
         org_name, role = joined.organization.name, joined.role
     flash(f"Welcome to {org_name}: you are a {role.value}.", "success")
     return redirect(url_for("orgs.dashboard", org=org_name))
-
-
-def send_invitation(session, to: str, subject: str, body: str) -> None:
-    """Queue an invitation email in the invitation's own transaction (the
-    worker sends it: SMTP, or an .eml file in ENVELOPE_DATA_DIR/mail/)."""
-    queue_mail(session, runtime().settings, to=to, subject=subject, body=body)

@@ -1,18 +1,18 @@
 """What the organization pages share: the signed-in member's access, HTML
-error pages, the public base URL, and response headers."""
+error pages and response headers."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from envelope.orgs.capabilities import Capability
-from envelope.errors import EnvelopeError, InvalidInput
+from envelope.errors import EnvelopeError
 from envelope.orgs.membership import OrgAccess, require_role
-from envelope.models import Role, User
+from envelope.models import User
 from web.errors import reason_phrase
-from web.runtime import runtime
+from web.shared import refuse_nul_bytes
 
 # Pages render only our own markup, our stylesheet and script, and README
 # images from anywhere; a README that slipped past the sanitizer still
@@ -35,12 +35,6 @@ def access_for(
     return require_role(session, org, signed_in_user(), capability, to=to)
 
 
-def public_base_url() -> str:
-    """ENVELOPE_BASE_URL (or the address `serve` binds): never the request's
-    Host header, which anyone can set to their own server."""
-    return runtime().settings.base_url
-
-
 def no_store(response: Response) -> Response:
     """For pages that show a secret once: no cache, no back-button copy."""
     response.headers["Cache-Control"] = "no-store"
@@ -51,14 +45,6 @@ def error_page(status: int, message: str) -> Response:
     response = Response(render_template("ui/error.html", status=status, message=message), status=status)
     response.status = f"{status} {reason_phrase(message)}"
     return response
-
-
-def refuse_nul_bytes() -> None:
-    """PostgreSQL cannot store NUL in text: refuse it up front with a 400,
-    on either backend, rather than fail deep inside a query."""
-    values = [request.path, *request.args.values(), *request.form.values()]
-    if any("\x00" in value for value in values):
-        raise InvalidInput("The request contains a NUL character.")
 
 
 def html_pages(bp: Blueprint) -> Blueprint:

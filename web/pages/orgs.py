@@ -12,9 +12,10 @@ from envelope.upstream import proxy as upstream
 from envelope.orgs.capabilities import Capability
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import Role
-from web.pages.invitations import send_invitation
-from web.pages.org_pages import access_for, html_pages, no_store, public_base_url, signed_in_user
+
+from web.pages.org_pages import access_for, html_pages, no_store, signed_in_user
 from web.runtime import runtime
+from web.shared import public_base_url, send_invitation
 
 bp = html_pages(Blueprint("orgs", __name__))
 MAX_QUERY_LENGTH = 200  # characters

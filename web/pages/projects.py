@@ -14,8 +14,9 @@ from envelope.index.install_snippets import install_snippets
 from envelope.models import Role
 from envelope.names import normalize
 from envelope.packaging.readme import readme_on_page
-from web.pages.org_pages import access_for, html_pages, public_base_url
+from web.pages.org_pages import access_for, html_pages
 from web.runtime import runtime
+from web.shared import public_base_url
 
 bp = html_pages(Blueprint("projects", __name__))
 

@@ -7,17 +7,12 @@ from flask_login import login_required
 from envelope.orgs.capabilities import Capability
 from envelope.github import repositories
 from envelope.errors import EnvelopeError
-from envelope.models import Role
 from envelope.github.sync_status import latest_runs, recent_runs
-from web.pages.org_pages import access_for, html_pages, no_store, public_base_url
+from web.pages.org_pages import access_for, html_pages, no_store
 from web.runtime import runtime
+from web.shared import HISTORY_LENGTH, webhook_url
 
 bp = html_pages(Blueprint("repositories", __name__))
-HISTORY_LENGTH = 20  # runs shown per repository
-
-
-def webhook_url() -> str:
-    return f"{public_base_url()}/hooks/github"
 
 
 @bp.get("/<org>/repositories")

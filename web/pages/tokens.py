@@ -11,8 +11,9 @@ from envelope.errors import EnvelopeError
 from envelope.index.install_snippets import install_snippets
 from envelope.models import Role, TokenScope
 from envelope.models.base import utcnow
-from web.pages.org_pages import access_for, html_pages, no_store, public_base_url
+from web.pages.org_pages import access_for, html_pages, no_store
 from web.runtime import runtime
+from web.shared import public_base_url
 
 bp = html_pages(Blueprint("tokens", __name__))
 
