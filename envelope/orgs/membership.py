@@ -22,7 +22,6 @@ from envelope.orgs.identity import Caller, bump_auth_epoch, operator
 from envelope.errors import Conflict, Forbidden, NotFound
 from envelope.models import AccessToken, Membership, Organization, Role, User
 from envelope.models.base import utcnow
-from envelope.orgs.tokens import find_token
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from envelope.orgs.capabilities import Capability
 from envelope.packaging import catalog
 from envelope.packaging import releases as release_changes
 from envelope.packaging.coverage import wheel_coverage
-from envelope.models import Role
 from web.api import authorised_body, bp, org_access, shapes, text
 from web.runtime import runtime
 

@@ -5,7 +5,6 @@ from flask import Response, jsonify
 
 from envelope.orgs.capabilities import Capability
 from envelope.github import repositories
-from envelope.models import Role
 from envelope.github.sync_status import recent_runs
 from web.api import authorised_body, bp, org_access, shapes, strings, text
 

@@ -11,7 +11,6 @@ from envelope.packaging import releases as release_changes
 from envelope.packaging.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
 from envelope.index.install_snippets import install_snippets
-from envelope.models import Role
 from envelope.names import normalize
 from envelope.packaging.readme import readme_on_page
 from web.pages.org_pages import access_for, html_pages

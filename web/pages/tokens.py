@@ -9,7 +9,7 @@ from envelope.orgs import member_tokens as org_tokens
 from envelope.orgs import tokens as access_tokens
 from envelope.errors import EnvelopeError
 from envelope.index.install_snippets import install_snippets
-from envelope.models import Role, TokenScope
+from envelope.models import TokenScope
 from envelope.models.base import utcnow
 from web.pages.org_pages import access_for, html_pages, no_store
 from web.runtime import runtime
