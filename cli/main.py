@@ -87,7 +87,7 @@ def ci_init(path: Path, force: bool) -> None:
 @friendly_errors
 def process(name: str, host: str, port: int, workers: int, concurrency: int, dry_run: bool) -> None:
     """Become one of Envelope's processes (what the Procfile and docker-compose
-    run; `envelope serve` starts the same command lines, see envelope/processes.py)."""
+    run; `envelope serve` starts the same command lines, see cli/processes.py)."""
     from cli.processes import command, exec_process
 
     argv = command(name, Settings.from_env(), host=host, port=port, workers=workers, concurrency=concurrency)

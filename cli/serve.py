@@ -1,6 +1,6 @@
 """`envelope serve`: gunicorn, a Celery worker and beat, supervised.
 
-The children are started with the command lines of envelope/processes.py,
+The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so
 the laptop setup and production differ only in where those commands run.
 Housekeeping (stale upload spools) runs on beat, as everywhere else. A child

@@ -265,7 +265,7 @@ def _host_list(raw: str | None) -> tuple[str, ...]:
 def _ratelimit_storage_url(env: Mapping[str, str]) -> str:
     """ENVELOPE_RATELIMIT_STORAGE_URL when set; else the Redis the instance
     already uses (page cache, then Celery's broker); else the database
-    (envelope/ratelimit.py). Counts must be shared by every web process for
+    (envelope/accounts/ratelimit.py). Counts must be shared by every web process for
     the documented limits to hold, so memory:// is used only when asked for."""
     explicit = env.get("ENVELOPE_RATELIMIT_STORAGE_URL")
     if explicit:

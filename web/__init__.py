@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["envelope"] = Runtime.from_settings(settings)
-    # Counted in one place for every process (envelope/ratelimit.py): Redis or the database.
+    # Counted in one place for every process (envelope/accounts/ratelimit.py): Redis or the database.
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     if settings.trusted_hosts:
         # werkzeug answers 400 to any other Host (or X-Forwarded-Host from a

@@ -7,5 +7,5 @@ from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
 # Storage comes from Settings.ratelimit_storage_url (Redis or the database,
-# envelope/ratelimit.py) so every web process and node shares the counts.
+# envelope/accounts/ratelimit.py) so every web process and node shares the counts.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -79,7 +79,7 @@ def _module_argv(name: str, tmp_path: Path, **options) -> list[str]:
 
 def test_procfile_and_compose_run_the_processes_module(tmp_path: Path) -> None:
     """One definition: the Procfile, docker-compose and `envelope serve`
-    (envelope/processes.py, tested in test_serve.py) run the same command lines."""
+    (cli/processes.py, tested in test_serve.py) run the same command lines."""
     procfile = dict(line.split(": ", 1) for line in (REPO_ROOT / "Procfile").read_text().splitlines() if line)
     assert set(procfile) == {"release", "web", "worker", "beat"}
     assert procfile["release"] == "envelope migrate"

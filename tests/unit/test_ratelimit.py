@@ -1,4 +1,4 @@
-"""The database storage for rate limits (envelope/ratelimit.py), against
+"""The database storage for rate limits (envelope/accounts/ratelimit.py), against
 SQLite and PostgreSQL, and the choice of storage from the settings."""
 from __future__ import annotations
 
