@@ -97,7 +97,7 @@ _MACHINE_BLUEPRINTS: set[str] = set()
 def _skip_limiter_check_for(limiter, blueprints: set[str]) -> None:
     """Flask-Limiter runs its check before every request, and on an index page
     that check costs about a third of the request. The machine endpoints carry
-    no declared limits (web/auth.py counts failed sign-ins itself), so they
+    no declared limits (web/machine/auth.py counts failed sign-ins itself), so they
     skip it through Flask-Limiter's public request filter, which it consults
     before looking up any limit; the pages' decorated limits are untouched.
     The limiter is one per process (web/extensions.py): register once."""

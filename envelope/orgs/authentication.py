@@ -2,7 +2,7 @@
 
 HTTP Basic (a password or a token) and Bearer tokens all come through
 verify()/authenticate_cached(); the web layer records a token's last use in
-one place (web/auth.py). Any error that depends on a private fact (does the
+one place (web/machine/auth.py). Any error that depends on a private fact (does the
 organization exist, does this token belong to it) is NotFound, identical to
 a missing organization, so outsiders learn nothing. Only the credentials
 themselves get Unauthorized.

@@ -105,7 +105,7 @@ def test_a_changed_password_is_refused_on_the_next_request(server, db) -> None:
         user = session.scalar(select(User).where(User.username == "changer"))
         change_password(session, user, PASSWORD, "the second password, longer", keep_session_id=None)
     # Nine, not twenty: a tenth failed password for one username within a
-    # minute would be answered 429 by the sign-in limits (web/auth.py).
+    # minute would be answered 429 by the sign-in limits (web/machine/auth.py).
     assert _statuses(server, ("changer", PASSWORD), rounds=9) == [401] * 9
     assert _statuses(server, ("changer", "the second password, longer")) == [200] * ROUNDS
 

@@ -83,7 +83,7 @@ def org_access(
 ) -> OrgAccess:
     """The caller's access to `org`: NotFound for outsiders and other
     organizations' tokens, Forbidden when envelope.orgs.capabilities' table says no.
-    A token comes through the one front door (web/auth.py), cached, and is
+    A token comes through the one front door (web/machine/auth.py), cached, and is
     verified again when the organization's auth epoch moved on."""
     if g.api_token is not None:
         caller = caller_for(org, g.api_token_username, g.api_token)
