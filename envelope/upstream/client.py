@@ -49,13 +49,20 @@ class UpstreamIndex:
         return self.credentials if _origin(url) == _origin(self.url) else None
 
 
+def without_credentials(url: str) -> str:
+    """The URL as typed, less any user:password@, to show or log it."""
+    parts = urlsplit(url.strip())
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def split_index_url(url: str) -> UpstreamIndex:
     """'https://user:pw@host/simple' -> UpstreamIndex('https://host/simple/', ('user', 'pw'))."""
     parts = urlsplit(url.strip())
+    shown = without_credentials(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"Invalid upstream index URL {url!r}: use http(s)://host/path/.")
+        raise InvalidInput(f"Invalid upstream index URL {shown!r}: use http(s)://host/path/.")
     if parts.query or parts.fragment:
-        raise InvalidInput(f"Invalid upstream index URL {url!r}: no query or fragment, please.")
+        raise InvalidInput(f"Invalid upstream index URL {shown!r}: no query or fragment, please.")
     netloc = parts.netloc.rpartition("@")[2]  # host[:port] as written, without userinfo
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     credentials = None

@@ -1,6 +1,8 @@
 """The upstream proxy's settings page: owners change them, others only see them."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from envelope.models import AuditEvent, Organization
@@ -76,3 +78,25 @@ def test_an_upstream_on_a_private_address_is_refused(world):
         assert refused.status_code == 400
         assert "private or reserved network address" in refused.get_data(as_text=True)
         assert _org(world).upstream_url is None
+
+
+def test_a_refused_form_comes_back_as_typed_without_its_password(world):
+    owner = world.browser("olivia")
+    refused = owner.post("/acme/proxy", {"enabled": "on", "reserved": "acme-*\nbilling",
+                                         "upstream_url": "https://mirror:s3cret@169.254.169.254/simple/"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "s3cret" not in page
+    assert 'value="https://169.254.169.254/simple/"' in page
+    assert re.search(r'<input type="checkbox" id="enabled" name="enabled"\s+checked>', page)
+    assert ">acme-*\nbilling</textarea>" in page
+    assert _org(world).upstream_url is None
+
+
+def test_a_malformed_upstream_url_is_named_without_its_password(world):
+    owner = world.browser("olivia")
+    refused = owner.post("/acme/proxy", {"enabled": "on", "reserved": "",
+                                         "upstream_url": "https://mirror:s3cret@example.com/simple/?x=1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "no query or fragment" in page and "s3cret" not in page

@@ -9,6 +9,7 @@ from envelope.packaging import catalog
 from envelope.orgs import invitations
 from envelope.orgs import membership
 from envelope.upstream import proxy as upstream
+from envelope.upstream.client import without_credentials
 from envelope.orgs.capabilities import Capability
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.models import Role
@@ -123,7 +124,7 @@ def revoke_invitation(org: str, invitation_id: int) -> Response:
 @login_required
 def proxy(org: str) -> Response | str:
     """The upstream proxy's settings: members see them, owners change them."""
-    rt, error = runtime(), None
+    rt, error, submitted = runtime(), None, None
     if request.method == "POST":
         try:
             with rt.db.write() as session:
@@ -136,11 +137,22 @@ def proxy(org: str) -> Response | str:
             flash("Saved the upstream proxy settings.", "success")
             return redirect(url_for("orgs.proxy", org=org))
         except InvalidInput as exc:
-            error = str(exc)
+            # Shown again as typed, so nothing is lost, but without credentials.
+            error, submitted = str(exc), {
+                "enabled": request.form.get("enabled") == "on",
+                "upstream_url": without_credentials(request.form.get("upstream_url", "")),
+                "reserved": request.form.get("reserved", ""),
+            }
     with rt.db.read() as session:
         access = access_for(session, org, Capability.SEE_SETTINGS, to="see the upstream proxy")
+        organization = access.organization
+        shown = submitted or {
+            "enabled": organization.upstream_url is not None,
+            "upstream_url": organization.upstream_url or "",
+            "reserved": "\n".join(organization.reserved_names or []),
+        }
         page = render_template(
-            "ui/org_proxy.html", org=access.organization, access=access, error=error,
+            "ui/org_proxy.html", org=organization, access=access, error=error, shown=shown,
             is_owner=access.allows(Capability.MANAGE_MEMBERS), default_upstream=upstream.DEFAULT_UPSTREAM,
         )
     return page, 400 if error else 200
