@@ -151,6 +151,6 @@ def user_set_active(username: str, off: bool) -> None:
     with open_runtime().db.write() as session:
         accounts.set_active(session, accounts.get_user(session, username), not off, actor=actor())
     if off:
-        click.echo(f"{username} is disabled: their passwords, tokens and browser sessions no longer work.")
+        click.echo(f"{username} is disabled: their password, tokens and browser sessions no longer work.")
     else:
         click.echo(f"{username} is enabled: they can sign in again.")
