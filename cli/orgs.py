@@ -140,3 +140,17 @@ def user_set_admin(username: str, off: bool) -> None:
     with open_runtime().db.write() as session:
         accounts.set_admin(session, accounts.get_user(session, username), not off, actor=actor())
     click.echo(f"{username} is {'no longer' if off else 'now'} an administrator.")
+
+
+@user.command("set-active")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Disable the account instead of enabling it.")
+@friendly_errors
+def user_set_active(username: str, off: bool) -> None:
+    """Enable an account (or, with --off, disable it: refused from the very next request, browsers signed out)."""
+    with open_runtime().db.write() as session:
+        accounts.set_active(session, accounts.get_user(session, username), not off, actor=actor())
+    if off:
+        click.echo(f"{username} is disabled: their password, tokens and browser sessions no longer work.")
+    else:
+        click.echo(f"{username} is enabled: they can sign in again.")

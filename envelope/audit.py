@@ -30,6 +30,8 @@ class AuditAction(enum.StrEnum):
     invitation_accept = "invitation.accept"
     user_create = "user.create"
     user_admin = "user.admin"
+    user_disable = "user.disable"
+    user_enable = "user.enable"
     user_password_change = "user.password_change"
     user_password_reset = "user.password_reset"
     user_email_verify = "user.email_verify"

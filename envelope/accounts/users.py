@@ -137,6 +137,33 @@ def set_admin(session: Session, user: User, is_admin: bool, *, actor: str) -> Us
     return user
 
 
+def set_active(session: Session, user: User, active: bool, *, actor: str) -> User:
+    """Disable an account (or enable it again). A disabled user is refused on
+    the very next request everywhere: their browser sessions are revoked, and
+    the auth epoch of each of their organizations moves on, so every web
+    process re-verifies cached Basic-auth credentials and user-bound tokens
+    (which then fail on `is_active`). Conflict when disabling the last active
+    administrator, as in set_admin."""
+    if user.is_active and not active and user.is_admin:
+        others = session.scalar(
+            select(func.count()).select_from(User)
+            .where(User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id)
+        )
+        if not others:
+            raise Conflict(
+                f"{user.username} is the only active administrator of this instance: make another user an "
+                "administrator first (`envelope user set-admin USERNAME`)."
+            )
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    if not active:
+        revoke_all_sessions(session, user)
+        bump_user_epochs(session, user.id)
+    record_event(session, None, actor, AuditAction.user_enable if active else AuditAction.user_disable, user.username)
+    return user
+
+
 def user_label(user: User) -> str:
     return f"user {user.username}"
 

@@ -87,6 +87,22 @@ def test_set_admin_grants_removes_and_refuses_removing_the_last_admin(cli: Cli) 
     assert "Error: No user named 'nobody'." in cli.run("user", "set-admin", "nobody", ok=False).stderr
 
 
+def test_set_active_disables_enables_and_refuses_disabling_the_last_admin(cli: Cli) -> None:
+    cli.run("user", "create", "root", "--email", "root@example.com")
+    cli.run("user", "create", "bob", "--email", "bob@example.com")
+    refused = cli.run("user", "set-active", "root", "--off", ok=False)
+    assert refused.stderr.strip() == (
+        "Error: root is the only active administrator of this instance: make another user an administrator "
+        "first (`envelope user set-admin USERNAME`)."
+    )
+    off = cli.run("user", "set-active", "bob", "--off").stdout.strip()
+    assert off == "bob is disabled: their password, tokens and browser sessions no longer work."
+    assert {n: r["active"] for n, r in _users(cli).items()} == {"root": True, "bob": False}
+    assert cli.run("user", "set-active", "bob").stdout.strip() == "bob is enabled: they can sign in again."
+    assert {n: r["active"] for n, r in _users(cli).items()} == {"root": True, "bob": True}
+    assert "Error: No user named 'nobody'." in cli.run("user", "set-active", "nobody", ok=False).stderr
+
+
 def test_org_create_with_and_without_owner_and_add_member(cli: Cli) -> None:
     cli.run("user", "create", "root", "--email", "root@example.com")
     cli.run("user", "create", "bob", "--email", "bob@example.com")

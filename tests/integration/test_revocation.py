@@ -124,3 +124,20 @@ def test_token_list_says_expired_like_the_web_page(server, db) -> None:
     assert next(r for r in rows if r["name"] == "short-lived")["status"] == "expired"
     table = server.cli("token", "list", "--org", ORG).stdout
     assert next(line for line in table.splitlines() if "short-lived" in line).rstrip().endswith("expired")
+
+
+def test_a_disabled_account_is_refused_by_token_and_by_password_until_enabled(server, db) -> None:
+    _user(server, "keeper", "reader")  # an administrator who is never disabled, whatever ran first
+    server.cli("user", "set-admin", "keeper")
+    _user(server, "disabled", "maintainer")
+    secret = server.token(ORG, "--name", "theirs", "--user", "disabled")
+    assert _statuses(server, ("__token__", secret)) == [200] * ROUNDS
+    assert _statuses(server, ("disabled", PASSWORD)) == [200] * ROUNDS
+    said = server.cli("user", "set-active", "disabled", "--off").stdout
+    assert said.strip() == "disabled is disabled: their password, tokens and browser sessions no longer work."
+    assert _statuses(server, ("__token__", secret)) == [401] * ROUNDS
+    # Nine failed passwords, not twenty: see the changed-password test above.
+    assert _statuses(server, ("disabled", PASSWORD), rounds=9) == [401] * 9
+    assert server.cli("user", "set-active", "disabled").stdout.strip() == "disabled is enabled: they can sign in again."
+    assert _statuses(server, ("disabled", PASSWORD)) == [200] * ROUNDS
+    assert _statuses(server, ("__token__", secret)) == [200] * ROUNDS

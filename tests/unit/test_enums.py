@@ -34,6 +34,7 @@ STORED = {
     AuditAction: {
         "org.create", "org.claim", "instance.signup", "member.set", "member.add", "member.role", "member.leave",
         "member.remove", "invitation.create", "invitation.revoke", "invitation.accept", "user.create", "user.admin",
+        "user.disable", "user.enable",
         "user.password_change", "user.password_reset", "user.email_verify", "user.session_revoke",
         "user.session_revoke_all", "user.2fa_enable", "user.2fa_disable", "user.recovery_code_used",
         "user.recovery_codes_regenerate", "token.create", "token.revoke", "project.create", "file.publish",
