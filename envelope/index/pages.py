@@ -190,7 +190,6 @@ def _file_entry(file: File) -> dict[str, Any]:
         "hashes": {"sha256": file.sha256, "blake2b_256": file.blake2b_256},
         "requires-python": file.requires_python,
         "core-metadata": metadata,
-        "dist-info-metadata": metadata,
         "yanked": (file.yanked_reason or True) if file.yanked else False,
         "size": file.size,
         "upload-time": file.upload_time.strftime(UPLOAD_TIME_FORMAT),
@@ -212,6 +211,8 @@ def render_detail_html(data: dict[str, Any]) -> str:
         if f["requires-python"]:
             attrs.append(f'data-requires-python="{html.escape(f["requires-python"])}"')
         if f["core-metadata"]:
+            # PEP 714: HTML keeps the old attribute for older pips; JSON has
+            # only "core-metadata" (pip 22.3-23.1 crash on the old key's dict).
             value = f'sha256={f["core-metadata"]["sha256"]}'
             attrs.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
         if f["yanked"] is not False:

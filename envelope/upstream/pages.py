@@ -76,7 +76,6 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
         "hashes": {"sha256": entry["sha256"]},
         "requires-python": entry["requires_python"],
         "core-metadata": metadata,
-        "dist-info-metadata": metadata,
         "yanked": entry["yanked"],
     }
     if entry["size"] is not None:

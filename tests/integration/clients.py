@@ -35,6 +35,19 @@ def pip(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
+def pip_version_python(version: str, cache: Path, env: dict[str, str]) -> Path:
+    """The python of a venv whose pip is `version` (pip from PyPI, once; the
+    venv is kept in the suite's ignored cache between runs)."""
+    venv = cache / f"pip-{version}"
+    python = venv / "bin" / "python"
+    marker = venv / ".ready"
+    if not marker.exists():
+        run([sys.executable, "-m", "venv", "--clear", str(venv)], env)
+        run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", f"pip=={version}"], env)
+        marker.touch()
+    return python
+
+
 def uv(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run([str(BIN / "uv"), *args, "--no-config", "--no-cache"], env, check=check)
 

@@ -24,7 +24,8 @@ from envelope.orgs.membership import operator_access
 from envelope.orgs.tokens import create_token
 from tests.builders import make_sdist, make_wheel
 from tests.integration.html_proxy import HtmlOnlyProxy
-from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
+from tests.services import REPO_ROOT
+from tests.integration.clients import index_url, installed_version, pip, pip_version_python, run, twine_upload, uv
 
 ORG = "acme"
 AUTH_CACHE_BOUND = 5 + 1  # seconds: ENVELOPE_AUTH_CACHE_SECONDS plus slack
@@ -76,6 +77,22 @@ def test_pip_installs_what_twine_uploaded(corpus: Corpus, tmp_path: Path) -> Non
     url = index_url(corpus.server.base_url, ORG, corpus.read_token)
     pip(env, "install", "--target", str(tmp_path / "t"), "--index-url", url, "billing==1.5.0")
     assert installed_version(tmp_path / "t", "billing") == "1.5.0"
+
+
+@pytest.mark.parametrize("version", ["22.3.1", "23.0.1", "23.1.2"])
+def test_older_pips_install_from_the_json_form(corpus: Corpus, tmp_path: Path, version: str) -> None:
+    """Debian 12's pip is 23.0.1: pips 22.3-23.1 crash on a dict under JSON's
+    old "dist-info-metadata" key, which PEP 714 says servers leave out."""
+    env = corpus.server.client_env
+    python = pip_version_python(version, REPO_ROOT / ".cache" / "clients", env)
+    url = index_url(corpus.server.base_url, ORG, corpus.read_token)
+    run([str(python), "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "t"),
+         "--index-url", url, "billing==1.5.0"], env)
+    assert installed_version(tmp_path / "t", "billing") == "1.5.0"
+    page = _get(corpus, f"/{ORG}/simple/billing/", Accept="application/vnd.pypi.simple.v1+json").json()
+    assert all("dist-info-metadata" not in f for f in page["files"])
+    html = _get(corpus, f"/{ORG}/simple/billing/", Accept="text/html").text
+    assert "data-dist-info-metadata=" in html  # older HTML readers keep it
 
 
 def test_pip_and_uv_work_from_the_html_form(corpus: Corpus, tmp_path: Path) -> None:

@@ -56,7 +56,6 @@ def entry(filename: str = "demo-1.0-py3-none-any.whl", **overrides) -> dict:
         "hashes": {"sha256": SHA, "blake2b_256": "c" * 64},
         "requires-python": None,
         "core-metadata": {"sha256": META_SHA},
-        "dist-info-metadata": {"sha256": META_SHA},
         "yanked": False,
         "size": 1234,
         "upload-time": "2024-01-02T03:04:05.000006Z",
@@ -141,7 +140,7 @@ def test_detail_yanked_reason_is_escaped_in_the_markup():
     [({"sha256": META_SHA}, f"sha256={META_SHA}"), (False, None)],
 )
 def test_detail_core_metadata_only_when_present(metadata, expected):
-    page = index.render_detail_html(detail(entry(**{"core-metadata": metadata, "dist-info-metadata": metadata})))
+    page = index.render_detail_html(detail(entry(**{"core-metadata": metadata})))
     attrs, _ = only_anchor(page)
     assert attrs.get("data-core-metadata") == expected
     assert attrs.get("data-dist-info-metadata") == expected
@@ -269,10 +268,11 @@ def test_file_entry_fields(database, organization, operator, publish):
     assert wheel_entry["requires-python"] == ">=3.8"
     assert wheel_entry["yanked"] is False
     assert wheel_entry["core-metadata"] == {"sha256": hashlib.sha256(metadata).hexdigest()}
-    assert wheel_entry["dist-info-metadata"] == wheel_entry["core-metadata"]
+    # PEP 714: JSON carries only "core-metadata"; pip 22.3-23.1 crash on the old key's dict.
+    assert "dist-info-metadata" not in wheel_entry and "dist-info-metadata" not in sdist_entry
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", wheel_entry["upload-time"])
     # PEP 658 metadata is offered for wheels only.
-    assert sdist_entry["core-metadata"] is False and sdist_entry["dist-info-metadata"] is False
+    assert sdist_entry["core-metadata"] is False
     assert sdist_entry["size"] == len(sdist)
 
 
