@@ -87,7 +87,11 @@ class DistributionFilename:
 
 def parse_filename(filename: str) -> DistributionFilename:
     """Parse a wheel or sdist filename; InvalidDistribution with the reason otherwise."""
-    if "/" in filename or "\\" in filename or filename.startswith(".") or "\x00" in filename:
+    if "/" in filename or "\\" in filename:
+        raise InvalidDistribution(
+            f"Invalid distribution filename {filename!r}: it has a path in it; send the file by its name alone."
+        )
+    if filename.startswith(".") or "\x00" in filename:
         raise InvalidDistribution(f"Invalid distribution filename: {filename!r}.")
     if len(filename.encode()) > MAX_FILENAME_LENGTH:
         raise InvalidDistribution(

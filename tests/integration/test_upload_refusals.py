@@ -81,6 +81,8 @@ def test_not_an_archive_is_refused(server, upload_token: str, tmp_path: Path) ->
     [
         ("evil.exe", "Unsupported file type"),
         ("../../etc/passwd.whl", "Invalid distribution filename"),
+        ("../../goodname-1.0.0-py3-none-any.whl", "has a path in it"),
+        ("/abs/goodname-1.0.0-py3-none-any.whl", "has a path in it"),
         ("not a wheel.whl", "Invalid distribution filename"),
     ],
 )

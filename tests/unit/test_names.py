@@ -370,3 +370,10 @@ def test_check_publishable_accepts_ordinary_filenames():
 def test_check_publishable_refuses_local_versions(filename):
     with pytest.raises(InvalidDistribution, match="Can't use PEP 440 local versions"):
         check_publishable(parse_filename(filename))
+
+
+@pytest.mark.parametrize("filename", ["../../x-1.0-py3-none-any.whl", "/abs/x-1.0-py3-none-any.whl",
+                                      "dir\\x-1.0-py3-none-any.whl", "a/b-1.0.tar.gz"])
+def test_a_filename_with_a_path_is_refused_not_trimmed(filename):
+    with pytest.raises(InvalidDistribution, match="has a path in it"):
+        parse_filename(filename)

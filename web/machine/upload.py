@@ -1,8 +1,6 @@
 """The legacy upload API that twine speaks: POST /{org}/legacy/."""
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, Response, request
 
 from envelope.errors import InvalidInput
@@ -36,7 +34,7 @@ def upload(org: str) -> Response:
         rt.storage,
         organization=caller.organization,
         principal=caller,
-        filename=os.path.basename(content.filename),
+        filename=content.filename,  # as sent: a path in it is refused, never trimmed
         stream=content.stream,
         source=FileSource.upload,
         spool_dir=rt.settings.tmp_dir,
