@@ -294,7 +294,8 @@ def _parse_metadata(raw: bytes, expected: DistributionFilename) -> DistributionI
         version=version,
         metadata_bytes=raw,
         summary=_lenient(metadata, "summary"),
-        requires_python=str(requires_python) if requires_python else None,
+        # As written (PEP 503/691), once packaging has checked that it parses.
+        requires_python=fields["requires_python"].strip() if requires_python else None,
         description=_lenient(metadata, "description"),
         description_content_type=_lenient(metadata, "description_content_type"),
     )

@@ -81,6 +81,15 @@ def test_valid_wheel(tmp_path):
     assert info.description == "Long *description*\n\n  keeps   its   spacing\n"
 
 
+@pytest.mark.parametrize("written", [">=2.7, !=3.0.*", ">=3.8,<4", "~= 3.9"])
+def test_requires_python_is_kept_as_written(tmp_path, written):
+    """PEP 503/691: the index serves the metadata's field as written, not
+    packaging's re-serialisation (which would reorder '>=2.7, !=3.0.*')."""
+    metadata = core_metadata("demo", "1.0", requires_python=written)
+    info = inspect(tmp_path, WHEEL, wheel_bytes("demo", "1.0", metadata=metadata))
+    assert info.requires_python == written
+
+
 def test_valid_wheel_without_optional_fields(tmp_path):
     info = inspect(tmp_path, WHEEL, wheel_bytes())
     assert (info.summary, info.requires_python, info.description) == (None, None, None)
