@@ -10,6 +10,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 BIN = Path(sys.executable).parent
+# Venvs of other client versions, kept between runs outside the checkout:
+# thousands of third-party modules do not belong in the project's tree.
+CLIENT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "envelope-tests" / "clients"
 
 
 def index_url(base_url: str, org: str, token: str | None) -> str:
@@ -35,10 +38,10 @@ def pip(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
-def pip_version_python(version: str, cache: Path, env: dict[str, str]) -> Path:
+def pip_version_python(version: str, env: dict[str, str]) -> Path:
     """The python of a venv whose pip is `version` (pip from PyPI, once; the
-    venv is kept in the suite's ignored cache between runs)."""
-    venv = cache / f"pip-{version}"
+    venv is kept in CLIENT_CACHE between runs)."""
+    venv = CLIENT_CACHE / f"pip-{version}"
     python = venv / "bin" / "python"
     marker = venv / ".ready"
     if not marker.exists():

@@ -24,7 +24,6 @@ from envelope.orgs.membership import operator_access
 from envelope.orgs.tokens import create_token
 from tests.builders import make_sdist, make_wheel
 from tests.integration.html_proxy import HtmlOnlyProxy
-from tests.services import REPO_ROOT
 from tests.integration.clients import index_url, installed_version, pip, pip_version_python, run, twine_upload, uv
 
 ORG = "acme"
@@ -84,7 +83,7 @@ def test_older_pips_install_from_the_json_form(corpus: Corpus, tmp_path: Path, v
     """Debian 12's pip is 23.0.1: pips 22.3-23.1 crash on a dict under JSON's
     old "dist-info-metadata" key, which PEP 714 says servers leave out."""
     env = corpus.server.client_env
-    python = pip_version_python(version, REPO_ROOT / ".cache" / "clients", env)
+    python = pip_version_python(version, env)
     url = index_url(corpus.server.base_url, ORG, corpus.read_token)
     run([str(python), "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "t"),
          "--index-url", url, "billing==1.5.0"], env)
