@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import os
 import subprocess
@@ -49,6 +50,20 @@ def pip_version_python(version: str, env: dict[str, str]) -> Path:
         run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", f"pip=={version}"], env)
         marker.touch()
     return python
+
+
+def tool_bin(name: str, requirements: list[str], env: dict[str, str]) -> Path:
+    """The bin folder of a venv holding `requirements` (pinned by the caller),
+    made once from PyPI and kept in CLIENT_CACHE between runs. The folder's
+    name carries the pins, so changing them makes a new venv."""
+    key = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:10]
+    venv = CLIENT_CACHE / f"{name}-{key}"
+    marker = venv / ".ready"
+    if not marker.exists():
+        run([sys.executable, "-m", "venv", "--clear", str(venv)], env)
+        run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", *requirements], env)
+        marker.touch()
+    return venv / "bin"
 
 
 def uv(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
