@@ -169,6 +169,11 @@ def test_credentials_redirects_and_missing_names(corpus: Corpus) -> None:
     assert (moved.status_code, moved.headers["Location"]) == (301, f"/{ORG}/pypi/billing/json")
     moved = corpus.get(f"/{ORG}/pypi/Billing/1.5.0/json")
     assert (moved.status_code, moved.headers["Location"]) == (301, f"/{ORG}/pypi/billing/1.5.0/json")
+    corpus.server.cli("org", "create", "globex")
+    foreign = corpus.server.token("globex", "--scope", "read")
+    as_simple = corpus.get(f"/{ORG}/simple/billing/", foreign)
+    as_json = corpus.get(f"/{ORG}/pypi/billing/json", foreign)
+    assert as_json.status_code == as_simple.status_code in (401, 404)
     assert corpus.get(f"/{ORG}/pypi/billing/9.9/json").status_code == 404
     assert corpus.get(f"/{ORG}/pypi/billing/not-a-version/json").status_code == 404
 
