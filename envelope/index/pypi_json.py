@@ -194,9 +194,10 @@ def cached_project_json(
     db: Database, storage: Storage, cache: Cache, project_id: int, serial: int, principal: Caller, links: Links,
     version: Version | None = None,
 ) -> bytes:
-    """The document rendered once per (project serial, restriction, version):
-    publish, yank and delete bump the serial, which is what invalidates it."""
-    key = f"pypi-json:{project_id}:{serial}:{principal.restriction_key}:{version or ''}"
+    """The document rendered once per (project serial, restriction, version,
+    link root): publish, yank and delete bump the serial, which is what
+    invalidates it."""
+    key = f"pypi-json:{project_id}:{serial}:{principal.restriction_key}:{version or ''}:{links.root}"
     body = cache.get(key)
     if body is None:
         with db.read() as session:
