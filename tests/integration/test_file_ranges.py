@@ -284,6 +284,8 @@ def test_uv_reads_a_wheel_without_metadata_by_ranges(setup: Setup, tmp_path: Pat
     wheel_requests = [s for s in proxy.seen if s.path == wheel_path]
     served = sum(s.body_bytes for s in wheel_requests)
     size = setup.upstream_wheel.stat().st_size
+    print(f"uv read {served} of {size} bytes of the wheel in {len(wheel_requests)} requests:",
+          [(s.method, s.range, s.status, s.body_bytes) for s in wheel_requests])
     assert any(s.method == "HEAD" for s in wheel_requests), proxy.seen
     assert all(s.range for s in wheel_requests if s.method == "GET"), wheel_requests
     assert all(s.status == 206 for s in wheel_requests if s.method == "GET"), wheel_requests
