@@ -78,6 +78,9 @@ class Settings:
     # Whether ENVELOPE_BASE_URL was set: without it base_url is a guess (the
     # served address), and the CLI says so next to URLs meant for others.
     base_url_configured: bool = True
+    # Where the web process writes one line per request: "-" the console
+    # (stdout), a file path, or None (ENVELOPE_ACCESS_LOG=off).
+    access_log: str | None = "-"
 
     @classmethod
     def from_env(
@@ -131,6 +134,7 @@ class Settings:
             ),
             trusted_hosts=_host_list(env.get("ENVELOPE_TRUSTED_HOSTS")),
             base_url_configured=bool((env.get("ENVELOPE_BASE_URL") or "").strip()),
+            access_log=_access_log(env.get("ENVELOPE_ACCESS_LOG")),
         )
 
     @property
@@ -255,6 +259,11 @@ def _base_url(raw: str | None, default: str) -> str:
             "such as https://pypi.example.com."
         )
     return value
+
+
+def _access_log(raw: str | None) -> str | None:
+    value = (raw or "").strip() or "-"
+    return None if value.lower() == "off" else value
 
 
 def _host_list(raw: str | None) -> tuple[str, ...]:

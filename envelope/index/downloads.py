@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, Row, bindparam, select
 
@@ -20,14 +21,15 @@ class Download:
     etag: str
     content_type: str
     download_name: str
+    modified: datetime | None = None  # Last-Modified: when the bytes entered Envelope
 
 
 _files, _projects, _releases = File.__table__, Project.__table__, Release.__table__
 _organizations = Organization.__table__
 _named_files = (
     select(_files.c.sha256, _files.c.packagetype, _files.c.storage_key, _files.c.size,
-           _files.c.metadata_sha256, _files.c.metadata_size, _projects.c.normalized_name, _releases.c.version,
-           _projects.c.organization_id)
+           _files.c.metadata_sha256, _files.c.metadata_size, _files.c.upload_time,
+           _projects.c.normalized_name, _releases.c.version, _projects.c.organization_id)
     .join(_projects, _files.c.project_id == _projects.c.id)
     .join(_releases, _files.c.release_id == _releases.c.id)
     .where(_files.c.filename == bindparam("filename"))
@@ -74,8 +76,9 @@ def download_for(lookup: FileLookup, principal: Caller, sha256: str, filename: s
             raise NotFound("Not Found")
         return Download(
             metadata_key(row.storage_key), row.metadata_size, row.metadata_sha256, content_type(filename), filename,
+            row.upload_time,
         )
-    return Download(row.storage_key, row.size, row.sha256, content_type(dist_name), dist_name)
+    return Download(row.storage_key, row.size, row.sha256, content_type(dist_name), dist_name, row.upload_time)
 
 
 def find_download(

@@ -14,8 +14,12 @@ class Storage(Protocol):
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
 
-    def open(self, key: str) -> BinaryIO:
-        """A stream of the object; FileNotFoundError when there is none."""
+    def open(self, key: str, *, start: int = 0, length: int | None = None) -> BinaryIO:
+        """A stream of the object from byte `start`; FileNotFoundError when
+        there is none. With `length`, the caller reads no more than that many
+        bytes (a backend may fetch only those: S3 asks for just that range,
+        so a range request for a wheel's last kilobytes never pulls the whole
+        object through the web process)."""
 
     def exists(self, key: str) -> bool: ...
 

@@ -58,8 +58,11 @@ class LocalStorage:
         finally:
             os.close(dir_fd)
 
-    def open(self, key: str) -> BinaryIO:
-        return open(self._path(key), "rb")
+    def open(self, key: str, *, start: int = 0, length: int | None = None) -> BinaryIO:
+        stream = open(self._path(key), "rb")
+        if start:
+            stream.seek(start)
+        return stream
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

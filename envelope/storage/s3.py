@@ -62,9 +62,13 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from None
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, *, start: int = 0, length: int | None = None) -> BinaryIO:
+        extra = {}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            extra["Range"] = f"bytes={start}-{end}"
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 raise FileNotFoundError(key) from None

@@ -70,7 +70,7 @@ def find_download(rt: Runtime, organization_id: int, principal: Caller, sha256: 
 def _stored(rt: Runtime, proxy: Proxy, url: str, item: Download, max_size: int) -> Download:
     """`item` with its storage key and size, fetching it into storage first if need be."""
     row = _stored_object(rt, proxy, url, item.etag, item.download_name, item.content_type, max_size)
-    return Download(row.storage_key, row.size, item.etag, item.content_type, item.download_name)
+    return Download(row.storage_key, row.size, item.etag, item.content_type, item.download_name, row.cached)
 
 
 def _stored_object(rt: Runtime, proxy: Proxy, url: str, sha256: str, filename: str,

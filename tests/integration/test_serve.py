@@ -3,6 +3,7 @@ restarts a child that dies."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from datetime import datetime
@@ -113,3 +114,71 @@ def test_a_second_serve_on_the_same_port_refuses_with_a_sentence(server, tmp_pat
     assert f"Cannot listen on {server.host}:{server.port}" in result.stderr and "pick another port" in result.stderr
     assert "Traceback" not in result.stderr
     assert requests.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
+
+
+def test_the_access_log_has_a_line_per_request_and_no_credentials(server) -> None:
+    """`serve` prints one line per request to its console (ENVELOPE_ACCESS_LOG
+    defaults to `-`); tokens and passwords sent every way a client might never appear."""
+    import base64
+    import http.client
+    import uuid
+
+    org = "logs-" + uuid.uuid4().hex[:8]
+    server.cli("org", "create", org)
+    token = server.token(org, "--scope", "read")
+    password = "pw-" + uuid.uuid4().hex
+    username = "logwatcher" + uuid.uuid4().hex[:6]
+    server.cli("user", "create", username, "--email", f"{uuid.uuid4().hex}@example.com",
+               "--org", f"{org}:reader", "--password-stdin", input=password + "\n")
+    marker = "envelope-log-test/" + uuid.uuid4().hex[:8]
+    agent = {"User-Agent": marker}
+    host = f"{server.host}:{server.port}"
+    basic = requests.get(server.url(f"/{org}/simple/"), auth=("__token__", token), headers=agent, timeout=10)
+    assert basic.status_code == 200
+    person = requests.get(server.url(f"/{org}/simple/?from=password"), auth=(username, password), headers=agent,
+                          timeout=10)
+    assert person.status_code == 200
+    userinfo = requests.get(f"http://__token__:{token}@{host}/{org}/simple/?from=userinfo", headers=agent,
+                            timeout=10)
+    assert userinfo.status_code == 200
+    by_query = requests.get(server.url(f"/{org}/simple/?token={token}&password={password}&page=2"),
+                            headers=agent, timeout=10)
+    assert by_query.status_code == 401
+    in_path = requests.get(server.url(f"/{org}/{token}/simple/"), headers=agent, timeout=10)
+    reset = requests.get(server.url(f"/reset-password/{password}"), headers=agent, timeout=10)
+    # Absolute form with userinfo in the request line, as a misconfigured proxy client would send it.
+    raw = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    raw.putrequest("GET", f"http://__token__:{token}@{host}/{org}/simple/?from=absolute", skip_host=True)
+    raw.putheader("Host", host)
+    raw.putheader("User-Agent", marker)
+    raw.putheader("Authorization", "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode())
+    raw.endheaders()
+    raw.getresponse().read()
+    raw.close()
+
+    expected = [
+        f'"GET /{org}/simple/ HTTP/1.1" 200',
+        f'"GET /{org}/simple/?from=password HTTP/1.1" 200',
+        f'"GET /{org}/simple/?from=userinfo HTTP/1.1" 200',
+        f'"GET /{org}/simple/?token=***&password=***&page=2 HTTP/1.1" 401',
+        f'"GET /{org}/envl_***/simple/ HTTP/1.1" {in_path.status_code}',
+        f'"GET /reset-password/*** HTTP/1.1" {reset.status_code}',
+        f'"GET http://{host}/{org}/simple/?from=absolute HTTP/1.1" 200',
+    ]
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in server.log_text().splitlines() if marker in line]
+        if all(any(e in line for line in lines) for e in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for e in expected:
+        assert any(e in line for line in lines), (e, lines)
+    first = next(line for line in lines if expected[0] in line)
+    # [time] remote "request line" status bytes duration "user agent"
+    assert first.startswith("[") and f" {server.host} " in first and first.endswith(f'"{marker}"')
+    assert re.search(r'" 200 \d+ \d+ms "', first), first
+    log = server.log_text()
+    secret_forms = [token, token[len("envl_"):], password, base64.b64encode(f"__token__:{token}".encode()).decode(),
+                    base64.b64encode(f"{username}:{password}".encode()).decode()]
+    for secret in secret_forms:
+        assert secret not in log

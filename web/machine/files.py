@@ -1,16 +1,24 @@
 """Distribution files and their PEP 658 metadata. Files are immutable, so
 they are cached for a year; authorisation is checked on every request,
-before any redirect."""
+before any redirect. Every way of serving supports ranges (this process for
+local files and streamed S3 objects, S3 or the CDN after a redirect, nginx
+after X-Accel-Redirect), so every answer says `Accept-Ranges: bytes`, and a
+HEAD answers with exactly the headers a GET would carry."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
+from collections.abc import Iterator
+from typing import BinaryIO
 
-from envelope.upstream import files as upstream_files
+from flask import Blueprint, Response, redirect, request
+from werkzeug.wsgi import wrap_file
+
+from envelope.errors import NotFound
 from envelope.index.download_urls import accel_redirect_uri, redirect_url
 from envelope.index.downloads import Download, download_for, lookup_file
-from envelope.errors import NotFound
 from envelope.storage.media_types import IMMUTABLE
+from envelope.upstream import files as upstream_files
 from web.machine.auth import basic_auth, confirm
+from web.machine.conditional import ByteRange, Unsatisfiable, Validators, not_modified, requested_range
 from web.runtime import runtime
 
 bp = Blueprint("files", __name__)
@@ -30,53 +38,81 @@ def download(org: str, sha256: str, filename: str) -> Response:
     except NotFound:
         # Not a private file: a file of the organization's upstream, if it proxies that name.
         item = upstream_files.find_download(rt, caller.organization_id, caller, sha256, filename)
+    validators = Validators(item.etag, item.modified)
+    if not_modified(request, validators):
+        # Before any redirect: the client's copy is good, and S3's own ETag is not the sha256.
+        return Response(status=304, headers={**validators.headers(), "Cache-Control": IMMUTABLE})
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
-        return _headers_only(item)
+        return _headers_only(item, validators)
     accel = accel_redirect_uri(rt, item, caller.expires)
     if accel is not None:
-        # nginx in front serves the bytes from its internal location; we only authorised.
+        # nginx in front serves the bytes (and ranges) from its internal location; we only authorised.
         response = Response(status=200, content_type=item.content_type)
-        response.headers.update({"X-Accel-Redirect": accel, "ETag": f'"{item.etag}"',
-                                 "Cache-Control": IMMUTABLE})
+        response.headers.update({"X-Accel-Redirect": accel, **validators.headers(), "Cache-Control": IMMUTABLE})
         return response
     target = redirect_url(rt, item, caller.expires)
     if target is not None:
-        response = redirect(target, code=302)
+        response = redirect(target, code=302)  # S3 and CDNs answer the Range header themselves
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    path = rt.storage.local_path(item.key)
-    if path is None:
-        return _stream(item)
-    response = send_file(path, mimetype=item.content_type, conditional=True, etag=item.etag,
-                         max_age=None, download_name=item.download_name)
-    response.headers["Cache-Control"] = IMMUTABLE
-    response.headers["Content-Type"] = item.content_type  # as stored; Werkzeug would add a second charset
-    return response
+    try:
+        byte_range = requested_range(request, validators, item.size)
+    except Unsatisfiable:
+        return _unsatisfiable(item, validators)
+    return _serve(item, validators, byte_range)
 
 
-def _headers_only(item: Download) -> Response:
-    response = Response(status=200, content_type=item.content_type)
-    response.headers.update({"Content-Length": str(item.size), "ETag": f'"{item.etag}"',
-                             "Cache-Control": IMMUTABLE})
+def _file_headers(item: Download, validators: Validators) -> dict[str, str]:
+    """What every 200, 206 and HEAD answer carries."""
+    return {
+        **validators.headers(),
+        "Content-Type": item.content_type,  # as stored
+        "Cache-Control": IMMUTABLE,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f'inline; filename="{item.download_name}"',
+    }
+
+
+def _headers_only(item: Download, validators: Validators) -> Response:
+    response = Response(status=200)
+    response.headers.update({**_file_headers(item, validators), "Content-Length": str(item.size)})
     response.automatically_set_content_length = False
     return response
 
 
-def _stream(item: Download) -> Response:
-    """Remote storage without redirects (private networks): pass the bytes through."""
-    if request.if_none_match and item.etag in request.if_none_match:
-        return Response(status=304, headers={"ETag": f'"{item.etag}"', "Cache-Control": IMMUTABLE})
-    body = runtime().storage.open(item.key)
-
-    def chunks():
-        try:
-            while chunk := body.read(STREAM_CHUNK):
-                yield chunk
-        finally:
-            body.close()
-
-    response = Response(stream_with_context(chunks()), content_type=item.content_type)
-    response.headers.update({"Content-Length": str(item.size), "ETag": f'"{item.etag}"',
-                             "Cache-Control": IMMUTABLE})
+def _unsatisfiable(item: Download, validators: Validators) -> Response:
+    response = Response(f"The range asked for starts past the end of {item.download_name} "
+                        f"({item.size} bytes).\n", status=416, content_type="text/plain; charset=utf-8")
+    response.headers.update({**validators.headers(), "Content-Range": f"bytes */{item.size}"})
     return response
+
+
+def _serve(item: Download, validators: Validators, byte_range: ByteRange | None) -> Response:
+    """The whole file (200) or one range of it (206), from local disk or streamed from storage."""
+    storage = runtime().storage
+    start, length = (byte_range.start, byte_range.length) if byte_range else (0, item.size)
+    try:
+        path = storage.local_path(item.key)
+        if path is not None and byte_range is None:
+            body = wrap_file(request.environ, open(path, "rb"), STREAM_CHUNK)  # sendfile under gunicorn
+        else:
+            body = _chunks(storage.open(item.key, start=start, length=length if byte_range else None), length)
+    except FileNotFoundError:
+        raise NotFound("Not Found") from None
+    response = Response(body, status=206 if byte_range else 200, direct_passthrough=True)
+    response.headers.update({**_file_headers(item, validators), "Content-Length": str(length)})
+    if byte_range is not None:
+        response.headers["Content-Range"] = byte_range.content_range(item.size)
+    return response
+
+
+def _chunks(stream: BinaryIO, length: int) -> Iterator[bytes]:
+    """Exactly `length` bytes of `stream` (fewer only if it ends early), then close it."""
+    try:
+        remaining = length
+        while remaining > 0 and (chunk := stream.read(min(STREAM_CHUNK, remaining))):
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        stream.close()
