@@ -12,6 +12,9 @@
   which the page warns against: uv asks every other index before the
   default one, so the public `ledger` wins again, as the warning says.
 
+The upload token page's publish snippets run as written, too: twine by its
+variables and by ~/.pypirc, and uv publish.
+
 One SQLite server for the module; each lock takes about a second.
 """
 from __future__ import annotations
@@ -26,8 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
-from envelope.index.snippets import install_snippets, public_packages
+from envelope.index.snippets import install_snippets, public_packages, publish_snippets
 from tests.builders import make_wheel
 from tests.integration.clients import BIN, twine_upload
 from tests.services import EnvelopeServer, client_environ
@@ -99,6 +103,7 @@ class Setup:
     server: EnvelopeServer
     public: PublicIndex
     read_token: str
+    upload_token: str
 
     @property
     def index(self) -> str:
@@ -121,7 +126,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                    make_wheel(dist / "private", "ledger", "1.0")]
         twine_upload(server.client_env, server.base_url, ORG, upload, private)
         server.cli("org", "proxy", ORG, "--upstream", public.url)
-        yield Setup(server, public, server.token(ORG, "--scope", "read"))
+        yield Setup(server, public, server.token(ORG, "--scope", "read"), upload)
     finally:
         server.stop()
         public.shutdown()
@@ -175,3 +180,26 @@ def test_a_second_index_beside_the_default_answers_first_as_the_warning_says(set
     assert locked["ledger"] == ("99.0", setup.public.url)
     warning = public_packages(ORG, None)
     assert not warning.proxied and "another uv index" in warning.text and "dependency confusion" in warning.text
+
+
+@pytest.mark.parametrize("key", ["twine-env", "pypirc", "uv-publish"])
+def test_publish_snippets_upload_as_written(setup, tmp_path, key):
+    """The token page's snippet with the real token in it, pasted into a shell
+    (.pypirc saved to ~/.pypirc first, then the command its note gives)."""
+    snippet = {s.key: s for s in publish_snippets(setup.server.base_url, ORG, token=setup.upload_token)}[key]
+    name = f"published-by-{key}"
+    make_wheel(tmp_path / "dist", name, "1.0")
+    home = tmp_path / "home"
+    home.mkdir()
+    if key == "pypirc":
+        (home / ".pypirc").write_text(snippet.text)
+        script = snippet.note.removeprefix("Then: ")
+    else:
+        script = snippet.text
+    environ = client_environ()
+    environ.update(HOME=str(home), PATH=f"{BIN}:{environ['PATH']}")
+    result = subprocess.run(["bash", "-ec", script], cwd=tmp_path, env=environ, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, f"{key} failed:\n{result.stdout}\n{result.stderr}"
+    page = requests.get(f"{setup.index}{name}/", auth=("__token__", setup.read_token), timeout=30)
+    assert page.status_code == 200 and f"{name.replace('-', '_')}-1.0-py3-none-any.whl" in page.text
