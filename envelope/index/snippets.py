@@ -73,6 +73,7 @@ def _with_credentials(url: str, secret: str) -> str:
 
 
 def upstream_label(upstream_url: str | None) -> str:
+    """How the install section names the upstream: PyPI, or its URL (stored without credentials)."""
     return "PyPI" if upstream_url in (None, DEFAULT_UPSTREAM) else str(upstream_url)
 
 
