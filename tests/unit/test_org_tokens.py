@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from envelope.errors import InvalidInput
-from envelope.index.install_snippets import index_url, install_snippets, uv_env_name
 from envelope.orgs.tokens import parse_restrictions, resolve_expiry
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -38,18 +37,3 @@ def test_parse_restrictions():
     assert parse_restrictions(["a", " ", "b"]) == [("a", ""), ("b", "")]
     with pytest.raises(InvalidInput):
         parse_restrictions("\n".join(f"p{n}" for n in range(101)))
-
-
-@pytest.mark.parametrize(("name", "env"), [("acme", "ACME"), ("acme-corp", "ACME_CORP"), ("a.b_c", "A_B_C")])
-def test_uv_env_name(name, env):
-    assert uv_env_name(name) == env
-
-
-def test_install_snippets():
-    assert index_url("https://pkgs.example.com/", "acme") == "https://pkgs.example.com/acme/simple/"
-    snippets = {s.key: s.text for s in install_snippets("http://localhost:8080", "acme-corp", token="envl_x")}
-    assert snippets["pip-conf"] == "[global]\nindex-url = http://__token__:envl_x@localhost:8080/acme-corp/simple/\n"
-    assert 'url = "http://localhost:8080/acme-corp/simple/"' in snippets["uv"]
-    assert "UV_INDEX_ACME_CORP_PASSWORD=envl_x" in snippets["uv-env"]
-    assert "poetry config http-basic.acme-corp __token__ envl_x" in snippets["poetry"]
-    assert snippets["env"] == "export PIP_INDEX_URL=http://__token__:envl_x@localhost:8080/acme-corp/simple/\n"

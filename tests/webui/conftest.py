@@ -9,6 +9,7 @@ cookie's user id. Forms are posted with the csrf_token their page carries.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import shutil
@@ -70,6 +71,13 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def db(app: Flask) -> Database:
     return app.extensions["envelope"].db
+
+
+def snippet(page: str, key: str) -> str:
+    """The text of the copyable snippet `key` on a page, unescaped: what a reader copies."""
+    match = re.search(rf'<pre id="snippet-{re.escape(key)}"[^>]*>(.*?)</pre>', page, re.S)
+    assert match, f"no snippet {key!r} on the page"
+    return html.unescape(match.group(1))
 
 
 def basic(secret: str) -> dict[str, str]:
@@ -177,4 +185,4 @@ def world(app: Flask, db: Database) -> World:
     return World(app, db, acme, other, users)
 
 
-__all__ = ["SIMPLE_JSON", "Browser", "World", "basic", "bearer", "wheel_bytes"]
+__all__ = ["SIMPLE_JSON", "Browser", "World", "basic", "bearer", "snippet", "wheel_bytes"]

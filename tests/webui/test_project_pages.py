@@ -8,7 +8,7 @@ from envelope.errors import FileExists
 from envelope.models import ReadmeStatus, Release
 from envelope.packaging.readme import RENDER_LIMIT, render_stored
 from tests.unit.test_readme import assert_inert
-from tests.webui.conftest import SIMPLE_JSON, basic
+from tests.webui.conftest import SIMPLE_JSON, basic, snippet
 
 
 def simple_files(world, project: str = "demo") -> dict[str, object]:
@@ -149,10 +149,28 @@ def test_coverage_matrix_shows_the_missing_cp313_aarch64_wheel(world):
 def test_install_snippets_use_the_public_index_url(world):
     world.wheel("demo", "1.0")
     page = world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True)
-    assert "index-url = https://__token__:YOUR_TOKEN@pkgs.example.com/acme/simple/" in page
-    assert "poetry source add --priority=explicit acme https://pkgs.example.com/acme/simple/" in page
-    assert "UV_INDEX_ACME_PASSWORD=YOUR_TOKEN" in page
+    authed = "https://__token__:$ENVELOPE_TOKEN@pkgs.example.com/acme/simple/"
+    assert snippet(page, "pip-cli") == f'pip install --index-url "{authed}" demo\n'
+    assert snippet(page, "pip-conf") == f"[global]\nindex-url = {authed}\n"
+    assert snippet(page, "poetry").startswith("poetry source add --priority=primary acme https://pkgs.example.com/acme/simple/\n")
+    assert 'url = "https://pkgs.example.com/acme/simple/"\ndefault = true\n' in snippet(page, "uv")
+    assert 'UV_INDEX_ACME_PASSWORD="$ENVELOPE_TOKEN"' in snippet(page, "uv-env")
+    assert "explicit = true" not in page and "--priority=explicit" not in page
     assert 'data-copy="snippet-pip-conf" hidden' in page  # shown by the script only
+
+
+def test_install_section_warns_without_the_proxy_and_names_it_with(world):
+    world.wheel("demo", "1.0")
+    page = world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True)
+    assert 'class="flash flash-warning" id="public-packages"' in page
+    assert "Do not add PyPI as a second index" in page and "dependency confusion" in page
+    assert 'href="/acme/proxy"' in page
+
+    olivia = world.browser("olivia")
+    assert olivia.post("/acme/proxy", {"enabled": "on", "upstream_url": ""}).status_code == 302
+    page = world.browser("rita").get("/acme/projects/demo/").get_data(as_text=True)
+    assert "flash-warning" not in page and "Do not add PyPI" not in page
+    assert "Public packages come through the same URL: acme&#39;s index proxies PyPI" in page
 
 
 @pytest.mark.parametrize("name", ["-bad-", "not%20a%20name", "x" * 201])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from envelope.models import AccessToken
-from tests.webui.conftest import SIMPLE_JSON, basic
+from tests.webui.conftest import SIMPLE_JSON, basic, snippet
 
 SECRET = re.compile(r'<pre id="token-secret"[^>]*>(envl_\w+)</pre>')
 
@@ -26,10 +26,14 @@ def test_token_created_in_the_page_works_on_the_index_and_is_restricted(world):
     assert response.headers["Cache-Control"] == "no-store"
     secret = match.group(1)
     page = response.get_data(as_text=True)
-    assert f"index-url = https://__token__:{secret}@pkgs.example.com/acme/simple/" in page
-    assert f"export PIP_INDEX_URL=https://__token__:{secret}@pkgs.example.com/acme/simple/" in page
-    assert f"poetry config http-basic.acme __token__ {secret}" in page
-    assert f"UV_INDEX_ACME_PASSWORD={secret}" in page
+    authed = f"https://__token__:{secret}@pkgs.example.com/acme/simple/"
+    assert snippet(page, "pip-conf") == f"[global]\nindex-url = {authed}\n"
+    assert snippet(page, "env") == f'export PIP_INDEX_URL="{authed}"\n'
+    assert f'poetry config http-basic.acme __token__ "{secret}"' in snippet(page, "poetry")
+    assert f'UV_INDEX_ACME_PASSWORD="{secret}"' in snippet(page, "uv-env")
+    assert snippet(page, "pip-cli") == f'pip install --index-url "{authed}" demo\n'  # the token's project
+    assert "Publish with it" not in page and "TWINE_PASSWORD" not in page  # a read token
+    assert "Do not add PyPI as a second index" in page
 
     index = world.app.test_client()
     headers = {**basic(secret), "Accept": SIMPLE_JSON}
@@ -104,3 +108,23 @@ def test_revoke(world):
     response = world.app.test_client().get("/acme/simple/", headers=basic(secret))
     assert response.status_code == 401
     assert "revoked" in world.browser("max").get("/acme/tokens").get_data(as_text=True)
+
+
+def test_an_upload_token_page_shows_publish_snippets_and_is_never_cached(world):
+    response, match = create(world.browser("max"), name="ci", scope="upload")
+    assert response.status_code == 200 and match
+    assert response.headers["Cache-Control"] == "no-store"
+    secret, page = match.group(1), response.get_data(as_text=True)
+    assert "Publish with it" in page
+    legacy = "https://pkgs.example.com/acme/legacy/"
+    assert snippet(page, "twine-env") == (
+        f'export TWINE_REPOSITORY_URL={legacy}\nexport TWINE_USERNAME=__token__\n'
+        f'export TWINE_PASSWORD="{secret}"\ntwine upload dist/*\n'
+    )
+    assert f"[acme]\nrepository = {legacy}\nusername = __token__\npassword = {secret}\n" in snippet(page, "pypirc")
+    assert snippet(page, "uv-publish") == f'export UV_PUBLISH_TOKEN="{secret}"\nuv publish --publish-url {legacy} dist/*\n'
+    assert snippet(page, "poetry-publish") == (
+        f'poetry config repositories.acme {legacy}\npoetry config http-basic.acme __token__ "{secret}"\n'
+        "poetry publish --build -r acme\n"
+    )
+    assert 'id="snippet-pip-cli"' in page  # upload tokens read too

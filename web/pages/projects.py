@@ -10,7 +10,7 @@ from envelope.packaging import catalog
 from envelope.packaging import releases as release_changes
 from envelope.packaging.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
-from envelope.index.install_snippets import install_snippets
+from envelope.index.snippets import install_snippets, public_packages
 from envelope.names import normalize
 from envelope.packaging.readme import readme_on_page
 from web.pages.org_pages import access_for, html_pages
@@ -55,6 +55,7 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
             coverage=wheel_coverage(f.filename for f in shown.files) if shown else None,
             row_label=row_label,
             snippets=install_snippets(public_base_url(), org, project=row.name),
+            public_packages=public_packages(org, access.organization.upstream_url),
             can_yank=access.allows(Capability.UPLOAD),
             can_delete=access.allows(Capability.MANAGE_MEMBERS),
         )

@@ -8,7 +8,7 @@ from envelope.orgs.capabilities import Capability
 from envelope.orgs import member_tokens as org_tokens
 from envelope.orgs import tokens as access_tokens
 from envelope.errors import EnvelopeError
-from envelope.index.install_snippets import install_snippets
+from envelope.index.snippets import install_snippets, public_packages, publish_snippets
 from envelope.models import TokenScope
 from envelope.models.base import utcnow
 from web.pages.org_pages import access_for, html_pages, no_store
@@ -41,6 +41,8 @@ def create(org: str) -> Response:
                 user=None if form.get("owner") == "deploy" else access.user,
             )
             token, organization = issued.token, access.organization
+            advice = public_packages(organization.name, organization.upstream_url)
+            project = token.restrictions[0]["project"] if token.restrictions else None
     except EnvelopeError as exc:
         page, status = _list_page(org, form=form, error=str(exc), status=exc.status)
         return Response(page, status=status)
@@ -49,7 +51,10 @@ def create(org: str) -> Response:
         org=organization,
         token=token,
         secret=issued.secret,
-        snippets=install_snippets(public_base_url(), organization.name, token=issued.secret),
+        snippets=install_snippets(public_base_url(), organization.name, token=issued.secret, project=project),
+        publish=(publish_snippets(public_base_url(), organization.name, token=issued.secret)
+                 if token.scope == TokenScope.upload else []),
+        public_packages=advice,
     )
     return no_store(Response(page))
 
