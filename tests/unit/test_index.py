@@ -481,3 +481,18 @@ def test_stored_file_urls_are_encoded_and_normal_ones_unchanged(database, organi
         "demo-1.0-py3-none-any.whl": f"../../files/{sha['demo-1.0-py3-none-any.whl']}/demo-1.0-py3-none-any.whl",
         "demo-1!2.0-py3-none-any.whl": f"../../files/{sha['demo-1!2.0-py3-none-any.whl']}/demo-1%212.0-py3-none-any.whl",
     }
+
+
+def test_upload_time_is_the_first_publication_and_survives_the_same_bytes_again(
+    database, organization, operator, publish
+):
+    """PEP 700: uv's --exclude-newer relies on upload-time saying when the file
+    first appeared; publishing the same bytes again (a re-run twine, a re-polled
+    GitHub release) must not move it."""
+    first = publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    assert first.created
+    before = detail_of(database, organization, operator, "demo")["files"][0]["upload-time"]
+    again = publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    assert not again.created and again.file.id == first.file.id
+    assert detail_of(database, organization, operator, "demo")["files"][0]["upload-time"] == before
+    assert before == first.file.upload_time.strftime(index.UPLOAD_TIME_FORMAT)
