@@ -44,6 +44,7 @@ class AuditAction(enum.StrEnum):
     token_create = "token.create"
     token_revoke = "token.revoke"
     project_create = "project.create"
+    project_status = "project.status"
     file_publish = "file.publish"
     file_yank = "file.yank"
     file_unyank = "file.unyank"

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, select
 from envelope.orgs.identity import Caller
 from envelope.errors import NotFound
 from envelope.storage.media_types import METADATA_SUFFIX, content_type
-from envelope.models import File, Organization, Project, Release
+from envelope.models import File, Organization, Project, ProjectStatus, Release
 from envelope.models.packaging import metadata_key
 
 
@@ -29,7 +29,8 @@ _organizations = Organization.__table__
 _named_files = (
     select(_files.c.sha256, _files.c.packagetype, _files.c.storage_key, _files.c.size,
            _files.c.metadata_sha256, _files.c.metadata_size, _files.c.upload_time,
-           _projects.c.normalized_name, _releases.c.version, _projects.c.organization_id)
+           _projects.c.normalized_name, _projects.c.status.label("project_status"), _releases.c.version,
+           _projects.c.organization_id)
     .join(_projects, _files.c.project_id == _projects.c.id)
     .join(_releases, _files.c.release_id == _releases.c.id)
     .where(_files.c.filename == bindparam("filename"))
@@ -68,6 +69,8 @@ def download_for(lookup: FileLookup, principal: Caller, sha256: str, filename: s
     if row is None:
         raise NotFound("Not Found")
     if not hmac.compare_digest(row.sha256, sha256) or not principal.may_read_version(row.normalized_name, row.version):
+        raise NotFound("Not Found")
+    if not ProjectStatus(row.project_status).offers_files:  # PEP 792 quarantine: as if it did not exist
         raise NotFound("Not Found")
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     dist_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename

@@ -2,13 +2,20 @@
 
 The web layer renders the same dict as JSON (PEP 691) or HTML (PEP 503), so
 the two can never disagree. Covers PEP 503, 592 (yanked), 658/714 (core
-metadata), 691 (JSON) and 700 (versions, size, upload-time).
+metadata), 691 (JSON), 700 (versions, size, upload-time), 708 (tracks and
+alternate-locations, which only pages proxied from an upstream carry:
+envelope.upstream.pages) and 792 (project-status).
+
+`api-version` is the highest version every part of which is implemented;
+versions are cumulative (1.2 = PEP 708, 1.3 = PEP 740, 1.4 = PEP 792).
+Keys of later versions may be served before it (clients ignore unknown keys).
 """
 from __future__ import annotations
 
 import hashlib
 import html
 import json
+from collections.abc import Sequence
 from typing import Any
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -22,10 +29,10 @@ from envelope.orgs.identity import Caller
 from envelope.cache import Cache
 from envelope.db import Database
 from envelope.errors import NotFound
-from envelope.models import File, Organization, Project, Release
+from envelope.models import File, Organization, Project, ProjectStatus, Release
 from envelope.names import normalize
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, with a Z
 
 
@@ -126,7 +133,10 @@ def project_list(
 
 
 def visible_files(session: Session, project: Project, principal: Caller) -> list[tuple[File, str]]:
-    """(file, version) pairs this caller may see, in version then filename order."""
+    """(file, version) pairs this caller may see, in version then filename order;
+    none at all for a quarantined project (PEP 792), whoever asks."""
+    if not ProjectStatus(project.status).offers_files:
+        return []
     rows = session.execute(
         select(File, Release.version)
         .join(Release, File.release_id == Release.id)
@@ -173,9 +183,18 @@ def project_detail(session: Session, project: Project, principal: Caller) -> dic
     return {
         "meta": {"api-version": API_VERSION, "_last-serial": serial},
         "name": project.normalized_name,
+        "project-status": status_entry(ProjectStatus(project.status), project.status_reason),
         "versions": versions,
         "files": [_file_entry(file) for file, _ in files],
     }
+
+
+def status_entry(status: ProjectStatus | str, reason: str | None) -> dict[str, str]:
+    """PEP 792's `project-status` object: the status, and the reason when there is one."""
+    entry = {"status": str(status)}
+    if reason:
+        entry["reason"] = reason
+    return entry
 
 
 def _file_entry(file: File) -> dict[str, Any]:
@@ -219,14 +238,28 @@ def render_detail_html(data: dict[str, Any]) -> str:
             reason = "" if f["yanked"] is True else f["yanked"]
             attrs.append(f'data-yanked="{html.escape(reason)}"')
         links.append(f'<a {" ".join(attrs)}>{html.escape(f["filename"])}</a><br>\n')
-    return _page(f"Links for {data['name']}", "".join(links))
+    return _page(f"Links for {data['name']}", "".join(links), _detail_meta(data))
 
 
-def _page(title: str, body: str) -> str:
+def _detail_meta(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The project page's <meta> elements beyond the version: PEP 708's
+    tracks and alternate locations (one element per URL), PEP 792's status."""
+    meta = [("pypi:tracks", url) for url in data["meta"].get("tracks", [])]
+    meta += [("pypi:alternate-locations", url) for url in data.get("alternate-locations", [])]
+    status = data.get("project-status")
+    if status:
+        meta.append(("pypi:project-status", status["status"]))
+        if status.get("reason"):
+            meta.append(("pypi:project-status-reason", status["reason"]))
+    return meta
+
+
+def _page(title: str, body: str, meta: Sequence[tuple[str, str]] = ()) -> str:
     title = html.escape(title)
+    head = "".join(f'<meta name="{name}" content="{html.escape(content)}">\n' for name, content in meta)
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n"
-        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n{head}'
         f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n{body}</body>\n</html>\n"
     )
 

@@ -27,7 +27,7 @@ from envelope.models.github import (
     WebhookDelivery,
 )
 from envelope.models.mail import MailMessage
-from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ReadmeStatus, Release
+from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ProjectStatus, ReadmeStatus, Release
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
@@ -50,6 +50,7 @@ __all__ = [
     "OutboxMessage",
     "Organization",
     "Project",
+    "ProjectStatus",
     "ReadmeStatus",
     "RateLimitCounter",
     "Release",

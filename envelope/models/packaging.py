@@ -32,6 +32,30 @@ class FileSource(str, enum.Enum):
     import_ = "import"
 
 
+class ProjectStatus(enum.StrEnum):
+    """PEP 792 project status markers: what the index does with a project.
+
+    active: the default. archived: no new uploads, existing files served.
+    quarantined: no uploads and no files offered at all (pages list none,
+    file URLs answer 404). deprecated: informational, like active."""
+
+    active = "active"
+    archived = "archived"
+    quarantined = "quarantined"
+    deprecated = "deprecated"
+
+    @property
+    def accepts_uploads(self) -> bool:
+        return self in (ProjectStatus.active, ProjectStatus.deprecated)
+
+    @property
+    def offers_files(self) -> bool:
+        return self is not ProjectStatus.quarantined
+
+
+MAX_STATUS_REASON = 500  # characters, like a yank reason
+
+
 class ReadmeStatus(str, enum.Enum):
     """Where a release's rendered README stands (envelope.packaging.readme).
 
@@ -57,6 +81,12 @@ class Project(Base):
     # Bumped on every change to the project's files: the detail page's ETag.
     serial: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # PEP 792; changed only through envelope.packaging.project_status, which bumps the serial.
+    status: Mapped[ProjectStatus] = mapped_column(
+        Enum(ProjectStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=ProjectStatus.active, server_default=ProjectStatus.active.value,
+    )
+    status_reason: Mapped[str | None] = mapped_column(String(MAX_STATUS_REASON))
 
     organization: Mapped[Organization] = relationship()
     releases: Mapped[list["Release"]] = relationship(back_populates="project")

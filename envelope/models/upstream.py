@@ -20,8 +20,8 @@ from envelope.models.base import UTCDateTime, utcnow
 class UpstreamPage(Base):
     """One project page of one organization's upstream index, as last fetched.
 
-    `files` holds the usable entries in Envelope's own shape; `digest` changes
-    whenever they do, so it serves as the page's serial for ETags and caches."""
+    `files` holds the usable entries in Envelope's own shape, `project_meta`
+    the page's project-level keys; `digest` changes whenever either does, so it serves as the page's serial for ETags and caches."""
 
     __tablename__ = "upstream_pages"
     __table_args__ = (UniqueConstraint("organization_id", "upstream_url", "normalized_name"),)
@@ -32,6 +32,9 @@ class UpstreamPage(Base):
     normalized_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)  # 200, or 404 when upstream has no such project
     files: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    # What the page says of the project as a whole (envelope.upstream.pages.project_meta):
+    # PEP 708 tracks and alternate-locations, PEP 792 status. NULL on rows from before 0014.
+    project_meta: Mapped[dict | None] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))

@@ -23,6 +23,7 @@ class Capability(str, Enum):
     READ_INDEX = "read-index"  # simple index, files, project pages: within the caller's restrictions
     UPLOAD = "upload"
     YANK = "yank"
+    SET_STATUS = "set-status"  # PEP 792 project status: archive, quarantine, deprecate; members only
     DELETE = "delete"
     SYNC = "sync"  # start a sync of a connected repository
     SEE_MEMBERS = "see-members"
@@ -43,7 +44,7 @@ ORGANIZATION_WIDE = frozenset({
 })
 
 _READER = frozenset({C.READ_INDEX, C.SEE_MEMBERS, C.SEE_AUDIT, C.SEE_REPOSITORIES, C.SEE_SETTINGS, C.OWN_TOKENS})
-_MAINTAINER = _READER | {C.UPLOAD, C.YANK, C.SYNC}
+_MAINTAINER = _READER | {C.UPLOAD, C.YANK, C.SET_STATUS, C.SYNC}
 _OWNER = _MAINTAINER | {C.DELETE, C.MANAGE_MEMBERS, C.MANAGE_TOKENS, C.MANAGE_REPOSITORIES, C.MANAGE_SETTINGS}
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.reader: _READER, Role.maintainer: frozenset(_MAINTAINER), Role.owner: frozenset(_OWNER),

@@ -27,7 +27,7 @@ from envelope.db import Database
 from envelope.packaging.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.storage.media_types import METADATA_CONTENT_TYPE, content_type
-from envelope.models import DeletedFilename, File, FileSource, Organization, Project, Release
+from envelope.models import DeletedFilename, File, FileSource, Organization, Project, ProjectStatus, Release
 from envelope.models.packaging import metadata_key
 from envelope.names import (
     DistributionFilename,
@@ -36,6 +36,7 @@ from envelope.names import (
     filename_key,
     parse_filename,
 )
+from envelope.packaging.project_status import check_accepts_uploads, refuse_closed_upload
 from envelope.packaging.readme import StoredReadme, prepare_readme, store_readme
 from envelope.storage import Storage, content_addressed_key
 
@@ -89,7 +90,8 @@ def publish_file(
     InvalidDistribution (filename, archive or metadata, or a field longer
     than the index stores, a local version, a malformed wheel tag),
     FileExists (a published file with other bytes or another spelling of the
-    filename, or a deleted one in any spelling). Publishing the same bytes
+    filename, or a deleted one in any spelling), Forbidden (the project is
+    archived or quarantined, PEP 792). Publishing the same bytes
     under the same filename again returns the existing file with created=False.
     """
     parsed = parse_filename(filename)
@@ -108,6 +110,9 @@ def publish_file(
             existing = _existing_file(session, organization.id, filename, key)
             if existing is not None:
                 return PublishResult(_same_or_clash(existing, filename, digests), created=False)
+            # PEP 792: archived and quarantined projects take nothing new (the same bytes
+            # again stay a no-op above, so a re-polled GitHub release is not a failure).
+            refuse_closed_upload(session, organization.id, parsed.name)
         info = inspect_distribution(spool, parsed)
         storage_key = content_addressed_key(digests.sha256, filename)
         if not storage.exists(storage_key):
@@ -274,6 +279,8 @@ def _insert(
         org.serial += 1
         session.flush()
         record_event(session, organization.id, principal.label, AuditAction.project_create, info.name)
+    else:  # checked again here: the status may have changed while the bytes were stored
+        check_accepts_uploads(project.name, ProjectStatus(project.status), project.status_reason)
     version_key = canonical_version(parsed.version)
     release = session.scalar(
         select(Release).where(

@@ -1,5 +1,19 @@
 """Upstream project pages: fetched, kept per organization, revalidated, and
-limited to what the caller may read (see envelope.upstream.proxy for the rules)."""
+limited to what the caller may read (see envelope.upstream.proxy for the rules).
+
+A proxied page is the upstream's project served under Envelope's URL, so it
+says so the way PEP 708 provides: `meta.tracks` names the project page that
+owns the name, which is the upstream's own (or, when the upstream is itself
+a mirror that tracks another index, the pages it names: tracks point at the
+owner, never at another tracker). The upstream's `alternate-locations` and
+its PEP 792 status are carried as it gave them, and PEP 700's `upload-time`
+is the upstream's, so `--exclude-newer` sees when a file was first published
+upstream, not when Envelope fetched it.
+
+A name with a private project is never proxied (envelope.upstream.proxy), and
+its page claims no tracks or alternate locations: it is not the upstream's
+project, and an installer that also sees the upstream's should refuse to
+merge the two (PEP 708's point)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
 from pypi_simple import ProjectPage
@@ -20,10 +35,11 @@ from sqlalchemy.orm import Session
 
 from envelope.index import pages as index
 from envelope.orgs.identity import Caller
-from envelope.errors import InvalidDistribution, NotFound, UpstreamBusy, UpstreamError
-from envelope.models import UpstreamPage
+from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamBusy, UpstreamError
+from envelope.models import ProjectStatus, UpstreamPage
 from envelope.models.base import utcnow
-from envelope.names import parse_filename
+from envelope.models.packaging import MAX_STATUS_REASON
+from envelope.names import normalize, parse_filename
 from envelope.runtime import Runtime
 from envelope.upstream.client import (
     REFUSED, UNREACHABLE, FetchedPage, fetch_project_page,
@@ -56,14 +72,23 @@ def project_page(rt: Runtime, organization_id: int, principal: Caller, normalize
     page = current_page(rt, proxy, normalized_name)
     if page.status != 200:
         raise NotFound("Not Found")
+    meta = page.project_meta or {}
+    status = meta.get("status")
     entries = [e for e in page.files if principal.may_read_version(normalized_name, e["version"])]
+    if status == ProjectStatus.quarantined:  # PEP 792: nothing of it is offered, whatever the upstream listed
+        entries = []
     entries.sort(key=lambda e: (Version(e["version"]), e["filename"]))
-    data = {
-        "meta": {"api-version": index.API_VERSION},
+    data: dict[str, Any] = {
+        "meta": {"api-version": index.API_VERSION,
+                 "tracks": meta.get("tracks") or [proxy.index.project_url(normalized_name)]},
         "name": normalized_name,
-        "versions": sorted({e["version"] for e in entries}, key=Version),
-        "files": [_file_entry(e) for e in entries],
     }
+    if meta.get("alternate-locations"):
+        data["alternate-locations"] = meta["alternate-locations"]
+    if status:
+        data["project-status"] = index.status_entry(status, meta.get("status_reason"))
+    data["versions"] = sorted({e["version"] for e in entries}, key=Version)
+    data["files"] = [_file_entry(e) for e in entries]
     return ProxiedPage(data, page.digest)
 
 
@@ -153,11 +178,12 @@ def _write_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: Fetche
             session.add(row)
         row.fetched = utcnow()
         if fetched.status == 200:
-            files = usable_files(fetched.page, normalized_name)
-            row.status, row.files, row.digest = 200, files, _digest(files)
+            files, meta = usable_files(fetched.page, normalized_name), project_meta(fetched.page, normalized_name)
+            row.status, row.files, row.project_meta, row.digest = 200, files, meta, _digest(files, meta)
             row.etag, row.last_modified = fetched.etag, fetched.last_modified
         elif fetched.status in (404, REFUSED):
             row.status, row.files, row.digest, row.etag, row.last_modified = fetched.status, [], "", None, None
+            row.project_meta = None
     return row
 
 
@@ -226,5 +252,56 @@ def usable_files(page: ProjectPage, normalized_name: str) -> list[dict[str, Any]
     return files
 
 
-def _digest(files: list[dict[str, Any]]) -> str:
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+MAX_LOCATIONS = 20  # URLs kept of each of `tracks` and `alternate-locations`
+MAX_LOCATION_LENGTH = 500  # characters
+
+
+def project_meta(page: ProjectPage, normalized_name: str) -> dict[str, Any]:
+    """The page's project-level keys worth carrying, checked as untrusted input.
+
+    PEP 708: `tracks` and `alternate-locations`, each kept only as absolute
+    http(s) URLs of a project page with this same name (after normalization;
+    the PEP requires it of both), at most MAX_LOCATIONS of each. PEP 792:
+    `status` when it is one of the four markers, with its reason."""
+    meta: dict[str, Any] = {}
+    tracks = _locations(page.tracks, normalized_name)
+    if tracks:
+        meta["tracks"] = tracks
+    alternates = _locations(page.alternate_locations, normalized_name)
+    if alternates:
+        meta["alternate-locations"] = alternates
+    status = getattr(page.status, "value", page.status)
+    if status in {s.value for s in ProjectStatus}:
+        meta["status"] = status
+        reason = (page.status_reason or "").strip()
+        if reason:
+            meta["status_reason"] = reason[:MAX_STATUS_REASON]
+    return meta
+
+
+def _locations(urls: list[str] | None, normalized_name: str) -> list[str]:
+    kept: list[str] = []
+    for url in urls or []:
+        if not isinstance(url, str) or len(url) > MAX_LOCATION_LENGTH or url in kept:
+            continue
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s]
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            continue
+        if not segments or _normalized_or_none(unquote(segments[-1])) != normalized_name:
+            continue
+        kept.append(url)
+        if len(kept) == MAX_LOCATIONS:
+            break
+    return kept
+
+
+def _normalized_or_none(text: str) -> str | None:
+    try:
+        return normalize(text)
+    except InvalidInput:
+        return None
+
+
+def _digest(files: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:
+    return hashlib.sha256(json.dumps([files, meta or {}], sort_keys=True).encode()).hexdigest()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import requests
 
 from tests.browser.conftest import MailSink, screenshot
 from tests.builders import make_wheel
@@ -205,3 +206,34 @@ def test_two_factor_enrolment_and_sign_in(page, ui_server) -> None:
     page.get_by_role("button", name="Continue").click()
     page.wait_for_load_state()
     assert page.get_by_role("button", name=re.compile("Sign out", re.I)).is_visible()
+
+
+def test_a_maintainer_archives_a_project_from_its_page(page, ui_server, tmp_path) -> None:
+    """PEP 792 in the browser: the status form (radio buttons, a reason), the
+    banner it leads to, and the index saying the same. Screenshots at a
+    desktop and a phone width."""
+    org = "statusorg"
+    ui_server.cli("user", "create", "archivist", "--email", "archivist@example.com", "--password-stdin",
+                  input=PASSWORD + "\n")
+    ui_server.cli("org", "create", org)
+    ui_server.cli("org", "add-member", org, "archivist", "--role", "maintainer")
+    ui_server.cli("import", "--org", org, str(make_wheel(tmp_path, "oldlib", "1.0", extra_metadata=README)))
+    sign_in(page, "archivist")
+    page.goto(f"/{org}/projects/oldlib/")
+    assert page.locator("#project-status-banner").count() == 0
+    form = page.locator("form.status-form")
+    form.get_by_label("Archived").check()
+    form.get_by_label(re.compile("^Reason")).fill("Superseded by newlib; no further releases.")
+    form.get_by_role("button", name="Set status").click()
+    page.wait_for_load_state()
+    banner = page.locator("#project-status-banner")
+    assert "Archived." in banner.inner_text() and "Superseded by newlib" in banner.inner_text()
+    assert page.get_by_text("oldlib is now archived.").is_visible()
+    assert form.get_by_label("Archived").is_checked()
+    screenshot(page, "project-status-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "project-status-390")
+    token = ui_server.token(org, "--scope", "read")
+    meta = requests.get(f"{ui_server.base_url}/{org}/simple/oldlib/", auth=("__token__", token), timeout=30,
+                        headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()["project-status"]
+    assert meta == {"status": "archived", "reason": "Superseded by newlib; no further releases."}

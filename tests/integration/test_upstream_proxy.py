@@ -3,6 +3,7 @@ upstream (PEP 691 JSON, behind a token), pip and uv install through the
 proxying organization, and dependency confusion never gets through."""
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from envelope.index.pages import API_VERSION
 from tests.builders import make_wheel, sha256_file
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
 from tests.services import EnvelopeServer
@@ -104,8 +106,30 @@ def test_proxied_page_points_at_envelope_with_hashes_and_metadata(setup: Setup) 
     assert metadata.status_code == 200 and b"Requires-Dist: tinydep>=1" in metadata.content
 
 
+def test_proxied_pages_track_the_upstream_and_keep_its_upload_times(setup: Setup) -> None:
+    """PEP 708: the page is the upstream's project, so `tracks` names the upstream's
+    page (without the credentials the proxy uses); PEP 700: upload-time is when
+    the upstream first published each file, not when Envelope fetched it."""
+    page = _json(setup, "sharedlib")
+    assert page["meta"]["api-version"] == API_VERSION
+    assert page["meta"]["tracks"] == [f"http://{setup.upstream.host}:{setup.upstream.port}/{PUBLIC}/simple/sharedlib/"]
+    assert "alternate-locations" not in page  # the upstream declared none
+    html = _get(setup, f"/{ORG}/simple/sharedlib/").text
+    assert f'<meta name="pypi:tracks" content="{page["meta"]["tracks"][0]}">' in html
+    upstream_page = requests.get(
+        f"{setup.upstream.base_url}/{PUBLIC}/simple/sharedlib/", timeout=60,
+        auth=("__token__", setup.upstream.token(PUBLIC, "--scope", "read")),
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    ).json()
+    upstream_times = {f["filename"]: f["upload-time"] for f in upstream_page["files"]}
+    assert {f["filename"]: f["upload-time"] for f in page["files"]} == upstream_times
+    assert page["project-status"] == upstream_page["project-status"] == {"status": "active"}
+
+
 def test_a_private_name_never_shows_upstream_files(setup: Setup, tmp_path: Path) -> None:
     page = _json(setup, "billing")
+    # PEP 708: the private project is not the upstream's billing, and says so by claiming nothing.
+    assert "tracks" not in page["meta"] and "alternate-locations" not in page
     assert [f["filename"] for f in page["files"]] == ["billing-1.0-py3-none-any.whl"]
     assert page["versions"] == ["1.0"]  # not 9.9, which only the upstream has
     # Asking for the upstream file directly is no way around it.
@@ -235,6 +259,55 @@ def test_html_upstream_credentials_stay_on_its_host_and_bad_bytes_are_refused(se
         again = requests.get(setup.server.url(f"/{org}/files/{sha256_file(bad)}/{bad.name}"),
                              auth=("__token__", token), timeout=60)
         assert again.status_code == 502  # nothing was stored: the next try fetches (and refuses) again
+    finally:
+        index_host.shutdown()
+        files_host.shutdown()
+
+
+def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_newer(setup: Setup, tmp_path: Path) -> None:
+    """An upstream that is itself a mirror: its `tracks` (the owner) replace our
+    default, its alternate locations and PEP 792 status are carried, foreign
+    URLs are dropped, and uv's --exclude-newer sees the upstream's upload times."""
+    old, new = make_wheel(tmp_path, "timedpkg", "1.0"), make_wheel(tmp_path, "timedpkg", "2.0")
+    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in (old, new)})
+    times = {old.name: "2020-01-02T03:04:05.000000Z", new.name: "2024-06-01T00:00:00.000000Z"}
+    upstream_page = {
+        "meta": {"api-version": "1.4",
+                 "tracks": ["https://pypi.org/simple/timedpkg/", "https://elsewhere.example/simple/otherpkg/"]},
+        "name": "timedpkg",
+        "alternate-locations": ["https://alt.example/simple/timedpkg/"],
+        "project-status": {"status": "deprecated", "reason": "use newpkg"},
+        "versions": ["1.0", "2.0"],
+        "files": [{"filename": p.name, "url": f"{files_host.base}/f/{p.name}", "hashes": {"sha256": sha256_file(p)},
+                   "size": p.stat().st_size, "upload-time": times[p.name]} for p in (old, new)],
+    }
+    index_host = _Recorder({"/simple/timedpkg/": ("application/vnd.pypi.simple.v1+json",
+                                                  json.dumps(upstream_page).encode())})
+    org = "timeorg"
+    setup.server.cli("org", "create", org)
+    setup.server.cli("org", "proxy", org, "--upstream", f"{index_host.base}/simple/")
+    token = setup.server.token(org, "--scope", "read")
+    try:
+        page = requests.get(setup.server.url(f"/{org}/simple/timedpkg/"), auth=("__token__", token), timeout=60,
+                            headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+        assert page["meta"]["tracks"] == ["https://pypi.org/simple/timedpkg/"]
+        assert page["alternate-locations"] == ["https://alt.example/simple/timedpkg/"]
+        assert page["project-status"] == {"status": "deprecated", "reason": "use newpkg"}
+        assert {f["filename"]: f["upload-time"] for f in page["files"]} == times
+        html = requests.get(setup.server.url(f"/{org}/simple/timedpkg/"), auth=("__token__", token), timeout=60).text
+        for meta in ('name="pypi:tracks" content="https://pypi.org/simple/timedpkg/"',
+                     'name="pypi:alternate-locations" content="https://alt.example/simple/timedpkg/"',
+                     'name="pypi:project-status" content="deprecated"',
+                     'name="pypi:project-status-reason" content="use newpkg"'):
+            assert f"<meta {meta}>" in html
+        assert "elsewhere.example" not in html
+
+        env, url = setup.server.client_env, index_url(setup.server.base_url, org, token)
+        uv(env, "pip", "install", "--target", str(tmp_path / "then"), "--index-url", url,
+           "--exclude-newer", "2022-01-01T00:00:00Z", "timedpkg")
+        assert installed_version(tmp_path / "then", "timedpkg") == "1.0"
+        uv(env, "pip", "install", "--target", str(tmp_path / "now"), "--index-url", url, "timedpkg")
+        assert installed_version(tmp_path / "now", "timedpkg") == "2.0"
     finally:
         index_host.shutdown()
         files_host.shutdown()

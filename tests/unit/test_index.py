@@ -65,12 +65,12 @@ def entry(filename: str = "demo-1.0-py3-none-any.whl", **overrides) -> dict:
 
 
 def detail(*files: dict, name: str = "demo") -> dict:
-    return {"meta": {"api-version": "1.1", "_last-serial": 3}, "name": name, "versions": ["1.0"], "files": list(files)}
+    return {"meta": {"api-version": index.API_VERSION, "_last-serial": 3}, "name": name, "versions": ["1.0"], "files": list(files)}
 
 
 def listing(*names: tuple[str, str]) -> dict:
     return {
-        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "meta": {"api-version": index.API_VERSION, "_last-serial": 9},
         "projects": [{"name": name, "_normalized": normalized} for name, normalized in names],
     }
 
@@ -172,7 +172,7 @@ def test_detail_of_a_project_without_visible_files():
 @pytest.mark.parametrize("render", [index.render_detail_html, index.render_list_html])
 def test_pages_carry_the_repository_version_meta_tag(render):
     page = render(detail(entry()) if render is index.render_detail_html else listing(("Demo", "demo")))
-    assert '<meta name="pypi:repository-version" content="1.1">' in page
+    assert f'<meta name="pypi:repository-version" content="{index.API_VERSION}">' in page
     assert {"name": "pypi:repository-version", "content": index.API_VERSION} in Anchors(page).meta
     assert page.startswith("<!DOCTYPE html>")
 
@@ -196,7 +196,7 @@ def test_json_view_drops_private_project_keys():
     data = listing(("Demo_Pkg", "demo-pkg"))
     original = copy.deepcopy(data)
     assert index.json_view(data) == {
-        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "meta": {"api-version": index.API_VERSION, "_last-serial": 9},
         "projects": [{"name": "Demo_Pkg"}],
     }
     assert data == original  # the rendering does not mutate the shared dict
@@ -280,8 +280,96 @@ def test_detail_meta_and_name(database, organization, operator, publish):
     publish(wheel_filename("Demo_Pkg", "1.0"), wheel_bytes("Demo_Pkg", "1.0"))
     data = detail_of(database, organization, operator, "demo-pkg")
     assert data["name"] == "demo-pkg"
-    assert data["meta"]["api-version"] == "1.1"
+    assert data["meta"]["api-version"] == index.API_VERSION
     assert data["meta"]["_last-serial"] >= 1
+    assert data["project-status"] == {"status": "active"}
+    assert "tracks" not in data["meta"] and "alternate-locations" not in data  # private: tracks nothing
+
+
+# --------------------------------------------------------------------------- PEP 708 and 792 serialisation
+
+
+def metas(page: str) -> list[tuple[str | None, str | None]]:
+    return [(m.get("name"), m.get("content")) for m in Anchors(page).meta]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"status": "active"}, [("pypi:project-status", "active")]),
+        ({"status": "archived", "reason": 'moved to "ledger" <soon>'},
+         [("pypi:project-status", "archived"), ("pypi:project-status-reason", 'moved to "ledger" <soon>')]),
+        ({"status": "quarantined"}, [("pypi:project-status", "quarantined")]),
+        (None, []),  # an upstream page that said nothing of its status
+    ],
+)
+def test_project_status_is_a_json_key_and_html_meta(status, expected):
+    data = detail(entry())
+    if status is not None:
+        data["project-status"] = status
+    page = index.render_detail_html(data)
+    assert metas(page)[1:] == expected
+    assert '<meta name="pypi:project-status-reason" content="moved to &quot;ledger&quot; &lt;soon&gt;">' in page \
+        or not (status or {}).get("reason")
+
+
+def test_tracks_and_alternate_locations_are_one_meta_element_per_url():
+    data = detail(entry())
+    data["meta"]["tracks"] = ["https://pypi.org/simple/demo/", "https://mirror.example/simple/demo/"]
+    data["alternate-locations"] = ["https://other.example/simple/demo/"]
+    assert metas(index.render_detail_html(data))[1:] == [
+        ("pypi:tracks", "https://pypi.org/simple/demo/"),
+        ("pypi:tracks", "https://mirror.example/simple/demo/"),
+        ("pypi:alternate-locations", "https://other.example/simple/demo/"),
+    ]
+    assert index.json_view(data)["meta"]["tracks"][0] == "https://pypi.org/simple/demo/"
+
+
+def test_status_entry_leaves_out_a_missing_reason():
+    assert index.status_entry("deprecated", None) == {"status": "deprecated"}
+    assert index.status_entry("deprecated", "") == {"status": "deprecated"}
+    assert index.status_entry("archived", "done") == {"status": "archived", "reason": "done"}
+
+
+@pytest.mark.parametrize(
+    ("tracks", "kept"),
+    [
+        (["https://pypi.org/simple/demo-pkg/"], ["https://pypi.org/simple/demo-pkg/"]),
+        (["https://pypi.org/simple/Demo_Pkg/"], ["https://pypi.org/simple/Demo_Pkg/"]),  # same name, normalized
+        (["https://pypi.org/simple/other/"], []),  # PEP 708: the exact same name
+        (["https://pypi.org/simple/"], []),  # a repository's root, not the project
+        (["javascript:alert(1)//demo-pkg/", "ftp://x/demo-pkg/", "/simple/demo-pkg/"], []),
+        (["https://user:pw@host/simple/demo-pkg/"], []),  # never serve credentials on
+        (["https://a/demo-pkg/"] * 3, ["https://a/demo-pkg/"]),
+        ([f"https://m{i}.example/demo-pkg/" for i in range(30)], [f"https://m{i}.example/demo-pkg/" for i in range(20)]),
+        (["https://a/" + "x" * 600 + "/demo-pkg/"], []),
+    ],
+)
+def test_upstream_tracks_are_kept_only_when_they_name_this_project(tracks, kept):
+    from pypi_simple import ProjectPage
+
+    from envelope.upstream.pages import project_meta
+
+    page = ProjectPage(project="demo-pkg", packages=[], repository_version="1.2", last_serial=None,
+                       tracks=tracks, alternate_locations=tracks)
+    meta = project_meta(page, "demo-pkg")
+    assert meta.get("tracks", []) == kept and meta.get("alternate-locations", []) == kept
+    assert "status" not in meta
+
+
+def test_upstream_status_is_carried_when_it_is_a_pep_792_marker():
+    from pypi_simple import ProjectPage
+
+    from envelope.upstream.pages import project_meta
+
+    def meta(status, reason=None):
+        page = ProjectPage(project="demo", packages=[], repository_version="1.4", last_serial=None)
+        page.status, page.status_reason = status, reason
+        return project_meta(page, "demo")
+
+    assert meta("archived", " old ") == {"status": "archived", "status_reason": "old"}
+    assert meta("quarantined") == {"status": "quarantined"}
+    assert meta("haunted") == {} and meta(None) == {}
 
 
 def test_yank_shows_in_detail_and_html(database, organization, operator, publish):
@@ -346,7 +434,7 @@ def test_project_list_filters_and_sorts(database, organization, operator, publis
     assert [p["name"] for p in everything["projects"]] == ["alpha_one", "Billing", "Zeta"]
     # A project is listed when the principal may read it, whatever its versions.
     assert index.json_view(some)["projects"] == [{"name": "Billing"}, {"name": "Zeta"}]
-    assert everything["meta"]["api-version"] == "1.1"
+    assert everything["meta"]["api-version"] == index.API_VERSION
 
 
 # --------------------------------------------------------------------------- URL path segments
@@ -393,3 +481,18 @@ def test_stored_file_urls_are_encoded_and_normal_ones_unchanged(database, organi
         "demo-1.0-py3-none-any.whl": f"../../files/{sha['demo-1.0-py3-none-any.whl']}/demo-1.0-py3-none-any.whl",
         "demo-1!2.0-py3-none-any.whl": f"../../files/{sha['demo-1!2.0-py3-none-any.whl']}/demo-1%212.0-py3-none-any.whl",
     }
+
+
+def test_upload_time_is_the_first_publication_and_survives_the_same_bytes_again(
+    database, organization, operator, publish
+):
+    """PEP 700: uv's --exclude-newer relies on upload-time saying when the file
+    first appeared; publishing the same bytes again (a re-run twine, a re-polled
+    GitHub release) must not move it."""
+    first = publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    assert first.created
+    before = detail_of(database, organization, operator, "demo")["files"][0]["upload-time"]
+    again = publish(wheel_filename("demo", "1.0"), wheel_bytes("demo", "1.0"))
+    assert not again.created and again.file.id == first.file.id
+    assert detail_of(database, organization, operator, "demo")["files"][0]["upload-time"] == before
+    assert before == first.file.upload_time.strftime(index.UPLOAD_TIME_FORMAT)

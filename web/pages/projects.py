@@ -1,12 +1,14 @@
 """Project and release pages: README, files, wheel coverage, install
-snippets; yank/unyank (maintainers) and delete (owners, confirmed)."""
+snippets; yank/unyank and the PEP 792 status (maintainers), delete (owners,
+confirmed)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from envelope.orgs.capabilities import Capability
-from envelope.packaging import catalog
+from envelope.models import ProjectStatus
+from envelope.packaging import catalog, project_status
 from envelope.packaging import releases as release_changes
 from envelope.packaging.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
@@ -58,7 +60,23 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
             public_packages=public_packages(org, access.organization.upstream_url),
             can_yank=access.allows(Capability.UPLOAD),
             can_delete=access.allows(Capability.MANAGE_MEMBERS),
+            can_set_status=access.allows(Capability.SET_STATUS),
+            statuses=list(ProjectStatus),
+            status=ProjectStatus(row.status),
         )
+
+
+@bp.post("/<org>/projects/<name>/status")
+@login_required
+def set_status(org: str, name: str) -> Response:
+    with runtime().db.write() as session:
+        access = access_for(session, org, Capability.SET_STATUS, to="change a project's status")
+        found = project_status.change_status(
+            session, access, name, request.form.get("status", ""), reason=request.form.get("reason")
+        )
+        shown = f"{found.name} is now {ProjectStatus(found.status).value}."
+    flash(shown, "success")
+    return redirect(url_for("projects.project", org=org, name=_normalized(name)))
 
 
 @bp.post("/<org>/projects/<name>/<version>/yank")
