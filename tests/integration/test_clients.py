@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import select
 
 from envelope.db import Database
+from envelope.index.pages import API_VERSION
 from envelope.models import Organization
 from envelope.orgs.membership import operator_access
 from envelope.orgs.tokens import create_token
@@ -232,7 +233,7 @@ def test_json_and_html_pages_carry_the_peps_fields(corpus: Corpus) -> None:
     page = _get(corpus, f"/{ORG}/simple/billing/", Accept="application/vnd.pypi.simple.v1+json")
     assert page.headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
     data = page.json()
-    assert data["meta"]["api-version"] == "1.1"
+    assert data["meta"]["api-version"] == API_VERSION
     assert data["versions"] == ["1.0.0", "1.5.0", "2.0.0"]
     wheel = next(f for f in data["files"] if f["filename"] == corpus.files["billing-1.5.0"].name)
     assert wheel["size"] == corpus.files["billing-1.5.0"].stat().st_size

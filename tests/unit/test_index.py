@@ -65,12 +65,12 @@ def entry(filename: str = "demo-1.0-py3-none-any.whl", **overrides) -> dict:
 
 
 def detail(*files: dict, name: str = "demo") -> dict:
-    return {"meta": {"api-version": "1.1", "_last-serial": 3}, "name": name, "versions": ["1.0"], "files": list(files)}
+    return {"meta": {"api-version": index.API_VERSION, "_last-serial": 3}, "name": name, "versions": ["1.0"], "files": list(files)}
 
 
 def listing(*names: tuple[str, str]) -> dict:
     return {
-        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "meta": {"api-version": index.API_VERSION, "_last-serial": 9},
         "projects": [{"name": name, "_normalized": normalized} for name, normalized in names],
     }
 
@@ -172,7 +172,7 @@ def test_detail_of_a_project_without_visible_files():
 @pytest.mark.parametrize("render", [index.render_detail_html, index.render_list_html])
 def test_pages_carry_the_repository_version_meta_tag(render):
     page = render(detail(entry()) if render is index.render_detail_html else listing(("Demo", "demo")))
-    assert '<meta name="pypi:repository-version" content="1.1">' in page
+    assert f'<meta name="pypi:repository-version" content="{index.API_VERSION}">' in page
     assert {"name": "pypi:repository-version", "content": index.API_VERSION} in Anchors(page).meta
     assert page.startswith("<!DOCTYPE html>")
 
@@ -196,7 +196,7 @@ def test_json_view_drops_private_project_keys():
     data = listing(("Demo_Pkg", "demo-pkg"))
     original = copy.deepcopy(data)
     assert index.json_view(data) == {
-        "meta": {"api-version": "1.1", "_last-serial": 9},
+        "meta": {"api-version": index.API_VERSION, "_last-serial": 9},
         "projects": [{"name": "Demo_Pkg"}],
     }
     assert data == original  # the rendering does not mutate the shared dict
@@ -280,7 +280,7 @@ def test_detail_meta_and_name(database, organization, operator, publish):
     publish(wheel_filename("Demo_Pkg", "1.0"), wheel_bytes("Demo_Pkg", "1.0"))
     data = detail_of(database, organization, operator, "demo-pkg")
     assert data["name"] == "demo-pkg"
-    assert data["meta"]["api-version"] == "1.1"
+    assert data["meta"]["api-version"] == index.API_VERSION
     assert data["meta"]["_last-serial"] >= 1
 
 
@@ -346,7 +346,7 @@ def test_project_list_filters_and_sorts(database, organization, operator, publis
     assert [p["name"] for p in everything["projects"]] == ["alpha_one", "Billing", "Zeta"]
     # A project is listed when the principal may read it, whatever its versions.
     assert index.json_view(some)["projects"] == [{"name": "Billing"}, {"name": "Zeta"}]
-    assert everything["meta"]["api-version"] == "1.1"
+    assert everything["meta"]["api-version"] == index.API_VERSION
 
 
 # --------------------------------------------------------------------------- URL path segments
