@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,22 @@ def test_a_real_pypi_attestation_verifies_and_makes_pypis_provenance(real):
     # What PyPI's integrity endpoint served for this file, key for key.
     assert verified.document() == real["provenance"]
     assert json.loads(verified.to_json()) == real["provenance"]
+
+
+def test_verification_needs_no_network(real, monkeypatch):
+    """The trust root is the one sigstore embeds: no TUF refresh, no Rekor
+    lookup. Any connection attempt during verification fails the test."""
+    from envelope.packaging import attestations as module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"verification tried to reach the network: {args!r}")
+
+    module._verifier.cache_clear()  # built again, under the guard
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    verified = verify_attestations(parse_attestations(field(real["attestation"])), ATTESTED_DIST, real["sha256"])
+    assert verified.publisher == ATTESTED_PUBLISHER
 
 
 @pytest.mark.parametrize("repository", ["trailofbits/pypi-attestations", "TrailOfBits/PyPI-Attestations"])
