@@ -153,7 +153,9 @@ def verify_attestations(
             _verifier().verify_dsse(bundle, policy)
         except ConversionError as e:
             raise InvalidInput(f"Attestation {index} is malformed: {e}.") from None
-        except sigstore.errors.VerificationError as e:
+        except (sigstore.errors.Error, ValueError) as e:
+            # Error covers every sigstore refusal (chain, SCT, log entry, DSSE,
+            # malformed envelopes); ValueError what cryptography raises on bad keys.
             if policy.refused is not None:
                 raise InvalidInput(f"Attestation {index} {policy.refused}") from None
             raise InvalidInput(f"Attestation {index} does not verify: {e}") from None

@@ -161,6 +161,35 @@ def test_attestations_that_do_not_prove_this_file_are_refused(real, filename, sh
         verify_attestations(attestations, filename, sha256 or real["sha256"])
 
 
+def _edited(path: tuple[Any, ...], value: Any):
+    def edit(a: dict[str, Any]) -> dict[str, Any]:
+        changed = copy.deepcopy(a)
+        target = changed
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return changed
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _edited(("verification_material", "transparency_entries", 0, "kindVersion", "version"), "x"),
+        _edited(("verification_material", "transparency_entries", 0, "logIndex"), "-1"),
+        _edited(("verification_material", "transparency_entries", 0, "inclusionProof", "hashes"), []),
+        _edited(("envelope", "signature"), ""),
+        _edited(("verification_material", "certificate"), "AAAA"),
+    ],
+    ids=["log entry version", "log index", "inclusion proof", "empty signature", "not a certificate"],
+)
+def test_hostile_attestations_are_a_clear_400_never_a_crash(real, edit):
+    """Every value of the real attestation was replaced in turn by junk while
+    writing this; these are the ones that once escaped as other exceptions."""
+    with pytest.raises(InvalidInput, match="Attestation 0"):
+        verify_attestations(parse_attestations(field(edit(real["attestation"]))), ATTESTED_DIST, real["sha256"])
+
+
 # --------------------------------------------------------------------------- publish_file
 
 
