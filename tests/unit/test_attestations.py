@@ -25,12 +25,25 @@ from envelope.errors import InvalidInput, NotFound
 from envelope.github.repositories import add_repository
 from envelope.index import pages as index
 from envelope.index.integrity import provenance_document
-from envelope.models import File, FileProvenance, FileSource, Organization, Project
+from envelope.models import (
+    AssetOutcome,
+    File,
+    FileProvenance,
+    FileSource,
+    Organization,
+    Project,
+    RepositoryConnection,
+    RunStatus,
+    RunTrigger,
+    SyncAsset,
+    SyncRun,
+)
 from envelope.orgs.capabilities import Capability
 from envelope.orgs.identity import Caller, Restriction
 from envelope.packaging.attestations import known_repositories, parse_attestations, verify_attestations
 from envelope.packaging.publish import publish_file
 from tests.builders import ATTESTED_DIST, ATTESTED_PUBLISHER
+from tests.unit.archives import wheel_bytes, wheel_filename
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +288,24 @@ def test_a_connection_naming_the_project_is_its_known_publisher(database, organi
     with pytest.raises(InvalidInput, match="not made by this project's publisher"):
         publish_attested(field(real["attestation"]))
     assert stored(database) == {"files": 0, "file_provenances": 0}
+
+
+def test_a_connection_whose_releases_published_the_project_is_its_known_publisher(database, organization, publish):
+    """A connection that may publish anything becomes the project's known
+    publisher once its release sync has published one of the project's files."""
+    _connect(database, organization, "acme/monorepo", ())
+    earlier = wheel_filename("pypi-attestations", "0.0.18")
+    publish(earlier, wheel_bytes("pypi-attestations", "0.0.18"))
+    with database.write() as session:
+        connection = session.scalar(select(RepositoryConnection))
+        run = SyncRun(connection_id=connection.id, trigger=RunTrigger.webhook, status=RunStatus.succeeded)
+        session.add(run)
+        session.flush()
+        session.add(SyncAsset(run_id=run.id, name=earlier, size=1, asset_id=1, asset_updated_at="2024-01-01T00:00:00Z",
+                              outcome=AssetOutcome.published))
+    with database.read() as session:
+        assert known_repositories(session, organization.id, "pypi-attestations") == ["acme/monorepo"]
+        assert known_repositories(session, organization.id, "billing") == []
 
 
 def test_the_signing_repository_connected_for_the_project_is_accepted(database, organization, publish_attested, real):
