@@ -515,3 +515,63 @@ def download_real_wheels(cache_dir: Path | str) -> list[Path]:
                         raise RuntimeError(f"pip download did not produce {fn}; got {sorted(os.listdir(tmp))}")
                     shutil.move(source, cache_dir / fn)  # same filesystem: an atomic rename
     return [cache_dir / fn for _, fn, _ in wanted]
+
+
+# A real PyPI file with real PEP 740 attestations. PyPI published
+# pypi_attestations-0.0.19.tar.gz from trailofbits/pypi-attestations' release.yml
+# with trusted publishing and a publish attestation; the pypi-attestations
+# 0.0.30 sdist ships, among its test assets, that attestation and the
+# provenance object PyPI's integrity endpoint served for the file. Both
+# archives come from PyPI by their pinned sha256, so the bytes are PyPI's.
+ATTESTED_DIST = "pypi_attestations-0.0.19.tar.gz"
+ATTESTED_PUBLISHER = {"kind": "GitHub", "repository": "trailofbits/pypi-attestations",
+                      "workflow": "release.yml", "environment": None}
+_ATTESTED_DOWNLOADS = {
+    # project on PyPI, filename, sha256
+    ATTESTED_DIST: ("pypi-attestations", "9bb1add04b1b4e182be6b0b80931593f7a291eb49d69b4fd728a5d4cbcdc4bd3"),
+    "pypi_attestations-0.0.30.tar.gz": (
+        "pypi-attestations", "14ff13c76bbef02a483c2b77532da02bfd746b5141b881f355e06b9807434423",
+    ),
+}
+_ASSETS = "pypi_attestations-0.0.30/test/assets/"
+
+
+def download_real_attestations(cache_dir: Path | str) -> dict[str, Path]:
+    """The attested real file, its publish attestation and PyPI's provenance
+    for it, downloaded from PyPI into ``cache_dir``/attested once.
+
+    Returns {"dist", "attestation", "provenance"} -> path. The attestation
+    is named as twine and uv look for it: ``<dist>.publish.attestation``."""
+    import requests  # a dev dependency; imported here so the offline builders need none
+
+    folder = Path(cache_dir) / "attested"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "dist": folder / ATTESTED_DIST,
+        "attestation": folder / f"{ATTESTED_DIST}.publish.attestation",
+        "provenance": folder / f"{ATTESTED_DIST}.provenance",
+    }
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(p.is_file() for p in paths.values()):
+            return paths
+        fetched: dict[str, bytes] = {}
+        for filename, (project, sha256) in _ATTESTED_DOWNLOADS.items():
+            page = requests.get(f"https://pypi.org/simple/{project}/", timeout=60,
+                                headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+            page.raise_for_status()
+            (url,) = [f["url"] for f in page.json()["files"] if f["filename"] == filename]
+            body = requests.get(url, timeout=120).content
+            if hashlib.sha256(body).hexdigest() != sha256:
+                raise RuntimeError(f"{filename} from PyPI does not have the pinned sha256 {sha256}")
+            fetched[filename] = body
+        with tarfile.open(fileobj=io.BytesIO(fetched["pypi_attestations-0.0.30.tar.gz"]), mode="r:gz") as tar:
+            assets = {
+                "attestation": tar.extractfile(_ASSETS + f"{ATTESTED_DIST}.publish.attestation").read(),
+                "provenance": tar.extractfile(_ASSETS + f"{ATTESTED_DIST}.provenance").read(),
+            }
+        for key, body in (("dist", fetched[ATTESTED_DIST]), *assets.items()):
+            partial = paths[key].with_suffix(".part")
+            partial.write_bytes(body)
+            partial.replace(paths[key])  # complete files only: a crash leaves no half one
+    return paths

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import download_real_wheels
+from tests.builders import download_real_attestations, download_real_wheels
 from tests.services import (
     REPO_ROOT,
     Backend,
@@ -62,6 +62,13 @@ def redis_server() -> Iterator[RedisServer]:
 def real_dists() -> list[Path]:
     """Real wheels and one sdist from PyPI, cached in REPO/.cache/pypi across runs."""
     return download_real_wheels(REPO_ROOT / ".cache" / "pypi")
+
+
+@pytest.fixture(scope="session")
+def real_attestations() -> dict[str, Path]:
+    """A real PyPI file with its real PEP 740 publish attestation and PyPI's
+    provenance for it, cached in REPO/.cache/pypi/attested across runs."""
+    return download_real_attestations(REPO_ROOT / ".cache" / "pypi")
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.machine import files
     from web.machine import health
     from web.machine import hooks
+    from web.machine import integrity
     from web.machine import pypi_json
     from web.machine import simple
     from web.machine import upload
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_login(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
-    machine = (health, simple, pypi_json, files, upload, hooks)
+    machine = (health, simple, pypi_json, files, integrity, upload, hooks)
     _skip_limiter_check_for(limiter, {module.bp.name for module in machine})
     # Machine endpoints authenticate every request (Basic auth, HMAC); they
     # carry no cookies worth forging, so CSRF tokens do not apply.

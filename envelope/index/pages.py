@@ -4,7 +4,8 @@ The web layer renders the same dict as JSON (PEP 691) or HTML (PEP 503), so
 the two can never disagree. Covers PEP 503, 592 (yanked), 658/714 (core
 metadata), 691 (JSON), 700 (versions, size, upload-time), 708 (tracks and
 alternate-locations, which only pages proxied from an upstream carry:
-envelope.upstream.pages) and 792 (project-status).
+envelope.upstream.pages), 740 (a `provenance` link for files uploaded with
+verified attestations) and 792 (project-status).
 
 `api-version` is the highest version every part of which is implemented;
 versions are cumulative (1.2 = PEP 708, 1.3 = PEP 740, 1.4 = PEP 792).
@@ -29,10 +30,10 @@ from envelope.orgs.identity import Caller
 from envelope.cache import Cache
 from envelope.db import Database
 from envelope.errors import NotFound
-from envelope.models import File, Organization, Project, ProjectStatus, Release
+from envelope.models import File, FileProvenance, Organization, Project, ProjectStatus, Release
 from envelope.names import normalize
 
-API_VERSION = "1.2"
+API_VERSION = "1.4"
 UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, with a Z
 
 
@@ -170,8 +171,23 @@ def file_url(file: File) -> str:
     return files_url(file.sha256, file.filename)
 
 
+def provenance_url(project: str, version: str, filename: str) -> str:
+    """A file's PEP 740 provenance URL relative to the project page: the
+    integrity endpoint, /{org}/integrity/{project}/{version}/{filename}/provenance."""
+    parts = "/".join(path_segment(part) for part in (project, version, filename))
+    return f"../../integrity/{parts}/provenance"
+
+
+def attested_file_ids(session: Session, project: Project) -> set[int]:
+    """Ids of the project's files that have a provenance object."""
+    return set(session.scalars(
+        select(FileProvenance.file_id).join(File, File.id == FileProvenance.file_id).where(File.project_id == project.id)
+    ))
+
+
 def project_detail(session: Session, project: Project, principal: Caller) -> dict[str, Any]:
     files = visible_files(session, project, principal)
+    attested = attested_file_ids(session, project)
     versions = sorted({version for _, version in files}, key=Version)
     # The project's serial also moves when versions this caller may not see
     # are published: then the newest visible file stands in for it.
@@ -185,7 +201,11 @@ def project_detail(session: Session, project: Project, principal: Caller) -> dic
         "name": project.normalized_name,
         "project-status": status_entry(ProjectStatus(project.status), project.status_reason),
         "versions": versions,
-        "files": [_file_entry(file) for file, _ in files],
+        "files": [
+            _file_entry(file, provenance_url(project.normalized_name, version, file.filename)
+                        if file.id in attested else None)
+            for file, version in files
+        ],
     }
 
 
@@ -197,13 +217,13 @@ def status_entry(status: ProjectStatus | str, reason: str | None) -> dict[str, s
     return entry
 
 
-def _file_entry(file: File) -> dict[str, Any]:
+def _file_entry(file: File, provenance: str | None = None) -> dict[str, Any]:
     # PEP 658 metadata is offered for wheels only: an sdist's PKG-INFO may
     # have dynamic fields, and installers must build it to know.
     metadata: dict[str, str] | bool = (
         {"sha256": file.metadata_sha256} if file.packagetype == "bdist_wheel" else False
     )
-    return {
+    entry: dict[str, Any] = {
         "filename": file.filename,
         "url": file_url(file),
         "hashes": {"sha256": file.sha256, "blake2b_256": file.blake2b_256},
@@ -213,6 +233,9 @@ def _file_entry(file: File) -> dict[str, Any]:
         "size": file.size,
         "upload-time": file.upload_time.strftime(UPLOAD_TIME_FORMAT),
     }
+    if provenance is not None:  # PEP 740: optional, so files without attestations omit it
+        entry["provenance"] = provenance
+    return entry
 
 
 def render_list_html(data: dict[str, Any]) -> str:
@@ -234,6 +257,8 @@ def render_detail_html(data: dict[str, Any]) -> str:
             # only "core-metadata" (pip 22.3-23.1 crash on the old key's dict).
             value = f'sha256={f["core-metadata"]["sha256"]}'
             attrs.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
+        if f.get("provenance"):
+            attrs.append(f'data-provenance="{html.escape(f["provenance"])}"')
         if f["yanked"] is not False:
             reason = "" if f["yanked"] is True else f["yanked"]
             attrs.append(f'data-yanked="{html.escape(reason)}"')

@@ -27,11 +27,21 @@ from envelope.models.github import (
     WebhookDelivery,
 )
 from envelope.models.mail import MailMessage
-from envelope.models.packaging import DeletedFilename, File, FileSource, Project, ProjectStatus, ReadmeStatus, Release
+from envelope.models.packaging import (
+    DeletedFilename,
+    File,
+    FileProvenance,
+    FileSource,
+    Project,
+    ProjectStatus,
+    ReadmeStatus,
+    Release,
+)
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
+    "FileProvenance",
     "PendingSignup",
     "InstanceSetting",
     "Invitation",

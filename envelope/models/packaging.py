@@ -160,6 +160,22 @@ def metadata_key(storage_key: str) -> str:
     return storage_key + ".metadata"
 
 
+class FileProvenance(Base):
+    """A file's PEP 740 provenance object, as served by the integrity endpoint.
+
+    Written once, in the transaction that publishes the file, from the
+    attestations its upload carried and Envelope verified
+    (envelope.packaging.attestations); like the file's bytes it never changes
+    afterwards. A separate table keeps the hot rows of `files` small: most
+    files have none."""
+
+    __tablename__ = "file_provenances"
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True)
+    provenance: Mapped[str] = mapped_column(Text)  # the JSON document, exactly as served
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DeletedFilename(Base):
     """A filename once deleted is never reused: pip caches by filename, and a
     mirror that saw the old bytes must never be handed different ones."""

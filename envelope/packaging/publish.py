@@ -24,10 +24,20 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.orgs.identity import Caller
 from envelope.db import Database
+from envelope.packaging.attestations import VerifiedProvenance, known_repositories, parse_attestations, verify_attestations
 from envelope.packaging.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.storage.media_types import METADATA_CONTENT_TYPE, content_type
-from envelope.models import DeletedFilename, File, FileSource, Organization, Project, ProjectStatus, Release
+from envelope.models import (
+    DeletedFilename,
+    File,
+    FileProvenance,
+    FileSource,
+    Organization,
+    Project,
+    ProjectStatus,
+    Release,
+)
 from envelope.models.packaging import metadata_key
 from envelope.names import (
     DistributionFilename,
@@ -61,6 +71,7 @@ class VerifiedFile:
     digests: Digests
     key: str  # where the bytes are stored
     readme: StoredReadme  # rendered (or queued) outside the transaction
+    provenance: VerifiedProvenance | None = None  # from verified PEP 740 attestations
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ def publish_file(
     spool_dir: Path,
     max_size: int,
     expected: dict[str, str] | None = None,
+    attestations: str | None = None,
 ) -> PublishResult:
     """Validate, store and index one distribution file.
 
@@ -93,19 +105,28 @@ def publish_file(
     filename, or a deleted one in any spelling), Forbidden (the project is
     archived or quarantined, PEP 792). Publishing the same bytes
     under the same filename again returns the existing file with created=False.
+
+    `attestations` is the PEP 740 upload field (a JSON array of attestation
+    objects): each must verify against these bytes and filename, and against
+    the project's known publisher (envelope.packaging.attestations); else
+    InvalidInput, before anything is stored. The provenance they make is
+    recorded with the file, once: a no-op re-upload keeps what the file had.
     """
     parsed = parse_filename(filename)
     check_publishable(parsed)
     key = filename_key(parsed)
     principal.check_upload(parsed.name, parsed.version)
+    claimed = parse_attestations(attestations) if attestations is not None else None
     with db.read() as session:
         _refuse_deleted_filename(session, organization.id, filename, key)
+        repositories = known_repositories(session, organization.id, parsed.name) if claimed else []
     fd, spool_name = tempfile.mkstemp(dir=spool_dir, prefix="upload-", suffix=".part")
     spool = Path(spool_name)
     try:
         with os.fdopen(fd, "wb") as out:
             digests = _spool(stream, out, max_size)
         _check_expected_digests(digests, expected or {})
+        provenance = verify_attestations(claimed, filename, digests.sha256, repositories) if claimed else None
         with db.read() as session:
             existing = _existing_file(session, organization.id, filename, key)
             if existing is not None:
@@ -119,7 +140,7 @@ def publish_file(
             storage.put_file(storage_key, spool, content_type=content_type(filename))
         storage.put_bytes(metadata_key(storage_key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
         readme = prepare_readme(info.description, info.description_content_type)
-        verified = VerifiedFile(parsed, key, info, digests, storage_key, readme)
+        verified = VerifiedFile(parsed, key, info, digests, storage_key, readme, provenance)
         return _record(db, organization, principal, verified, source)
     finally:
         spool.unlink(missing_ok=True)
@@ -321,6 +342,8 @@ def _insert(
     session.add(file)
     project.serial += 1
     session.flush()
+    if verified.provenance is not None:
+        session.add(FileProvenance(file_id=file.id, provenance=verified.provenance.to_json()))
     record_event(
         session,
         organization.id,
@@ -331,5 +354,6 @@ def _insert(
         version=str(info.version),
         sha256=digests.sha256,
         source=source.value,
+        **({"attested": True} if verified.provenance is not None else {}),
     )
     return file

@@ -40,6 +40,7 @@ def upload(org: str) -> Response:
         spool_dir=rt.settings.tmp_dir,
         max_size=rt.settings.max_file_size,
         expected=expected,
+        attestations=request.form.get("attestations"),  # PEP 740, sent by twine --attestations and uv publish
     )
     message = "OK" if result.created else "OK (already published, nothing changed)"
     return Response(message + "\n", mimetype="text/plain")
