@@ -180,18 +180,26 @@ def _publish_twine(w: World, tmp_path: Path) -> tuple[str, list[Path], str]:
 
 
 def _publish_uv(w: World, tmp_path: Path) -> tuple[str, list[Path], str]:
+    project = tmp_path / "pub-uv"
+    files = _built(project / "dist", "pub-uv")
     env = w.env(tmp_path / "home")
-    files = _built(tmp_path / "dist", "pub-uv")
-    publish = [str(BIN / "uv"), "publish", "--no-config", "--no-cache", "--publish-url", w.upload_url,
-               "--username", "__token__", "--password", w.upload_token]
-    run([*publish, *map(str, files)], env)
-    # --check-url is read with no credentials of its own until uv has stored the
-    # upload's (it then answers 401 and uv uploads anyway): name them in the URL.
-    again = run([*publish, "--check-url", index_url(w.server.base_url, ORG, w.reader), *map(str, files)], env)
+    run([str(BIN / "uv"), "publish", "--no-config", "--no-cache", "--publish-url", w.upload_url,
+         "--username", "__token__", "--password", w.upload_token, *map(str, files)], env)
+    # Again through a named index: its `url` is the check URL, read with the
+    # index's own credentials. (A bare --check-url gets none until uv has stored
+    # the upload's, so its first file meets a 401 and is uploaded anyway.)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "pub-uv"\nversion = "1.0.0"\n\n'
+        f'[[tool.uv.index]]\nname = "envelope"\nurl = "{w.server.base_url}/{ORG}/simple/"\n'
+        f'publish-url = "{w.upload_url}"\ndefault = true\n'
+    )
+    env = w.env(tmp_path / "home", UV_INDEX_ENVELOPE_USERNAME="__token__", UV_INDEX_ENVELOPE_PASSWORD=w.upload_token)
+    del env["UV_NO_CONFIG"]  # the index is defined in the project's pyproject.toml
+    again = run([str(BIN / "uv"), "publish", "--no-cache", "--index", "envelope"], env, cwd=project)
     for path in files:
         assert f"File {path.name} already exists, skipping" in again.stderr, again.stderr
     return (_version([str(BIN / "uv"), "--version"], env), files,
-            "again with --check-url: both files found by sha256 and skipped")
+            "again with `--index envelope`: both files found in its index by sha256 and skipped")
 
 
 def _publish_poetry(w: World, tmp_path: Path) -> tuple[str, list[Path], str]:
