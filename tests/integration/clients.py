@@ -22,8 +22,13 @@ def index_url(base_url: str, org: str, token: str | None) -> str:
     return f"http://{userinfo}{host}/{org}/simple/"
 
 
-def run(argv: list[str], env: dict[str, str], *, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+def run(
+    argv: list[str], env: dict[str, str], *, check: bool = True, cwd: Path | None = None,
+    input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+) -> subprocess.CompletedProcess:
+    """Run a client; with `check`, a non-zero exit fails the test showing its output.
+    `cwd` is for the tools that find their project there (flit, pipenv)."""
+    result = subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, text=True, timeout=180)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(argv[:3])} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
