@@ -185,19 +185,21 @@ def attested_file_ids(session: Session, project: Project) -> set[int]:
     ))
 
 
+def visible_serial(project: Project, principal: Caller, files: Sequence[tuple[File, str]]) -> int:
+    """The serial a caller is told: the project's own only when the caller
+    sees every version, since it also moves with versions this caller may
+    not know of; otherwise the newest visible file stands in for it."""
+    if principal.sees_every_version(project.normalized_name):
+        return project.serial
+    return max((file.id for file, _ in files), default=0)
+
+
 def project_detail(session: Session, project: Project, principal: Caller) -> dict[str, Any]:
     files = visible_files(session, project, principal)
     attested = attested_file_ids(session, project)
     versions = sorted({version for _, version in files}, key=Version)
-    # The project's serial also moves when versions this caller may not see
-    # are published: then the newest visible file stands in for it.
-    serial = (
-        project.serial
-        if principal.sees_every_version(project.normalized_name)
-        else max((file.id for file, _ in files), default=0)
-    )
     return {
-        "meta": {"api-version": API_VERSION, "_last-serial": serial},
+        "meta": {"api-version": API_VERSION, "_last-serial": visible_serial(project, principal, files)},
         "name": project.normalized_name,
         "project-status": status_entry(ProjectStatus(project.status), project.status_reason),
         "versions": versions,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from envelope.cache import Cache
 from envelope.db import Database
 from envelope.errors import NotFound
-from envelope.index.pages import PAGE_TTL, UPLOAD_TIME_FORMAT, path_segment, visible_files
+from envelope.index.pages import PAGE_TTL, UPLOAD_TIME_FORMAT, path_segment, visible_files, visible_serial
 from envelope.models import File, Project
 from envelope.orgs.identity import Caller
 from envelope.storage import Storage
@@ -95,15 +95,6 @@ def latest_version(releases: dict[str, Rows]) -> str | None:
     live = [v for v in ordered if not _release_yanked(releases[v])]
     finals = [v for v in live if not Version(v).is_prerelease]
     return next(iter(finals or live or ordered), None)
-
-
-def visible_serial(project: Project, principal: Caller, files: Rows) -> int:
-    """The serial as the simple page states it (pages.project_detail): the
-    project's own only when the caller sees every version, since it also
-    moves with versions this caller may not know of."""
-    if principal.sees_every_version(project.normalized_name):
-        return project.serial
-    return max((file.id for file, _ in files), default=0)
 
 
 class Links:
