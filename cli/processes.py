@@ -50,7 +50,7 @@ def command(
         ]
     if name == "beat":
         return [
-            python, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO",
+            python, "-m", "celery", "-A", "worker.beat_app", "beat", "--loglevel", "INFO",
             "--schedule", str(settings.data_dir / "celerybeat-schedule"),
         ]
     raise ValueError(f"Unknown process {name!r}; expected one of {', '.join(NAMES)}.")

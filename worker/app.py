@@ -9,9 +9,14 @@ from envelope.models import TaskName
 from worker import broker
 
 
-def make_celery(settings: Settings) -> Celery:
-    """JSON only, late acks and prefetch 1: a task a dead worker held runs again."""
-    app = Celery("envelope", broker=settings.broker_url, include=["worker.tasks", "worker.relay"])
+def make_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
+    """JSON only, late acks and prefetch 1: a task a dead worker held runs again.
+
+    Beat sends tasks by name and never runs one, so its app (with_tasks=False)
+    leaves out the task modules, which import every service, boto3 and the
+    renderers (about 45 MB that beat would hold for nothing)."""
+    include = ["worker.tasks", "worker.relay"] if with_tasks else []
+    app = Celery("envelope", broker=settings.broker_url, include=include)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
