@@ -6,7 +6,7 @@ from celery import Celery
 from envelope.config import Settings
 from envelope.models import TaskName
 
-from worker import broker
+from worker import broker, embedded_beat
 
 
 def make_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
@@ -33,6 +33,8 @@ def make_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
         },
     )
     broker.install()
+    if with_tasks:
+        embedded_beat.install(app)  # `envelope serve` runs beat on a worker thread
     if settings.broker_url.startswith("redis"):
         # A message a dead worker held comes back after this long; the
         # reconciler usually re-queues the run sooner.
