@@ -26,7 +26,7 @@ def main() -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 @friendly_errors
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
+    """Serve the index with gunicorn, plus a Celery worker running beat, supervised."""
     from cli.serve import check_port_free, exec_supervisor
     from envelope.config import served_base_url
     from envelope.migrate import upgrade

@@ -1,4 +1,4 @@
-"""`envelope serve`: gunicorn, a Celery worker and beat, supervised.
+"""`envelope serve`: gunicorn and a Celery worker running beat, supervised.
 
 The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so
