@@ -10,7 +10,8 @@ so pages shared after a fork are counted once over the tree) is summed from
     .venv/bin/python bench/serve_memory.py [--wrk SECONDS]
 
 --wrk also runs wrk (-t2 -c32) on `/simple/` and the project page in the
-same run, so memory and throughput of one process model are read together.
+same run, so memory and throughput of one process model are read together,
+and PSS is read again after that load.
 """
 from __future__ import annotations
 
@@ -88,17 +89,20 @@ def main() -> None:
             token, project = light_use(server, Path(tmp))
             time.sleep(SETTLE)
             rows = measure(server)
-            speed = {}
+            speed, loaded = {}, {}
             if args.wrk:
                 for path in ("/bench/simple/", project):
                     wrk(server.url(path), token, 2)  # warm-up
                     speed[path] = wrk(server.url(path), token, args.wrk)
-    print("| process | PSS |")
-    print("|---|---:|")
-    for _pid, name, kib in rows:
-        print(f"| `{name}` | {kib / 1024:.0f} MB |")
+                loaded = {pid: kib for pid, _name, kib in measure(server)}
+    print("| process | PSS after light use |" + (" after wrk |" if loaded else ""))
+    print("|---|---:|" + ("---:|" if loaded else ""))
+    for pid, name, kib in rows:
+        after = f" {loaded.get(pid, 0) / 1024:.0f} MB |" if loaded else ""
+        print(f"| `{name}` | {kib / 1024:.0f} MB |{after}")
     total = sum(kib for _pid, _name, kib in rows)
-    print(f"| **total, {len(rows)} processes** | **{total / 1024:.0f} MB** |")
+    after = f" **{sum(loaded.values()) / 1024:.0f} MB** |" if loaded else ""
+    print(f"| **total, {len(rows)} processes** | **{total / 1024:.0f} MB** |{after}")
     for path, row in speed.items():
         print(f"\n`{path}`: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms")
 
