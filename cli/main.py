@@ -26,15 +26,16 @@ def main() -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 @friendly_errors
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the index with gunicorn, plus a Celery worker and beat, supervised."""
-    from cli.serve import serve_forever
+    """Serve the index with gunicorn, plus a Celery worker running beat, supervised."""
+    from cli.serve import check_port_free, exec_supervisor
     from envelope.config import served_base_url
     from envelope.migrate import upgrade
 
     # Without ENVELOPE_BASE_URL, links in mail point at the address served here.
     settings = Settings.from_env(default_base_url=served_base_url(host, port))
+    check_port_free(host, port)
     upgrade(settings.database_url)
-    serve_forever(settings, host=host, port=port, workers=workers)
+    exec_supervisor(settings, host=host, port=port, workers=workers)
 
 
 @main.command()

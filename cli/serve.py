@@ -1,14 +1,22 @@
-"""`envelope serve`: gunicorn, a Celery worker and beat, supervised.
+"""`envelope serve`: gunicorn and a Celery worker running beat, supervised.
 
 The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so
 the laptop setup and production differ only in where those commands run.
 Housekeeping (stale upload spools) runs on beat, as everywhere else. A child
 that dies is restarted (with back-off); Ctrl-C or SIGTERM stops them all.
+
+The supervisor runs for as long as the index does, so it is kept lean: the
+`envelope serve` command checks the port and migrates (click, SQLAlchemy,
+Alembic, the models: about 50 MB), then execs `python -m cli.serve`, a
+fresh interpreter with the same pid that imports only this module and
+envelope.config (about 10 MB).
 """
 from __future__ import annotations
 
+import argparse
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -17,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from cli.processes import commands
-from envelope.config import WILDCARD_HOSTS, Settings, served_environ
+from envelope.config import WILDCARD_HOSTS, Settings, restrict_new_files_to_owner, served_environ
 from envelope.errors import EnvelopeError
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -77,8 +85,16 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def exec_supervisor(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Become the lean supervisor (same pid, so signals and `serve`'s children
+    stay where callers expect them), with the settings this process settled on."""
+    argv = [sys.executable, "-m", "cli.serve", "--host", host, "--port", str(port), "--workers", str(workers)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], argv, served_environ(settings))
+
+
 def serve_forever(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    check_port_free(host, port)
     env = served_environ(settings)
     children = [
         Child(name, argv, env) for name, argv in commands(settings, host=host, port=port, workers=workers).items()
@@ -137,3 +153,19 @@ def _stop_all(children: list[Child]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def main() -> None:
+    """`python -m cli.serve`: what `envelope serve` execs once the port is free
+    and the schema is up to date (its environment carries the settings)."""
+    parser = argparse.ArgumentParser(prog="envelope serve")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--workers", required=True, type=int)
+    args = parser.parse_args()
+    restrict_new_files_to_owner()
+    serve_forever(Settings.from_env(), host=args.host, port=args.port, workers=args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus
 
-from envelope.orgs.tokens import PREFIX
+from envelope.orgs.token_prefix import PREFIX
 
 MASK = "***"
 # Query parameters whose value is a secret whatever else they hold.

@@ -6,12 +6,17 @@ from celery import Celery
 from envelope.config import Settings
 from envelope.models import TaskName
 
-from worker import broker
+from worker import broker, embedded_beat
 
 
-def make_celery(settings: Settings) -> Celery:
-    """JSON only, late acks and prefetch 1: a task a dead worker held runs again."""
-    app = Celery("envelope", broker=settings.broker_url, include=["worker.tasks", "worker.relay"])
+def make_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
+    """JSON only, late acks and prefetch 1: a task a dead worker held runs again.
+
+    Beat sends tasks by name and never runs one, so its app (with_tasks=False)
+    leaves out the task modules, which import every service, boto3 and the
+    renderers (about 45 MB that beat would hold for nothing)."""
+    include = ["worker.tasks", "worker.relay"] if with_tasks else []
+    app = Celery("envelope", broker=settings.broker_url, include=include)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -28,6 +33,8 @@ def make_celery(settings: Settings) -> Celery:
         },
     )
     broker.install()
+    if with_tasks:
+        embedded_beat.install(app)  # `envelope serve` runs beat on a worker thread
     if settings.broker_url.startswith("redis"):
         # A message a dead worker held comes back after this long; the
         # reconciler usually re-queues the run sooner.

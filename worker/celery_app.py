@@ -1,4 +1,4 @@
-"""Entry point for `celery -A worker.celery_app worker|beat` (Procfile and `envelope serve`)."""
+"""Entry point for `celery -A worker.celery_app worker` (Procfile and `envelope serve`); beat uses worker.beat_app."""
 from envelope.config import Settings, restrict_new_files_to_owner
 from worker.app import make_celery
 

@@ -15,8 +15,6 @@ from typing import BinaryIO, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from github import Auth, Github, GithubException, RateLimitExceededException
-from github.Requester import Requester
 from urllib3.util.retry import Retry
 
 from envelope.errors import EnvelopeError, FileTooLarge, NotFound
@@ -97,6 +95,8 @@ def rate_limit(status: int, headers: Mapping[str, str] | None, message: str | No
     now = datetime.now(timezone.utc)
     retry_at = _retry_after(headers.get("retry-after"), now)
     exhausted = headers.get("x-ratelimit-remaining") == "0"
+    from github.Requester import Requester  # PyGithub: imported on use, see GitHubClient
+
     said_so = Requester.isRateLimitError(message or "")
     if status == 403 and not (retry_at or exhausted or said_so):
         return None
@@ -134,7 +134,12 @@ def _response_message(response: requests.Response) -> str:
 
 
 class GitHubClient:
+    """PyGithub is imported when a client is made (about 18 MB): a worker
+    whose instance has no GitHub connection never loads it."""
+
     def __init__(self, api_url: str, token: str | None) -> None:
+        from github import Auth, Github
+
         self.api_url = api_url.rstrip("/")
         self._api_origin = _origin(self.api_url)
         self._token = token
@@ -159,6 +164,8 @@ class GitHubClient:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _call(self, what: str, fn: Callable):
+        from github import GithubException, RateLimitExceededException
+
         try:
             return fn()
         except GithubException as exc:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
-
-from botocore.signers import CloudFrontSigner
 
 from envelope.cache import Cache
 from envelope.config import Settings
 from envelope.models.base import utcnow
+
+if TYPE_CHECKING:
+    from botocore.signers import CloudFrontSigner
 
 MAX_S3_PRESIGN = 7 * 24 * 3600  # seconds: S3's own limit for SigV4 query signatures
 MIN_VALIDITY = 60  # seconds: below this a redirect is not worth it; stream instead
@@ -121,6 +123,8 @@ def redirect_url(runtime, download, token_expires: datetime | None) -> str | Non
 def cloudfront_signer(key_id: str | None, private_key_file: str | None) -> CloudFrontSigner | None:
     if not (key_id and private_key_file):
         return None
+    # Here, not at the top: botocore is ~20 MB that only a CloudFront setup needs.
+    from botocore.signers import CloudFrontSigner
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 

@@ -29,11 +29,11 @@ from envelope.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from envelope.models import AccessToken, Membership, Organization, TokenScope, User
 from envelope.models.base import utcnow
 from envelope.names import parse_project_restriction
+from envelope.orgs.token_prefix import PREFIX
 
 if TYPE_CHECKING:
     from envelope.orgs.membership import OrgAccess  # membership imports this module
 
-PREFIX = "envl_"
 _ALPHABET = string.digits + string.ascii_letters
 _BODY_LENGTH = 32  # base62 characters: ~190 bits
 _CHECKSUM_LENGTH = 6

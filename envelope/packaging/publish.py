@@ -15,7 +15,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,6 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.orgs.identity import Caller
 from envelope.db import Database
-from envelope.packaging.attestations import VerifiedProvenance, known_repositories, parse_attestations, verify_attestations
 from envelope.packaging.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.storage.media_types import METADATA_CONTENT_TYPE, content_type
@@ -50,7 +50,19 @@ from envelope.packaging.project_status import check_accepts_uploads, refuse_clos
 from envelope.packaging.readme import StoredReadme, prepare_readme, store_readme
 from envelope.storage import Storage, content_addressed_key
 
+if TYPE_CHECKING:
+    from envelope.packaging.attestations import VerifiedProvenance
+
 CHUNK = 1024 * 1024  # bytes read per step while spooling
+
+
+def _pep740() -> ModuleType:
+    """envelope.packaging.attestations, imported when an upload carries
+    attestations: it brings sigstore, pydantic and boto3 (about 50 MB that
+    every web and worker process would otherwise hold)."""
+    from envelope.packaging import attestations
+
+    return attestations
 
 
 @dataclass(frozen=True)
@@ -116,17 +128,17 @@ def publish_file(
     check_publishable(parsed)
     key = filename_key(parsed)
     principal.check_upload(parsed.name, parsed.version)
-    claimed = parse_attestations(attestations) if attestations is not None else None
+    claimed = _pep740().parse_attestations(attestations) if attestations is not None else None
     with db.read() as session:
         _refuse_deleted_filename(session, organization.id, filename, key)
-        repositories = known_repositories(session, organization.id, parsed.name) if claimed else []
+        repositories = _pep740().known_repositories(session, organization.id, parsed.name) if claimed else []
     fd, spool_name = tempfile.mkstemp(dir=spool_dir, prefix="upload-", suffix=".part")
     spool = Path(spool_name)
     try:
         with os.fdopen(fd, "wb") as out:
             digests = _spool(stream, out, max_size)
         _check_expected_digests(digests, expected or {})
-        provenance = verify_attestations(claimed, filename, digests.sha256, repositories) if claimed else None
+        provenance = _pep740().verify_attestations(claimed, filename, digests.sha256, repositories) if claimed else None
         with db.read() as session:
             existing = _existing_file(session, organization.id, filename, key)
             if existing is not None:

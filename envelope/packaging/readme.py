@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 
-import readme_renderer.rst
-import readme_renderer.txt
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -75,6 +73,8 @@ def parse_content_type(content_type: str | None) -> tuple[str, dict[str, str]]:
 
 
 def _plain(text: str) -> str:
+    import readme_renderer.txt  # here, like the renderers below: docutils and pygments are ~18 MB per process
+
     return f'<pre class="readme-plain">{readme_renderer.txt.render(text)}</pre>'
 
 
@@ -105,6 +105,8 @@ def render_readme(text: str | None, content_type: str | None) -> str | None:
         # readme_renderer passes no settings through, but docutils' own
         # line_length_limit (10,000 characters) stays on; nesting deep enough
         # to exhaust the stack raises RecursionError, handled by `_outcome`.
+        import readme_renderer.rst
+
         rendered = readme_renderer.rst.render(text, stream=io.StringIO())
     return rendered if rendered is not None else _plain(text)
 

@@ -14,15 +14,16 @@ import json
 import logging
 from dataclasses import dataclass
 from importlib import metadata
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
-from pypi_simple import ACCEPT_JSON_PREFERRED, ProjectPage
-from pypi_simple.errors import UnparsableFilenameError, UnsupportedContentTypeError, UnsupportedRepoVersionError
 
 from envelope.errors import FileTooLarge, InvalidInput, UpstreamError
 from envelope.upstream.network import AddressPolicy, UpstreamFetch
+
+if TYPE_CHECKING:
+    from pypi_simple import ProjectPage
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def fetch_project_page(index: UpstreamIndex, normalized_name: str, *, policy: Ad
     same sentence (UNREACHABLE), so nobody learns from it whether a port is
     closed, an address refused or an HTTP server answered 500. The log says
     which."""
+    from pypi_simple import ACCEPT_JSON_PREFERRED  # here: pypi_simple brings pydantic (~16 MB per process)
+
     url = index.project_url(normalized_name)
     headers = {"Accept": ACCEPT_JSON_PREFERRED}
     if etag:
@@ -144,6 +147,9 @@ def _read_bounded(response: requests.Response, limit: int, fetch: UpstreamFetch)
 
 
 def _parse_page(response: requests.Response, body: bytes, normalized_name: str) -> ProjectPage:
+    from pypi_simple import ProjectPage
+    from pypi_simple.errors import UnparsableFilenameError, UnsupportedContentTypeError, UnsupportedRepoVersionError
+
     content_type = response.headers.get("Content-Type", "text/html")
     kind = content_type.split(";")[0].strip().lower()
     charset = requests.utils.get_encoding_from_headers(response.headers)

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
-from pypi_simple import ProjectPage
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,7 +45,7 @@ from envelope.upstream.client import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from pypi_simple import ProjectPage
 
 from envelope.upstream.proxy import MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, Proxy, address_policy, proxy_for
 

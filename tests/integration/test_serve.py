@@ -1,5 +1,5 @@
-"""`envelope serve` runs web, worker and beat on the embedded broker, and
-restarts a child that dies."""
+"""`envelope serve` runs web, and a worker with beat on one of its threads,
+on the embedded broker, and restarts a child that dies (beat included)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ import re
 import signal
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -65,7 +66,7 @@ def test_embedded_worker_and_beat_run_tasks(server) -> None:
 
 
 def test_serve_runs_the_command_lines_of_the_processes_module(server) -> None:
-    """The Procfile and docker-compose run these too (test_deployment.py)."""
+    """web is the Procfile's too (test_deployment.py); the worker is its worker with beat embedded."""
     from envelope.config import Settings
     from cli.processes import commands
 
@@ -102,6 +103,28 @@ def test_a_killed_worker_is_restarted(server) -> None:
     restarted = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     assert restarted and restarted[0] != worker_pid
     assert "worker exited" in server.log_text()
+
+
+def test_a_worker_whose_beat_dies_exits_so_that_serve_restarts_both(tmp_path) -> None:
+    """Beat runs on a thread of serve's worker: if it ends (here: its schedule
+    file cannot be created), the worker exits with BEAT_DIED rather than run on
+    without a beat; serve restarts any child that exits (the test above)."""
+    import subprocess
+
+    from cli.processes import command
+    from envelope.config import Settings
+    from tests.services import scrubbed_environ
+    from worker.embedded_beat import BEAT_DIED
+
+    env = {**scrubbed_environ(), "ENVELOPE_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    argv = command("worker", Settings.from_env(env), embedded_beat=True)
+    at = argv.index("--schedule-filename") + 1
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    argv[at] = str(blocker / Path(argv[at]).name)  # beat's schedule below a regular file
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == BEAT_DIED, result.stderr[-3000:]
+    assert "beat stopped while the worker runs" in result.stderr
 
 
 def test_a_second_serve_on_the_same_port_refuses_with_a_sentence(server, tmp_path) -> None:
