@@ -65,10 +65,11 @@ def seed(database_url: str, total_files: int) -> None:
     db.dispose()
 
 
-def wrk(url: str, token: str, duration: int) -> dict[str, float]:
+def wrk(url: str, token: str, duration: int, accept: str | None = None) -> dict[str, float]:
     auth = base64.b64encode(f"__token__:{token}".encode()).decode()
+    extra = ["-H", f"Accept: {accept}"] if accept else []
     out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-H", f"Authorization: Basic {auth}", url],
+        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-H", f"Authorization: Basic {auth}", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     if "Non-2xx" in out:

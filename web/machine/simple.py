@@ -1,7 +1,6 @@
 """The simple repository API: /{org}/simple/ and /{org}/simple/{project}/."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 
 from flask import Blueprint, Response, redirect, request
@@ -72,9 +71,7 @@ def project_detail(org: str, project: str) -> Response:
         etag = f"upstream.{page.serial}-{caller.restriction_key}-{content_type}"
         if _fresh(etag, gz):
             return _not_modified(etag, gz)
-        body = index.render_page(page.data, is_json(content_type))
-        if gz:
-            body = gzip.compress(body, mtime=0)
+        body = page.body(is_json(content_type), gz)
     return _page(body, content_type, etag, gz)
 
 
