@@ -8,7 +8,9 @@ fresh embedded Envelopes (`envelope serve`) proxy it:
 
 - warm: ENVELOPE_UPSTREAM_TTL=3600, the page fetched once beforehand;
 - stale: ENVELOPE_UPSTREAM_TTL=0, so every stored page is past its freshness;
-- cold: the first request for each of COLD_NAMES names never fetched.
+- cold: the first request for each of COLD_NAMES names never fetched;
+- private: for reference, a private project page of as many files (rows
+  seeded as bench/page_bytes.py does), on the warm server.
 
 wrk (-t2 -c32) measures warm and stale; cold is the median time of single
 requests. `--pythonpath DIR` runs another checkout's code with this venv
@@ -34,6 +36,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.index_scale import wrk  # noqa: E402
+from bench.page_bytes import seed  # noqa: E402
 from tests.services import EnvelopeServer  # noqa: E402
 
 FILES = 2000
@@ -98,9 +101,12 @@ class Upstream(ThreadingHTTPServer):
 
 def envelope(upstream: Upstream, ttl: int, pythonpath: str | None) -> tuple[EnvelopeServer, str]:
     env = {"ENVELOPE_UPSTREAM_TTL": str(ttl), "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES": "127.0.0.0/8"}
+    data = Path(tempfile.mkdtemp(prefix="envelope-proxied-"))
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    server = EnvelopeServer(Path(tempfile.mkdtemp(prefix="envelope-proxied-")), extra_env=env).start()
+    else:  # a private project of as many files, for comparison (seeded at this checkout's schema)
+        seed(data, FILES // 2)
+    server = EnvelopeServer(data, extra_env=env).start()
     server.cli("org", "create", "bench")
     server.cli("org", "proxy", "bench", "--upstream", upstream.url)
     return server, server.token("bench", "--scope", "read")
@@ -132,6 +138,12 @@ def main() -> None:
             row[f"{kind}_rps"], row[f"{kind}_p99_ms"] = result["rps"], result["p99_ms"]
             if kind == "warm":
                 row["cold_s"] = statistics.median(get(server, token, f"cold{i}") for i in range(COLD_NAMES))
+                if not args.pythonpath:
+                    private = server.url("/bytes/simple/bigproj/")
+                    private_token = server.token("bytes", "--scope", "read")
+                    wrk(private, private_token, 2, accept=ACCEPT)
+                    result = wrk(private, private_token, args.duration, accept=ACCEPT)
+                    row["private_rps"], row["private_p99_ms"] = result["rps"], result["p99_ms"]
         finally:
             server.stop()
     row["upstream_requests"] = upstream.requests

@@ -93,11 +93,12 @@ def project_page(rt: Runtime, organization_id: int, principal: Caller, normalize
     (see current_page)."""
     if not principal.may_read_project(normalized_name):
         raise NotFound("Not Found")
-    with rt.db.read() as session:
+    with rt.db.read() as session:  # one transaction for the rule and the stored page's state
         proxy = proxy_for(session, organization_id, normalized_name, rt.settings.secret_key)
+        row = _page_row(session, proxy, normalized_name, with_files=False) if proxy is not None else None
     if proxy is None:
         raise NotFound("Not Found")
-    page = current_page(rt, proxy, normalized_name, with_files=False)
+    page = current_page(rt, proxy, normalized_name, with_files=False, stored=row)
     if page.status != 200:
         raise NotFound("Not Found")
     return ProxiedPage(rt, proxy, principal, normalized_name, page.id, page.digest)
@@ -146,7 +147,8 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
 REFRESH_GRACE = 60  # seconds: a refresh asked for longer ago than this is taken as lost, and asked again
 
 
-def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files: bool = True) -> UpstreamPage:
+def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files: bool = True,
+                 stored: UpstreamPage | None = None) -> UpstreamPage:
     """The organization's stored page; only one never fetched before (or a
     stored "no such page" past its shorter freshness) waits for the upstream.
 
@@ -160,9 +162,12 @@ def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files:
     fetches under way: UpstreamError or UpstreamBusy.
 
     Without `with_files`, the row's files are not loaded (a page served
-    from the page cache needs only its digest)."""
-    with rt.db.read() as session:
-        row = _page_row(session, proxy, normalized_name, with_files=with_files)
+    from the page cache needs only its digest); `stored` is the row when
+    the caller has read it already."""
+    row = stored
+    if row is None:
+        with rt.db.read() as session:
+            row = _page_row(session, proxy, normalized_name, with_files=with_files)
     now = utcnow()
     if row is not None:
         ttl = rt.settings.upstream_ttl if row.status == 200 else min(NEGATIVE_TTL, rt.settings.upstream_ttl)
