@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from envelope.db import Database  # noqa: E402
 from envelope.migrate import upgrade  # noqa: E402
 from envelope.models import File, Organization, Project, Release  # noqa: E402
+from envelope.names import filename_key, parse_filename  # noqa: E402
 from tests.services import EnvelopeServer  # noqa: E402
 
 FILES_PER_PROJECT = 30
@@ -56,6 +57,7 @@ def seed(database_url: str, total_files: int) -> None:
                     digest = hashlib.sha256(filename.encode()).hexdigest()
                     files.append(dict(
                         project_id=project.id, release_id=release.id, filename=filename, packagetype="bdist_wheel",
+                        filename_key=filename_key(parse_filename(filename)),
                         python_version="cp312", size=1000, sha256=digest, blake2b_256=digest, md5=digest[:32],
                         requires_python=">=3.8", metadata_sha256=digest, metadata_size=200,
                         storage_key=f"{digest[:2]}/{digest[2:4]}/{digest}/{filename}", upload_time=now,
@@ -65,10 +67,11 @@ def seed(database_url: str, total_files: int) -> None:
     db.dispose()
 
 
-def wrk(url: str, token: str, duration: int) -> dict[str, float]:
+def wrk(url: str, token: str, duration: int, accept: str | None = None) -> dict[str, float]:
     auth = base64.b64encode(f"__token__:{token}".encode()).decode()
+    extra = ["-H", f"Accept: {accept}"] if accept else []
     out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-H", f"Authorization: Basic {auth}", url],
+        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-H", f"Authorization: Basic {auth}", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     if "Non-2xx" in out:

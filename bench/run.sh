@@ -11,3 +11,5 @@ bash bench/index_vs_peers.sh --reps 3 "$@"
 .venv/bin/python bench/big_upload.py | tee bench/results/big-upload.md
 { .venv/bin/python bench/release_ingest.py --wheels 30 --size-mb 8 --reps 3
   .venv/bin/python bench/release_ingest.py --wheels 1 --size-mb 200 --reps 1; } | tee bench/results/release-ingest.md
+.venv/bin/python bench/page_bytes.py | tee bench/results/page-bytes.md
+.venv/bin/python bench/proxied_pages.py | tee bench/results/proxied-pages.json

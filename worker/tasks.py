@@ -15,6 +15,7 @@ from envelope.heartbeats import record_heartbeat
 from envelope.models import TaskName
 from envelope.packaging.publish import remove_stale_spool_files
 from envelope.runtime import Runtime
+from envelope.upstream import pages as upstream_pages
 
 
 @cache
@@ -40,6 +41,14 @@ def render_readme(release_id: int) -> str | None:
     except SoftTimeLimitExceeded:
         status = readme.give_up_rendering(runtime().db, release_id)
     return status.value if status else None
+
+
+@shared_task(name=TaskName.refresh_upstream_page)
+def refresh_upstream_page(page_id: int) -> int | None:
+    """A stale proxied page, revalidated with its upstream while requests are
+    served the stored one. Harmless to rerun: a revalidation at worst asks the
+    upstream once more."""
+    return upstream_pages.refresh_page(runtime(), page_id)
 
 
 @shared_task(name=TaskName.poll_all)

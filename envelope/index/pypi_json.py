@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from envelope.cache import Cache
 from envelope.db import Database
 from envelope.errors import NotFound
-from envelope.index.pages import PAGE_TTL, UPLOAD_TIME_FORMAT, path_segment, visible_files, visible_serial
+from envelope.index.pages import UPLOAD_TIME_FORMAT, cached_body, path_segment, visible_files, visible_serial
 from envelope.models import File, Project
 from envelope.orgs.identity import Caller
 from envelope.storage import Storage
@@ -183,18 +183,18 @@ def _file_entry(file: File, links: Links) -> dict[str, Any]:
 
 def cached_project_json(
     db: Database, storage: Storage, cache: Cache, project_id: int, serial: int, principal: Caller, links: Links,
-    version: Version | None = None,
+    version: Version | None = None, compressed: bool = False,
 ) -> bytes:
     """The document rendered once per (project serial, restriction, version,
-    link root): publish, yank and delete bump the serial, which is what
-    invalidates it."""
+    link root), and gzipped once more when `compressed`: publish, yank and
+    delete bump the serial, which is what invalidates it."""
     key = f"pypi-json:{project_id}:{serial}:{principal.restriction_key}:{version or ''}:{links.root}"
-    body = cache.get(key)
-    if body is None:
+
+    def render() -> bytes:
         with db.read() as session:
             project = session.get(Project, project_id)
             if project is None:
                 raise NotFound("Not Found")
-            body = json.dumps(project_json(session, storage, project, principal, links, version)).encode()
-        cache.set(key, body, PAGE_TTL)
-    return body
+            return json.dumps(project_json(session, storage, project, principal, links, version)).encode()
+
+    return cached_body(cache, key, render, compressed)

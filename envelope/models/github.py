@@ -67,6 +67,7 @@ class TaskName(enum.StrEnum):
     reconcile = "envelope.reconcile"
     send_mail = "envelope.send_mail"
     housekeeping = "envelope.housekeeping"
+    refresh_upstream_page = "envelope.refresh_upstream_page"
 
 
 class RepositoryConnection(Base):

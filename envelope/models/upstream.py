@@ -39,6 +39,9 @@ class UpstreamPage(Base):
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     fetched: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a request last asked the worker to refresh this page (it was stale):
+    # later than `fetched` and recent, a refresh is under way and none is asked again.
+    refresh_requested: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class UpstreamObject(Base):

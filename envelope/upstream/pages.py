@@ -23,22 +23,23 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from envelope.index import pages as index
 from envelope.orgs.identity import Caller
 from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamBusy, UpstreamError
-from envelope.models import ProjectStatus, UpstreamPage
+from envelope.models import ProjectStatus, TaskName, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.models.packaging import MAX_STATUS_REASON
 from envelope.names import normalize, parse_filename
+from envelope.outbox import enqueue
 from envelope.runtime import Runtime
 from envelope.upstream.client import (
     REFUSED, UNREACHABLE, FetchedPage, fetch_project_page,
@@ -54,26 +55,59 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProxiedPage:
-    data: dict[str, Any]  # the PEP 691 dict, as envelope.index.pages builds for private projects
-    serial: str  # changes whenever the upstream page does
+    """A proxied project page as this caller may read it: its serial (for
+    ETags) at once, its bytes from the page cache (`body`)."""
+
+    rt: Runtime
+    proxy: Proxy
+    principal: Caller
+    normalized_name: str
+    row_id: int
+    serial: str  # the stored page's digest: changes whenever the upstream page does
+
+    def body(self, as_json: bool, compressed: bool) -> bytes:
+        """Rendered once per (stored page, restriction, format), like a private
+        page per serial, and compressed once more when asked; the stored
+        upstream page is read and decoded only to render."""
+        key = (f"upstream:{self.proxy.organization_id}:{self.normalized_name}:{self.row_id}:{self.serial}:"
+               f"{self.principal.restriction_key}:{int(as_json)}")
+        return index.cached_body(self.rt.cache, key, lambda: index.render_page(self.data(), as_json), compressed)
+
+    def data(self) -> dict[str, Any]:
+        """The PEP 691 dict, as envelope.index.pages builds for private projects."""
+        with self.rt.db.read() as session:
+            row = session.get(UpstreamPage, self.row_id)
+            if row is None or row.status != 200:  # dropped since (proxy off, upstream changed or refused)
+                raise NotFound("Not Found")
+            files, meta = list(row.files), row.project_meta or {}
+        log.info("Rendering organization %d's proxied page for %s (%d files).",
+                 self.proxy.organization_id, self.normalized_name, len(files))
+        return page_data(self.proxy, self.principal, self.normalized_name, files, meta)
 
 
 def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str) -> ProxiedPage:
     """The upstream's page for a name this organization proxies, limited to
     what `principal` may read; NotFound otherwise, exactly like a missing
-    private project."""
+    private project. Only a page never fetched before waits for the upstream
+    (see current_page)."""
     if not principal.may_read_project(normalized_name):
         raise NotFound("Not Found")
-    with rt.db.read() as session:
+    with rt.db.read() as session:  # one transaction for the rule and the stored page's state
         proxy = proxy_for(session, organization_id, normalized_name, rt.settings.secret_key)
+        row = _page_row(session, proxy, normalized_name, with_files=False) if proxy is not None else None
     if proxy is None:
         raise NotFound("Not Found")
-    page = current_page(rt, proxy, normalized_name)
+    page = current_page(rt, proxy, normalized_name, with_files=False, stored=row)
     if page.status != 200:
         raise NotFound("Not Found")
-    meta = page.project_meta or {}
+    return ProxiedPage(rt, proxy, principal, normalized_name, page.id, page.digest)
+
+
+def page_data(proxy: Proxy, principal: Caller, normalized_name: str, files: list[dict[str, Any]],
+              meta: dict[str, Any]) -> dict[str, Any]:
+    """A stored upstream page's files and project keys as the PEP 691 dict this caller may read."""
     status = meta.get("status")
-    entries = [e for e in page.files if principal.may_read_version(normalized_name, e["version"])]
+    entries = [e for e in files if principal.may_read_version(normalized_name, e["version"])]
     if status == ProjectStatus.quarantined:  # PEP 792: nothing of it is offered, whatever the upstream listed
         entries = []
     entries.sort(key=lambda e: (Version(e["version"]), e["filename"]))
@@ -88,7 +122,7 @@ def project_page(rt: Runtime, organization_id: int, principal: Caller, normalize
         data["project-status"] = index.status_entry(status, meta.get("status_reason"))
     data["versions"] = sorted({e["version"] for e in entries}, key=Version)
     data["files"] = [_file_entry(e) for e in entries]
-    return ProxiedPage(data, page.digest)
+    return data
 
 
 def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -109,53 +143,108 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def current_page(rt: Runtime, proxy: Proxy, normalized_name: str) -> UpstreamPage:
-    """The organization's stored page, refreshed first when it is older than
-    its freshness.
+REFRESH_GRACE = 60  # seconds: a refresh asked for longer ago than this is taken as lost, and asked again
 
-    When the upstream is down or slow, or this organization already has
-    MAX_FETCHES_PER_ORGANIZATION fetches under way, the organization's own
-    last good page keeps serving (stale beats down); without one,
-    UpstreamError or UpstreamBusy. An upstream that refuses the organization
-    replaces its page with a refusal (status REFUSED): never served stale."""
-    with rt.db.read() as session:
-        row = _page_row(session, proxy, normalized_name)
+
+def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files: bool = True,
+                 stored: UpstreamPage | None = None) -> UpstreamPage:
+    """The organization's stored page; only one never fetched before (or a
+    stored "no such page" past its shorter freshness) waits for the upstream.
+
+    A good page older than its freshness is served as it is, and the worker
+    is asked to refresh it (request_refresh): a request never waits for an
+    upstream it has already heard from, whether that upstream is slow, down
+    or has changed. An upstream that refuses the organization is believed on
+    that refresh: the page is replaced with a refusal (status REFUSED) and
+    never served again. Without a stored page, when the upstream is down or
+    slow or this organization already has MAX_FETCHES_PER_ORGANIZATION
+    fetches under way: UpstreamError or UpstreamBusy.
+
+    Without `with_files`, the row's files are not loaded (a page served
+    from the page cache needs only its digest); `stored` is the row when
+    the caller has read it already."""
+    row = stored
+    if row is None:
+        with rt.db.read() as session:
+            row = _page_row(session, proxy, normalized_name, with_files=with_files)
     now = utcnow()
     if row is not None:
         ttl = rt.settings.upstream_ttl if row.status == 200 else min(NEGATIVE_TTL, rt.settings.upstream_ttl)
         if row.fetched + timedelta(seconds=ttl) > now:
             return row
-    revalidate = row is not None and row.status == 200
+        if row.status == 200:
+            request_refresh(rt, row, now)
+            return row
     with fetch_slots.take(proxy.organization_id) as granted:
         if not granted:
-            if revalidate:
-                return row
             raise UpstreamBusy(
                 "The upstream index is busy with other requests of this organization; try again in a few seconds."
             )
-        try:
-            fetched = fetch_project_page(
-                proxy.index, normalized_name, policy=address_policy(rt.settings),
-                deadline=rt.settings.upstream_timeout,
-                etag=row.etag if revalidate else None,
-                last_modified=row.last_modified if revalidate else None,
-            )
-        except UpstreamError:
-            if revalidate:
-                log.warning("Serving organization %d its stale upstream page for %s.",
-                            proxy.organization_id, normalized_name)
-                return row
-            raise
-    if fetched.status == 304 and not revalidate:
+        fetched = fetch_project_page(proxy.index, normalized_name, policy=address_policy(rt.settings),
+                                     deadline=rt.settings.upstream_timeout)
+    if fetched.status == 304:
         log.warning("The upstream index %s answered 304 to an unconditional request for %s.",
                     proxy.index.url, normalized_name)
         raise UpstreamError(UNREACHABLE)
     return _store_page(rt, proxy, normalized_name, fetched)
 
 
-def _page_row(session: Session, proxy: Proxy, normalized_name: str) -> UpstreamPage | None:
+def request_refresh(rt: Runtime, row: UpstreamPage, now: datetime) -> bool:
+    """Ask the worker to refresh a stale page, unless a refresh is already
+    under way: one conditional UPDATE decides, so a burst of requests on any
+    number of web processes queues one task. True when this call queued it."""
+    if row.refresh_requested is not None and row.refresh_requested > now - timedelta(seconds=REFRESH_GRACE):
+        return False  # the common case, answered from the row already read
+    with rt.db.write() as session:
+        claimed = session.execute(
+            update(UpstreamPage)
+            .where(UpstreamPage.id == row.id,
+                   or_(UpstreamPage.refresh_requested.is_(None),
+                       UpstreamPage.refresh_requested <= now - timedelta(seconds=REFRESH_GRACE)))
+            .values(refresh_requested=now)
+        ).rowcount
+        if claimed:
+            enqueue(session, TaskName.refresh_upstream_page, page_id=row.id)
+    return bool(claimed)
+
+
+def refresh_page(rt: Runtime, page_id: int) -> int | None:
+    """The worker's side of request_refresh: revalidate the stored page with
+    the upstream (If-None-Match) and store what it says. Returns the status
+    stored, or None when nothing changed hands (the page is gone, no longer
+    proxied, or the upstream is down: the old page keeps serving). Either
+    way the request is cleared, so the next stale request may ask again."""
+    with rt.db.read() as session:
+        row = session.get(UpstreamPage, page_id)
+        if row is None:
+            return None
+        name, etag, last_modified = row.normalized_name, row.etag, row.last_modified
+        organization_id, upstream_url = row.organization_id, row.upstream_url
+        proxy = proxy_for(session, organization_id, name, rt.settings.secret_key)
+    try:
+        if proxy is None or proxy.index.url != upstream_url:
+            return None  # no longer proxied (a private project took the name, or the upstream changed)
+        try:
+            fetched = fetch_project_page(proxy.index, name, policy=address_policy(rt.settings),
+                                         deadline=rt.settings.upstream_timeout, etag=etag,
+                                         last_modified=last_modified)
+        except UpstreamError as exc:
+            log.warning("Could not refresh organization %d's upstream page for %s (%s); the stored one keeps serving.",
+                        organization_id, name, exc)
+            return None
+        return _store_page(rt, proxy, name, fetched).status
+    finally:
+        with rt.db.write() as session:
+            session.execute(update(UpstreamPage).where(UpstreamPage.id == page_id).values(refresh_requested=None))
+
+
+def _page_row(session: Session, proxy: Proxy, normalized_name: str, *,
+              with_files: bool = True) -> UpstreamPage | None:
+    query = select(UpstreamPage)
+    if not with_files:
+        query = query.options(defer(UpstreamPage.files), defer(UpstreamPage.project_meta))
     return session.scalar(
-        select(UpstreamPage).where(UpstreamPage.organization_id == proxy.organization_id,
+        query.where(UpstreamPage.organization_id == proxy.organization_id,
                                    UpstreamPage.upstream_url == proxy.index.url,
                                    UpstreamPage.normalized_name == normalized_name)
     )
@@ -176,7 +265,9 @@ def _write_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: Fetche
                                normalized_name=normalized_name)
             session.add(row)
         row.fetched = utcnow()
-        if fetched.status == 200:
+        if fetched.status == 304:  # unchanged: only its freshness moves
+            pass
+        elif fetched.status == 200:
             files, meta = usable_files(fetched.page, normalized_name), project_meta(fetched.page, normalized_name)
             row.status, row.files, row.project_meta, row.digest = 200, files, meta, _digest(files, meta)
             row.etag, row.last_modified = fetched.etag, fetched.last_modified

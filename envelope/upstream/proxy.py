@@ -8,8 +8,10 @@ or matches one of its reserved patterns, is never proxied — not its page,
 not a file, not even versions the private project lacks.
 
 Upstream pages are kept in the database with their own freshness
-(ENVELOPE_UPSTREAM_TTL) and revalidated with If-None-Match; when the
-upstream is down, the organization's last copy keeps serving. Files are
+(ENVELOPE_UPSTREAM_TTL); a stale one is served at once while the worker
+revalidates it with If-None-Match, so only a page never seen waits for the
+upstream, and when the upstream is down the organization's last copy keeps
+serving. Files are
 fetched once per organization, on first download, verified against the
 sha256 the upstream page gave, and served from Envelope's storage from then on.
 
@@ -17,8 +19,8 @@ An upstream may be private, so everything kept is kept per organization:
 another organization naming the same URL fetches its own copy with its own
 credentials, and the upstream decides. An upstream that refuses an
 organization (401/403) is believed at once: its stored page is dropped,
-nothing stale is served, the names answer 404. Stale copies serve only
-while the upstream is down or slow (a 5xx, a timeout, a refused connection).
+nothing stale is served from the refresh that meets the refusal on, the
+names answer 404.
 
 Upstream work is bounded: each fetch has a deadline, connects only to
 permitted addresses (envelope.upstream.network), and an organization runs

@@ -19,6 +19,7 @@ class RecordingProxy:
     def __init__(self) -> None:
         self.upstream_port: int | None = None
         self.seen: list[tuple[str, str]] = []
+        self.answers: list[tuple[str, int, str | None]] = []  # (path, status, Content-Encoding) as sent
         self._lock = threading.Lock()
         proxy = self
 
@@ -39,6 +40,8 @@ class RecordingProxy:
                     upstream.request(method, self.path, headers=headers)
                     response = upstream.getresponse()
                     body = response.read()
+                    with proxy._lock:
+                        proxy.answers.append((self.path, response.status, response.getheader("Content-Encoding")))
                     self.send_response(response.status, response.reason)
                     for key, value in response.getheaders():
                         if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
@@ -68,6 +71,7 @@ class RecordingProxy:
     def clear(self) -> None:
         with self._lock:
             self.seen.clear()
+            self.answers.clear()
 
     def __enter__(self) -> "RecordingProxy":
         self.thread.start()

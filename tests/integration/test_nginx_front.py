@@ -77,6 +77,13 @@ def test_pages_are_cached_per_credentials_and_keys_hide_them(server, front, uplo
     for _ in range(2):
         refused = _get(front.base_url, path, first + "x")
         assert refused.status_code == 401 and refused.headers.get("X-Envelope-Cache") != "HIT"
+    # Envelope's gzip page is cached beside the identity one, never served to a client that refused gzip.
+    for coding, expected in (("gzip", "gzip"), ("identity", None), ("gzip;q=0, br", None), ("gzip", "gzip")):
+        response = requests.get(front.base_url + path, auth=("__token__", first), timeout=30, stream=True,
+                                headers={"Accept-Encoding": coding})
+        raw = response.raw.read(decode_content=False)
+        assert response.status_code == 200 and response.headers.get("Content-Encoding") == expected, coding
+        assert (b"cached-1.0" in raw) is (expected is None)
     # nginx writes each entry's key into its file: an HMAC, never the token.
     stored = b"".join(p.read_bytes() for p in front.cache_dir.rglob("*") if p.is_file())
     assert b"KEY: " in stored

@@ -7,6 +7,7 @@ distribution.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from tests.builders import make_sdist, make_wheel
-from tests.integration.clients import index_url, run, tool_bin, twine_upload
+from tests.integration.clients import index_url, installed_version, pip, run, tool_bin, twine_upload, uv
 from tests.integration.recording_proxy import RecordingProxy
 
 ORG = "acme"
@@ -198,3 +199,62 @@ def test_conditional_requests(corpus: Corpus) -> None:
                       **{"If-None-Match": narrow.headers["ETag"]}).status_code == 304
     version = corpus.get(f"/{ORG}/pypi/billing/1.5.0/json")
     assert version.headers["ETag"] not in (first.headers["ETag"], narrow.headers["ETag"])
+
+
+# --- bytes on the wire: index pages gzip-encoded for clients that accept it ----------
+
+
+def test_pip_and_uv_install_through_gzip_pages_and_get_files_as_stored(corpus: Corpus, tmp_path: Path) -> None:
+    """pip and uv send `Accept-Encoding: gzip`: every page they read goes out
+    compressed (the recording proxy sees the encoding as sent), and the
+    distributions, zip files already, go out untouched."""
+    env = corpus.server.client_env
+    url = index_url(corpus.front.base_url, ORG, corpus.read_token)
+    corpus.front.clear()
+    pip(env, "install", "--target", str(tmp_path / "p"), "--index-url", url, "billing==2.0.0")
+    uv(env, "pip", "install", "--target", str(tmp_path / "u"), "--index-url", url, "billing==2.0.0")
+    assert installed_version(tmp_path / "p", "billing") == installed_version(tmp_path / "u", "billing") == "2.0.0"
+    sent = list(corpus.front.answers)
+    pages = [answer for answer in sent if "/simple/" in answer[0] and answer[1] == 200]
+    files = [answer for answer in sent if "/files/" in answer[0]]
+    assert len(pages) >= 2 and all(coding == "gzip" for _, _, coding in pages), sent
+    assert files and all(coding is None for _, _, coding in files), sent
+
+
+def _raw(corpus: Corpus, path: str, **headers: str) -> tuple[requests.Response, bytes]:
+    """The response and its body as sent (not decoded by requests)."""
+    response = requests.get(corpus.front.base_url + path, auth=("__token__", corpus.read_token), headers=headers,
+                            allow_redirects=False, timeout=30, stream=True)
+    return response, response.raw.read(decode_content=False)
+
+
+@pytest.mark.parametrize("path, accept", [
+    (f"/{ORG}/simple/billing/", "text/html"),
+    (f"/{ORG}/simple/billing/", "application/vnd.pypi.simple.v1+json"),
+    (f"/{ORG}/simple/", "application/vnd.pypi.simple.v1+json"),
+    (f"/{ORG}/pypi/billing/json", "application/json"),
+])
+def test_gzip_and_identity_are_two_representations_with_their_own_etags(corpus: Corpus, path: str,
+                                                                         accept: str) -> None:
+    plain, plain_body = _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "identity"})
+    packed, packed_body = _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "gzip"})
+    assert plain.status_code == packed.status_code == 200
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed_body) == plain_body
+    assert int(packed.headers["Content-Length"]) == len(packed_body)
+    assert int(plain.headers["Content-Length"]) == len(plain_body)
+    for response in (plain, packed):
+        assert "Accept-Encoding" in response.headers["Vary"] and "Authorization" in response.headers["Vary"]
+    assert packed.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+    # Each tag revalidates its own representation; the other's tag is a different one.
+    again, body = _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "gzip",
+                                                       "If-None-Match": packed.headers["ETag"]})
+    assert (again.status_code, body, again.headers["ETag"]) == (304, b"", packed.headers["ETag"])
+    assert again.headers["Vary"] == packed.headers["Vary"]
+    assert _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "identity",
+                                                "If-None-Match": plain.headers["ETag"]})[0].status_code == 304
+    crossed, body = _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "identity",
+                                                         "If-None-Match": packed.headers["ETag"]})
+    assert crossed.status_code == 200 and body == plain_body
+    refused, body = _raw(corpus, path, Accept=accept, **{"Accept-Encoding": "gzip;q=0, *"})
+    assert "Content-Encoding" not in refused.headers and body == plain_body

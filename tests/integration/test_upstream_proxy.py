@@ -3,14 +3,17 @@ upstream (PEP 691 JSON, behind a token), pip and uv install through the
 proxying organization, and dependency confusion never gets through."""
 from __future__ import annotations
 
+import gzip
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 import requests
 
 from envelope.index.pages import API_VERSION
@@ -32,11 +35,16 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def server_env() -> dict[str, str]:
-    # Every page request revalidates with the upstream (If-None-Match), so
-    # the tests see changes at once and exercise the 304 path. The upstreams
-    # here are local servers: loopback must be allowed explicitly.
-    return {"ENVELOPE_UPSTREAM_TTL": "0", "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES": "127.0.0.0/8,::1"}
+def server_env(backend, redis_server) -> dict[str, str]:
+    # Every stored page is stale at once: each request is answered from the
+    # store and has the worker revalidate it (If-None-Match), so the tests
+    # see changes on a later request and exercise the 304 path. The upstreams
+    # here are local servers: loopback must be allowed explicitly. The page
+    # cache is Redis (a database per backend), so a test can see what it holds.
+    cache = redis_server.db_url(7 if backend.name == "sqlite-file" else 8)
+    redis.Redis.from_url(cache).flushdb()
+    return {"ENVELOPE_UPSTREAM_TTL": "0", "ENVELOPE_UPSTREAM_ALLOW_ADDRESSES": "127.0.0.0/8,::1",
+            "ENVELOPE_CACHE_URL": cache}
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +319,110 @@ def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_new
     finally:
         index_host.shutdown()
         files_host.shutdown()
+
+
+# --- stale pages answer at once; the worker refreshes them --------------------------------
+
+
+class _GatedUpstream(ThreadingHTTPServer):
+    """One HTML project page whose answers wait while `gate` is closed: an
+    upstream as slow as one likes, for as long as the test likes."""
+
+    daemon_threads = True
+
+    def __init__(self, name: str) -> None:
+        self.name, self.gate, self.versions, self.page_requests = name, threading.Event(), ["1.0"], 0
+        self.gate.set()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path != f"/simple/{upstream.name}/":
+                    body, status = b"no", 404
+                else:
+                    upstream.page_requests += 1
+                    upstream.gate.wait(30)
+                    body, status = upstream.page(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def page(self) -> bytes:
+        links = "".join(f'<a href="/files/{self.name}-{v}-py3-none-any.whl#sha256={"ab" * 32}">'
+                        f"{self.name}-{v}-py3-none-any.whl</a>" for v in self.versions)
+        return f"<html><body>{links}</body></html>".encode()
+
+
+def test_a_stale_page_is_answered_from_the_store_and_refreshed_by_the_worker(setup: Setup) -> None:
+    upstream = _GatedUpstream("gatedpkg")
+    setup.server.cli("org", "create", "gated")
+    setup.server.cli("org", "proxy", "gated", "--upstream", f"http://127.0.0.1:{upstream.server_address[1]}/simple/")
+    token = setup.server.token("gated", "--scope", "read")
+
+    def versions() -> list[str]:
+        response = _get(setup, "/gated/simple/gatedpkg/", token, Accept="application/vnd.pypi.simple.v1+json")
+        assert response.status_code == 200, response.text
+        return response.json()["versions"]
+
+    def settle(requests_seen: int) -> None:  # the worker's refresh has reached the upstream
+        deadline = time.monotonic() + 60
+        while upstream.page_requests < requests_seen:
+            assert time.monotonic() < deadline, "the worker never asked the upstream"
+            time.sleep(0.1)
+
+    try:
+        assert versions() == ["1.0"]  # never seen: this one request waited for the upstream
+        assert upstream.page_requests == 1
+        upstream.gate.clear()  # the upstream hangs from now on
+        upstream.versions = ["1.0", "2.0"]
+        # Stale (TTL 0): answered from the store at once while the worker's refresh hangs upstream...
+        assert versions() == ["1.0"]
+        settle(2)
+        # ...and a burst of stale requests queues no second refresh while that one is under way.
+        for _ in range(10):
+            assert versions() == ["1.0"]
+        time.sleep(1.0)
+        assert upstream.page_requests == 2
+        upstream.gate.set()  # the upstream answers: the worker stores 2.0, a later request sees it
+        deadline = time.monotonic() + 60
+        while versions() != ["1.0", "2.0"]:
+            assert time.monotonic() < deadline, "the worker never refreshed the stale page"
+            time.sleep(0.2)
+        assert "envelope.refresh_upstream_page" in setup.server.log_text()
+    finally:
+        upstream.gate.set()
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def test_a_warm_proxied_page_is_rendered_once_into_the_page_cache(setup: Setup) -> None:
+    """The rendered page, and its gzip encoding, live in the page cache under
+    the stored page's digest: a marker written into that entry is what the
+    next request gets, so nothing rendered the page again."""
+    cache = redis.Redis.from_url(setup.server.env["ENVELOPE_CACHE_URL"])
+    assert "sharedlib" in json.dumps(_json(setup, "sharedlib"))
+    # upstream:{organization}:{name}:{stored page}:{digest}:{restriction}:{format}; earlier tests
+    # left pages of other restrictions and of a stored page since dropped (the proxy was turned off).
+    json_keys = sorted((k for k in cache.keys("upstream:*:sharedlib:*:all:1")), key=lambda k: int(k.split(b":")[3]))
+    assert json_keys, cache.keys("upstream:*")
+    json_keys = json_keys[-1:]
+    page = json.loads(cache.get(json_keys[0]))
+    assert page["name"] == "sharedlib" and cache.get(json_keys[0] + b":gzip") is not None  # requests asks for gzip
+    marked = json.dumps({**page, "versions": ["from-the-cache"]}).encode()
+    cache.set(json_keys[0], marked)
+    cache.set(json_keys[0] + b":gzip", gzip.compress(marked))
+    assert _json(setup, "sharedlib")["versions"] == ["from-the-cache"]
+    plain = requests.get(setup.server.url(f"/{ORG}/simple/sharedlib/"), auth=("__token__", setup.read_token),
+                         headers={"Accept": "application/vnd.pypi.simple.v1+json", "Accept-Encoding": "identity"},
+                         timeout=60)
+    assert plain.json()["versions"] == ["from-the-cache"] and "Content-Encoding" not in plain.headers
+    cache.delete(json_keys[0], json_keys[0] + b":gzip")  # rendered again on the next request
+    assert _json(setup, "sharedlib")["versions"] != ["from-the-cache"]

@@ -48,7 +48,7 @@ STORED = {
     DeliveryOutcome: {"queued", "ignored", "coalesced"},
     TokenScope: {"read", "upload"},
     ProjectStatus: {"active", "archived", "quarantined", "deprecated"},
-    TaskName: {"envelope.ingest_run", "envelope.render_readme", "envelope.poll_all", "envelope.reconcile",
+    TaskName: {"envelope.refresh_upstream_page", "envelope.ingest_run", "envelope.render_readme", "envelope.poll_all", "envelope.reconcile",
                "envelope.send_mail", "envelope.housekeeping"},
 }
 

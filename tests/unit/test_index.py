@@ -496,3 +496,26 @@ def test_upload_time_is_the_first_publication_and_survives_the_same_bytes_again(
     assert not again.created and again.file.id == first.file.id
     assert detail_of(database, organization, operator, "demo")["files"][0]["upload-time"] == before
     assert before == first.file.upload_time.strftime(index.UPLOAD_TIME_FORMAT)
+
+
+def test_a_page_and_its_gzip_are_each_made_once_per_key():
+    """The gzip encoding is cached beside the page: a burst of requests
+    compresses once, and the bytes are the same whichever request made them."""
+    import gzip
+
+    from envelope.cache import MemoryCache
+
+    cache, renders = MemoryCache(), []
+
+    def render() -> bytes:
+        renders.append(1)
+        return b"<a>page</a>" * 100
+
+    first = index.cached_body(cache, "k:1", render, compressed=True)
+    assert gzip.decompress(first) == b"<a>page</a>" * 100 and len(first) < 100
+    assert index.cached_body(cache, "k:1", render, compressed=True) is first
+    assert index.cached_body(cache, "k:1", render, compressed=False) == b"<a>page</a>" * 100
+    assert len(renders) == 1
+    assert cache.get("k:1:gzip") is first
+    # No timestamp in the stream: another process compressing the page gets the same bytes.
+    assert index.cached_body(MemoryCache(), "k:1", render, compressed=True) == first

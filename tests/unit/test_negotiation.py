@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.machine.negotiation import V1_HTML, V1_JSON, choose_format, is_json
+from web.machine.negotiation import V1_HTML, V1_JSON, accepts_gzip, choose_format, is_json
 
 HTML = "text/html; charset=utf-8"
 PIP = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
@@ -64,3 +64,29 @@ def test_is_json(content_type, expected):
 def test_json_choice_is_recognised_as_json():
     assert is_json(choose_format(PIP))
     assert not is_json(choose_format(None))
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "expected"),
+    [
+        pytest.param(None, False, id="no-header"),
+        pytest.param("", False, id="empty"),
+        pytest.param("gzip", True, id="pip-and-uv"),
+        pytest.param("gzip, deflate, br, zstd", True, id="requests-and-browsers"),
+        pytest.param("GZIP;q=0.5", True, id="case-and-quality"),
+        pytest.param("x-gzip", True, id="old-alias"),
+        pytest.param("gzip;q=0", False, id="gzip-refused"),
+        pytest.param("gzip;q=0.000", False, id="gzip-refused-long-zero"),
+        pytest.param("identity", False, id="identity-only"),
+        pytest.param("identity;q=0", False, id="identity-refused-gzip-not-offered"),
+        pytest.param("br, deflate", False, id="other-codings"),
+        pytest.param("*", True, id="anything"),
+        pytest.param("br, *;q=0.1", True, id="wildcard-covers-gzip"),
+        pytest.param("*;q=0", False, id="wildcard-refused"),
+        pytest.param("*, gzip;q=0", False, id="named-zero-beats-wildcard"),
+        pytest.param("gzip;q=0, *", False, id="named-zero-beats-wildcard-after"),
+        pytest.param("*;q=0, gzip", True, id="named-beats-wildcard-zero"),
+    ],
+)
+def test_accepts_gzip(accept_encoding, expected):
+    assert accepts_gzip(accept_encoding) is expected

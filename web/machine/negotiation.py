@@ -35,3 +35,26 @@ def choose_format(accept: str | None) -> str | None:
 
 def is_json(content_type: str) -> bool:
     return content_type == V1_JSON
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether a page may be sent gzip-encoded (RFC 9110 §12.5.3).
+
+    `gzip` (or its old alias `x-gzip`) with a q-value above zero says yes, and
+    so does `*` when gzip is not named; `q=0` refuses. Identity is always
+    acceptable in practice (a client that refused it and gzip both gets it
+    anyway), so the only question is whether gzip is allowed; pip and uv send
+    `Accept-Encoding: gzip`, through requests and reqwest."""
+    if not accept_encoding:
+        return False
+    named: float | None = None
+    wildcard: float | None = None
+    for coding, quality in parse_accept_header(accept_encoding):
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = quality if named is None else max(named, quality)
+        elif coding == "*":
+            wildcard = quality
+    if named is not None:
+        return named > 0
+    return wildcard is not None and wildcard > 0

@@ -15,6 +15,7 @@ from envelope.index import pages as index
 from envelope.index import pypi_json
 from envelope.names import normalize
 from web.machine.auth import basic_auth, confirm
+from web.machine.negotiation import accepts_gzip
 from web.runtime import runtime
 
 bp = Blueprint("pypi_json", __name__)
@@ -40,11 +41,12 @@ def project_json(org: str, project: str, version: str | None = None) -> Response
     caller = confirm(org, caller, state.auth_epoch)
     if state.project_id is None or not caller.may_read_project(normalized):
         raise NotFound("Not Found")
+    gz = accepts_gzip(request.headers.get("Accept-Encoding"))
     links = pypi_json.Links(rt.settings.base_url, caller.organization_name or org)
 
     def render() -> bytes:
         return pypi_json.cached_project_json(
-            rt.db, rt.storage, rt.cache, state.project_id, state.serial, caller, links, wanted
+            rt.db, rt.storage, rt.cache, state.project_id, state.serial, caller, links, wanted, gz
         )
 
     body = None
@@ -53,17 +55,20 @@ def project_json(org: str, project: str, version: str | None = None) -> Response
     else:  # the serial moves with versions this caller may not see: tag what it gets
         body = render()
         tag = index.body_tag(body)
-    etag = _quoted(f"{state.project_id}.{tag}-{caller.restriction_key}-{wanted or ''}")
+    etag = _quoted(f"{state.project_id}.{tag}-{caller.restriction_key}-{wanted or ''}", gz)
     if etag[1:-1] in request.if_none_match:
         response = Response(status=304)
     else:
         response = Response(body if body is not None else render(), content_type=CONTENT_TYPE)
+        if gz:
+            response.headers["Content-Encoding"] = "gzip"
     _cache_headers(response, etag)
     return response
 
 
-def _quoted(etag: str) -> str:
-    return '"' + hashlib.sha256(f"pypi-json:{etag}".encode()).hexdigest()[:24] + '"'
+def _quoted(etag: str, gz: bool) -> str:
+    """As on the simple pages: the gzip representation's tag has a "-gzip" suffix."""
+    return '"' + hashlib.sha256(f"pypi-json:{etag}".encode()).hexdigest()[:24] + ('-gzip"' if gz else '"')
 
 
 def _cache_headers(response: Response, etag: str) -> None:
@@ -71,4 +76,4 @@ def _cache_headers(response: Response, etag: str) -> None:
     publish, so any cache must revalidate."""
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Vary"] = "Authorization"
+    response.headers["Vary"] = "Authorization, Accept-Encoding"
