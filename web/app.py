@@ -82,10 +82,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import invitations
     from web.pages import orgs
     from web.pages import projects
+    from web.pages import publishers
     from web.pages import repositories
     from web.pages import tokens
 
-    for module in (orgs, invitations, projects, tokens, repositories, audit, api):
+    for module in (orgs, invitations, projects, tokens, repositories, publishers, audit, api):
         app.register_blueprint(module.bp)
     return app
 
