@@ -80,3 +80,25 @@ def test_mint_token_is_rate_limited_per_address(world, app):
     assert statuses[:60] == [422] * 60 and statuses[60] == 429
     limited = client.post("/_/oidc/mint-token", json={"token": "a.b.c"})
     assert limited.get_json()["errors"][0]["code"] == "rate-limited"
+
+
+API = "/api/v1/orgs"
+
+
+def test_publishers_over_the_api(world):
+    owner = world.browser("olivia")
+    created = owner.api("POST", f"{API}/acme/publishers",
+                        {"repository": "acme/app", "workflow": "ci.yml", "scope": "read", "projects": ["billing"]})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    body = created.get_json()
+    assert (body["repository"], body["workflow"], body["scope"], body["projects"], body["environment"]) == (
+        "acme/app", "ci.yml", "read", ["billing"], None)
+    listed = world.browser("rita").api("GET", f"{API}/acme/publishers").get_json()["publishers"]
+    assert [p["id"] for p in listed] == [body["id"]]
+    assert world.browser("max").api("POST", f"{API}/acme/publishers",
+                                     {"repository": "acme/x", "workflow": "x.yml"}).status_code == 403
+    assert world.browser("otto").api("GET", f"{API}/acme/publishers").status_code == 404
+    assert world.browser("otto").api("DELETE", f"{API}/other/publishers/{body['id']}").status_code == 404
+    assert owner.api("POST", f"{API}/acme/publishers", {"repository": "acme/x"}).status_code == 400
+    assert owner.api("DELETE", f"{API}/acme/publishers/{body['id']}").status_code == 204
+    assert owner.api("GET", f"{API}/acme/publishers").get_json()["publishers"] == []
