@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import time
 from unittest import mock
 
@@ -28,7 +29,8 @@ from envelope.db import Database
 from envelope.models import AuditEvent
 from tests.builders import make_wheel
 from tests.fake_github.oidc import FakeOidc, Job, SigningKey
-from tests.integration.clients import pip, twine_upload, uv
+from envelope.publishing.workflows import install_steps
+from tests.integration.clients import pip, run, twine_upload, uv
 from tests.services.tls import TlsFront
 
 ORG = "acme"
@@ -205,3 +207,23 @@ def test_a_read_publisher_installs_private_dependencies(server, front, job, clie
     upload = twine_upload(env, front.base_url, ORG, token, [make_wheel(tmp_path / "c", "shared-utils", "1.3.0")],
                           check=False)
     assert upload.returncode != 0 and "403" in upload.stdout + upload.stderr
+
+
+def test_the_read_step_the_publishers_page_shows_works(server, front, job, client_env, tmp_path) -> None:
+    """The shell step of install_steps (curl and jq, as on a runner) run as
+    written, then pip with the PIP_INDEX_URL it wrote to $GITHUB_ENV."""
+    uploader = server.token(ORG, "--scope", "upload")
+    env = {**client_env, **front.trust_env}
+    twine_upload(env, front.base_url, ORG, uploader, [make_wheel(tmp_path / "a", "ci-helpers", "0.3.0")])
+    _add_publisher(server, "--repository", "acme/tools", "--workflow", "test.yml", "--scope", "read",
+                   "--project", "ci-helpers")
+    job.job = Job(repository="acme/tools", workflow="test.yml", ref="refs/pull/7/merge", event_name="pull_request")
+    steps = install_steps(front.base_url, ORG, "envelope")
+    script = textwrap.dedent(steps.split("run: |\n", 1)[1].split("      - uses:", 1)[0])
+    github_env = tmp_path / "github_env"
+    run(["bash", "-euo", "pipefail", "-c", script],
+        {**env, **job.actions_env, "GITHUB_ENV": str(github_env), "CURL_CA_BUNDLE": str(front.ca_file)})
+    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert exported["PIP_INDEX_URL"] == exported["UV_DEFAULT_INDEX"] and "envl_" in exported["PIP_INDEX_URL"]
+    pip({**env, "PIP_INDEX_URL": exported["PIP_INDEX_URL"]}, "install", "--target", str(tmp_path / "t"), "ci-helpers")
+    assert list((tmp_path / "t").glob("ci_helpers-0.3.0.dist-info"))

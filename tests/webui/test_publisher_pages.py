@@ -102,3 +102,24 @@ def test_publishers_over_the_api(world):
     assert owner.api("POST", f"{API}/acme/publishers", {"repository": "acme/x"}).status_code == 400
     assert owner.api("DELETE", f"{API}/acme/publishers/{body['id']}").status_code == 204
     assert owner.api("GET", f"{API}/acme/publishers").get_json()["publishers"] == []
+
+
+def test_the_cli_and_the_page_are_one_operation(world):
+    from tests.webui.test_cli_parity import cli_error, envelope
+
+    added = envelope(world, "publisher", "add", "--org", "acme", "--repository", "Acme/Billing", "--workflow",
+                     "release.yml", "--environment", "pypi", "--project", "billing")
+    publisher_id = int(added.stdout.strip().splitlines()[-1])
+    listed = envelope(world, "publisher", "list", "--org", "acme").stdout.splitlines()
+    assert listed[0].split("\t")[:5] == [str(publisher_id), "acme/billing", "release.yml", "pypi", "upload"]
+    assert '"id": %d' % publisher_id in envelope(world, "publisher", "list", "--org", "acme", "--json").stdout
+    bad = cli_error(envelope(world, "publisher", "add", "--org", "acme", "--repository", "acme/x", "--workflow",
+                             "ci.sh", ok=False))
+    page = add(world, repository="acme/x", workflow="ci.sh").get_data(as_text=True)
+    assert bad.startswith("Invalid workflow 'ci.sh'") and bad.replace("'", "&#39;") in page
+    envelope(world, "publisher", "remove", str(publisher_id))
+    assert "No trusted publisher #%d" % publisher_id in cli_error(
+        envelope(world, "publisher", "remove", str(publisher_id), ok=False))
+    with world.db.read() as session:
+        actors = {e.action: e.actor for e in session.scalars(select(AuditEvent))}
+    assert "publisher.add" in actors and "publisher.remove" in actors
