@@ -17,6 +17,7 @@ import json
 import os
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import id as ambient_id
@@ -181,6 +182,22 @@ def test_a_replayed_token_is_refused(server, front, job) -> None:
                           verify=str(front.ca_file), timeout=30)
     assert first.status_code == 200, first.text
     assert again.status_code == 422 and again.json()["errors"][0]["code"] == "invalid-reuse-token"
+
+
+def test_racing_replays_mint_one_token(server, front, job) -> None:
+    """The same OIDC token sent eight times at once, to every web process:
+    one exchange wins, on SQLite and on PostgreSQL alike."""
+    _add_publisher_once(server)
+    job.job = Job(repository="acme/refusals", environment="pypi")
+    token = job.token()
+
+    def post(_: int) -> int:
+        return requests.post(f"{front.base_url}/_/oidc/mint-token", json={"token": token},
+                             verify=str(front.ca_file), timeout=60).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, range(8)))
+    assert statuses == [200] + [422] * 7, statuses
 
 
 def test_a_read_publisher_installs_private_dependencies(server, front, job, client_env, tmp_path) -> None:

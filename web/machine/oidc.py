@@ -3,6 +3,7 @@ pypa/gh-action-pypi-publish work unchanged (logic in envelope/publishing)."""
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import Blueprint, Response, jsonify
 
@@ -14,6 +15,7 @@ from web.extensions import limiter
 from web.runtime import runtime
 
 bp = Blueprint("oidc", __name__)
+log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # bytes: an OIDC token is about 1.5 KB
 # Per client address. GitHub's hosted runners share addresses, so the limit
@@ -63,6 +65,8 @@ def _field(name: str) -> object:
 @bp.errorhandler(IssuerUnavailable)
 def refused(exc: EnvelopeError) -> tuple[Response, int]:
     """PyPI's shape, which the action and uv print for people."""
+    if isinstance(exc, IssuerUnavailable):
+        log.warning("trusted publishing: %s", exc)
     errors = [{"code": getattr(exc, "code", "invalid-payload"), "description": str(exc)}]
     return jsonify(message="Token request failed", errors=errors), exc.status
 
