@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
 from envelope.db import Database
 from envelope.errors import MintRefused
-from envelope.models import OidcTokenUse
+from envelope.models import AccessToken, OidcTokenUse
 from envelope.models.base import utcnow
 from envelope.orgs.identity import bump_auth_epoch
 from envelope.orgs.tokens import find_token_row, issue_token
@@ -22,6 +22,10 @@ from envelope.publishing.publishers import matching_publishers, workflow_file
 from envelope.publishing.verification import GitHubClaims, verify_token
 
 MINTED_LIFETIME = timedelta(minutes=15)
+# Minted tokens stay listed (revoked or expired) this long after they stop
+# working, then housekeeping deletes them: a busy CI mints one per job. The
+# audit log keeps each one's token.mint event with the run that minted it.
+SPENT_TOKEN_RETENTION = timedelta(days=7)
 BURNT_BY = "trusted publishing (burn-token)"
 
 
@@ -112,3 +116,15 @@ def burn_token(session: Session, secret: object) -> bool:
     bump_auth_epoch(session, token.organization_id)
     record_event(session, token.organization_id, BURNT_BY, AuditAction.token_revoke, f"token #{token.id} {token.name!r}")
     return True
+
+
+def forget_spent_tokens(session: Session, now: datetime | None = None) -> int:
+    """Delete minted tokens that stopped working over SPENT_TOKEN_RETENTION
+    ago (expired, or burnt); tokens made by people are never touched.
+    Returns how many were deleted."""
+    cutoff = (now or utcnow()) - SPENT_TOKEN_RETENTION
+    result = session.execute(delete(AccessToken).where(
+        AccessToken.publisher_id.is_not(None),
+        or_(AccessToken.expires < cutoff, AccessToken.revoked < cutoff),
+    ))
+    return result.rowcount or 0

@@ -248,3 +248,20 @@ def test_a_rotated_key_is_fetched_and_the_set_is_cached(oidc, keys) -> None:
 def test_an_unreachable_issuer_is_unavailable_not_refused() -> None:
     with pytest.raises(IssuerUnavailable):
         IssuerKeys("http://127.0.0.1:9").key_for("x")
+
+
+def test_spent_minted_tokens_are_forgotten_after_a_week(database, organization, oidc, keys, operator) -> None:
+    from envelope.orgs.membership import operator_access
+    from envelope.orgs.tokens import create_token
+    from envelope.publishing.exchange import forget_spent_tokens
+
+    _publisher(database, organization)
+    minted = _mint(database, keys, oidc.token())
+    with database.write() as session:
+        create_token(session, operator_access(organization, "tests"), name="person", scope="read",
+                     expires=utcnow() + timedelta(minutes=1))
+        assert forget_spent_tokens(session, utcnow() + timedelta(days=6)) == 0
+        assert forget_spent_tokens(session, utcnow() + timedelta(days=8)) == 1
+    with database.read() as session:
+        assert session.scalars(select(AccessToken.name)).all() == ["person"]
+        assert session.get(AccessToken, minted.token_id) is None
