@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = 1024**3  # bytes: 1 GiB, like PyPI's default upload limit
 DEFAULT_FOLLOWUPS = (60, 180, 600, 1800, 3600)  # seconds after a release event
+DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+DEFAULT_OIDC_AUDIENCE = "envelope"
 # Links in mail when nothing names the public address: what `make serve`
 # binds. `envelope serve` exports its own address instead; a request's Host
 # header is never used (anyone can send any Host and get reset links mailed
@@ -81,6 +83,11 @@ class Settings:
     # Where the web process writes one line per request: "-" the console
     # (stdout), a file path, or None (ENVELOPE_ACCESS_LOG=off).
     access_log: str | None = "-"
+    # Trusted publishing: the OIDC issuer whose tokens are exchanged for
+    # 15-minute access tokens, and the audience they must carry. The issuer
+    # is the only address its keys are fetched from.
+    oidc_github_issuer: str = DEFAULT_OIDC_ISSUER
+    oidc_audience: str = DEFAULT_OIDC_AUDIENCE
 
     @classmethod
     def from_env(
@@ -135,6 +142,8 @@ class Settings:
             trusted_hosts=_host_list(env.get("ENVELOPE_TRUSTED_HOSTS")),
             base_url_configured=bool((env.get("ENVELOPE_BASE_URL") or "").strip()),
             access_log=_access_log(env.get("ENVELOPE_ACCESS_LOG")),
+            oidc_github_issuer=_issuer(env.get("ENVELOPE_OIDC_GITHUB_ISSUER")),
+            oidc_audience=(env.get("ENVELOPE_OIDC_AUDIENCE") or "").strip() or DEFAULT_OIDC_AUDIENCE,
         )
 
     @property
@@ -257,6 +266,22 @@ def _base_url(raw: str | None, default: str) -> str:
         raise ValueError(
             f"ENVELOPE_BASE_URL={raw!r} is not understood: use the address people reach this index at, "
             "such as https://pypi.example.com."
+        )
+    return value
+
+
+def _issuer(raw: str | None) -> str:
+    """An issuer is compared with the tokens' `iss` character for character,
+    and its keys are fetched from below it: an absolute http(s) URL without
+    a trailing slash, query or fragment."""
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return DEFAULT_OIDC_ISSUER
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"ENVELOPE_OIDC_GITHUB_ISSUER={raw!r} is not understood: use the issuer's URL, "
+            f"such as {DEFAULT_OIDC_ISSUER}."
         )
     return value
 

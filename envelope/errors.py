@@ -66,3 +66,15 @@ class UpstreamBusy(EnvelopeError):
 
     status = 503
     retry_after = 5  # seconds
+
+
+class MintRefused(EnvelopeError):
+    """Trusted publishing refused to exchange an OIDC token: `code` is the
+    machine-readable code PyPI uses for the same refusal, the message says
+    what to fix."""
+
+    status = 422
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code

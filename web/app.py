@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.machine import health
     from web.machine import hooks
     from web.machine import integrity
+    from web.machine import oidc
     from web.machine import pypi_json
     from web.machine import simple
     from web.machine import upload
@@ -68,6 +69,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in machine:
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)
+    # Trusted publishing: a token in the body authenticates each call; its
+    # declared rate limits are checked (it is not in `machine`).
+    app.register_blueprint(oidc.bp)
+    csrf.exempt(oidc.bp)
     # Browser pages: CSRF tokens required on every form.
     app.register_blueprint(accounts.bp)
     # Organization pages (CSRF-protected) and the JSON API, which checks
@@ -77,10 +82,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import invitations
     from web.pages import orgs
     from web.pages import projects
+    from web.pages import publishers
     from web.pages import repositories
     from web.pages import tokens
 
-    for module in (orgs, invitations, projects, tokens, repositories, audit, api):
+    for module in (orgs, invitations, projects, tokens, repositories, publishers, audit, api):
         app.register_blueprint(module.bp)
     return app
 

@@ -58,8 +58,13 @@ def poll_all() -> int:
 
 @shared_task(name=TaskName.housekeeping)
 def housekeeping() -> int:
-    """Periodic (beat): removes upload spool files a killed process left behind."""
-    return remove_stale_spool_files(runtime().settings.tmp_dir)
+    """Periodic (beat): removes upload spool files a killed process left
+    behind, and tokens trusted publishing minted that stopped working a week ago."""
+    from envelope.publishing.exchange import forget_spent_tokens
+
+    with runtime().db.write() as session:
+        forgotten = forget_spent_tokens(session)
+    return remove_stale_spool_files(runtime().settings.tmp_dir) + forgotten
 
 
 @shared_task(name=TaskName.reconcile)

@@ -37,6 +37,7 @@ from envelope.models.packaging import (
     ReadmeStatus,
     Release,
 )
+from envelope.models.publishing import OidcTokenUse, TrustedPublisher
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
@@ -77,4 +78,6 @@ __all__ = [
     "UpstreamPage",
     "User",
     "WebhookDelivery",
+    "OidcTokenUse",
+    "TrustedPublisher",
 ]

@@ -198,6 +198,11 @@ class AccessToken(Base):
     expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Minted by trusted publishing (envelope/publishing): which publisher's
+    # exchange made it. Only such tokens may be burnt by /_/oidc/burn-token.
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trusted_publishers.id", ondelete="SET NULL"), index=True
+    )
 
     organization: Mapped[Organization] = relationship()
     user: Mapped[User | None] = relationship()

@@ -186,19 +186,9 @@ def create_token(
                 f"{whose} in {organization.name} is {membership.role.value}: the token could never "
                 "upload. Choose read scope, or ask an owner for the maintainer role."
             )
-    secret = generate_secret()
-    token = AccessToken(
-        organization_id=organization.id,
-        user_id=user.id if user else None,
-        name=name.strip(),
-        scope=scope,
-        restrictions=[{"project": p, "specifier": s} for p, s in restrictions],
-        secret_hash=hash_secret(secret),
-        hint=secret[len(PREFIX) : len(PREFIX) + 6],
-        expires=expires,
-    )
-    session.add(token)
-    session.flush()
+    issued = issue_token(session, organization.id, name=name.strip(), scope=scope, restrictions=restrictions,
+                         expires=expires, user_id=user.id if user else None)
+    token = issued.token
     record_event(
         session,
         organization.id,
@@ -210,6 +200,37 @@ def create_token(
         user=user.username if user else None,
         expires=expires.isoformat() if expires else None,
     )
+    return issued
+
+
+def issue_token(
+    session: Session,
+    organization_id: int,
+    *,
+    name: str,
+    scope: str,
+    restrictions: Iterable[tuple[str, str]] = (),
+    expires: datetime | None = None,
+    user_id: int | None = None,
+    publisher_id: int | None = None,
+) -> IssuedToken:
+    """The token row and its secret, with no check of who asks: callers
+    decide that (create_token for members, trusted publishing for a verified
+    CI identity) and record the audit event."""
+    secret = generate_secret()
+    token = AccessToken(
+        organization_id=organization_id,
+        user_id=user_id,
+        name=name,
+        scope=scope,
+        restrictions=[{"project": p, "specifier": s} for p, s in restrictions],
+        secret_hash=hash_secret(secret),
+        hint=secret[len(PREFIX) : len(PREFIX) + 6],
+        expires=expires,
+        publisher_id=publisher_id,
+    )
+    session.add(token)
+    session.flush()
     return IssuedToken(token, secret)
 
 
@@ -223,13 +244,8 @@ def _membership(session: Session, organization_id: int, user_id: int) -> Members
 
 def find_token(session: Session, secret: str) -> AccessToken:
     """The live token for `secret`; Unauthorized saying why otherwise."""
-    if not looks_like_token(secret):
-        raise Unauthorized("Invalid access token.")
-    digest = hash_secret(secret)
-    token = session.scalar(select(AccessToken).where(AccessToken.secret_hash == digest))
-    # The index lookup is on the hash, not the secret; compare again in
-    # constant time so no code path branches on secret bytes.
-    if token is None or not hmac.compare_digest(token.secret_hash, digest):
+    token = find_token_row(session, secret)
+    if token is None:
         raise Unauthorized("Invalid access token.")
     if token.revoked is not None:
         raise Unauthorized("This access token has been revoked.")
@@ -237,6 +253,19 @@ def find_token(session: Session, secret: str) -> AccessToken:
         raise Unauthorized(
             f"This access token expired on {token.expires:%Y-%m-%d %H:%M} UTC; create a new one."
         )
+    return token
+
+
+def find_token_row(session: Session, secret: str) -> AccessToken | None:
+    """The token whose secret is `secret`, live or not; None for an unknown one."""
+    if not looks_like_token(secret):
+        return None
+    digest = hash_secret(secret)
+    token = session.scalar(select(AccessToken).where(AccessToken.secret_hash == digest))
+    # The index lookup is on the hash, not the secret; compare again in
+    # constant time so no code path branches on secret bytes.
+    if token is None or not hmac.compare_digest(token.secret_hash, digest):
+        return None
     return token
 
 

@@ -38,7 +38,7 @@ STORED = {
         "user.disable", "user.enable",
         "user.password_change", "user.password_reset", "user.email_verify", "user.session_revoke",
         "user.session_revoke_all", "user.2fa_enable", "user.2fa_disable", "user.recovery_code_used",
-        "user.recovery_codes_regenerate", "token.create", "token.revoke", "project.create", "project.status", "file.publish",
+        "user.recovery_codes_regenerate", "token.create", "token.revoke", "token.mint", "publisher.add", "publisher.remove", "project.create", "project.status", "file.publish",
         "file.yank", "file.unyank", "file.delete", "repo.add", "repo.remove", "repo.sync", "proxy.enable",
         "proxy.disable", "proxy.reserve", "proxy.unreserve",
     },

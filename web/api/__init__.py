@@ -192,4 +192,4 @@ def routing_error(exc: HTTPException) -> Response:
 
 
 from web.api import openapi
-from web.api import orgs, projects, repositories, tokens  # noqa: E402,F401  (routes)
+from web.api import orgs, projects, publishers, repositories, tokens  # noqa: E402,F401  (routes)

@@ -93,6 +93,11 @@ SCHEMAS: dict[str, Any] = {
         full_name=STRING, allowed_projects={"type": "array", "items": STRING},
         private={"type": "boolean"}, created=WHEN, last_polled=NULLABLE_WHEN,
     ),
+    "Publisher": _obj(
+        id={"type": "integer"}, repository=STRING, workflow=STRING, environment=NULLABLE_STRING,
+        scope={"type": "string", "enum": [s.value for s in TokenScope]}, projects={"type": "array", "items": STRING},
+        created=WHEN, last_used=NULLABLE_WHEN,
+    ),
     "NewRepository": _obj(
         repository=_ref("Repository"), webhook_url=STRING,
         webhook_secret={"type": "string", "description": "Shown once."},
@@ -264,6 +269,24 @@ PATHS: dict[str, Any] = {
     f"{REPOSITORY}/sync": {
         "post": _op("syncRepository", "Queue a sync of every release (maintainers)", "202",
                     _obj(run_id={"type": "integer"}, status=STRING), params=[ORG, OWNER, REPO]),
+    },
+    f"{ORG_BASE}/publishers": {
+        "get": _op("listPublishers", "Trusted publishers: workflows that mint 15-minute tokens", "200",
+                   _list_of("publishers", "Publisher"), params=[ORG]),
+        "post": _op(
+            "addPublisher", "Trust a GitHub workflow (owners)", "201", _ref("Publisher"), params=[ORG],
+            body=_obj(["repository", "workflow"], repository={"type": "string", "description": "OWNER/REPO"},
+                      workflow={"type": "string", "description": "File name in .github/workflows/"},
+                      environment={"type": "string"},
+                      scope={"type": "string", "enum": [s.value for s in TokenScope],
+                             "default": TokenScope.upload.value},
+                      projects={"type": "array", "items": STRING}),
+            errors=("400", "401", "403", "404", "409"),
+        ),
+    },
+    f"{ORG_BASE}/publishers/{{publisher_id}}": {
+        "delete": _op("removePublisher", "Stop trusting a workflow; its live tokens are revoked (owners)", "204",
+                      None, params=[ORG, _param("publisher_id", ROW_ID)]),
     },
     f"{ORG_BASE}/audit": {
         "get": _op("auditLog", "The audit log, newest first", "200",

@@ -15,6 +15,7 @@ from envelope.models import (
     Membership,
     Organization,
     RepositoryConnection,
+    TrustedPublisher,
     Role,
 )
 
@@ -107,6 +108,19 @@ def repository(c: RepositoryConnection) -> dict[str, Any]:
         "private": c.github_token_sealed is not None,
         "created": when(c.created),
         "last_polled": when(c.last_polled),
+    }
+
+
+def publisher(p: TrustedPublisher) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "repository": p.repository,
+        "workflow": p.workflow,
+        "environment": p.environment or None,
+        "scope": p.scope,
+        "projects": list(p.projects or []),
+        "created": when(p.created),
+        "last_used": when(p.last_used),
     }
 
 
