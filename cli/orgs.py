@@ -30,8 +30,15 @@ def org_create(name: str, owner_name: str | None) -> None:
     with runtime.db.write() as session:
         owner = accounts.get_user(session, owner_name) if owner_name else None
         organizations.create_organization(session, name, owner=owner, actor=actor())
-    click.echo(f"Created organization {name}" + (f", owned by {owner_name}." if owner_name else
-               ", with no owner yet: an administrator can claim it in the web UI (Admin settings)."))
+        nobody_yet = not accounts.has_accounts(session)
+    if owner_name:
+        click.echo(f"Created organization {name}, owned by {owner_name}.")
+    elif nobody_yet:
+        click.echo(f"Created organization {name}; the instance's first account (the sign-up page or "
+                   "`envelope user create`) becomes its owner and the instance's administrator.")
+    else:
+        click.echo(f"Created organization {name}, with no owner yet: an administrator can claim it "
+                   "in the web UI (Admin settings).")
     echo_public_url("Index URL", runtime.settings, f"/{name}/simple/")
 
 

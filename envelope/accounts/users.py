@@ -109,9 +109,23 @@ def create_account(
     """create_user for a person joining the instance, by `envelope user
     create` or the sign-up page: the first account an instance gets is its
     administrator, whichever way it came, so a fresh install always has
-    someone who can open or close sign-up and claim organizations."""
-    first = session.scalar(select(User.id).limit(1)) is None
-    return create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+    someone who can open or close sign-up. The first account also becomes
+    the owner of every organization made before it (`envelope org create`
+    without --owner on a fresh install), so the quick start's CLI and its
+    first browser sign-up meet in the same organization."""
+    first = not has_accounts(session)
+    user = create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+    if first:
+        # Imported here: organizations imports this module (user_label).
+        from envelope.orgs.organizations import claim_organization, ownerless_organizations
+
+        for org in ownerless_organizations(session):
+            claim_organization(session, org.name, user)
+    return user
+
+
+def has_accounts(session: Session) -> bool:
+    return session.scalar(select(User.id).limit(1)) is not None
 
 
 def list_users(session: Session) -> list[User]:
