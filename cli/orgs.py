@@ -52,7 +52,7 @@ def org_add_member(name: str, username: str, role: str) -> None:
     with open_runtime().db.write() as session:
         organization = organizations.get_organization(session, name)
         organizations.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=actor())
-    click.echo(f"{username} is now a {role} of {name}.")
+    click.echo(f"{username} is now {Role(role).with_article} of {name}.")
 
 
 @org.command("proxy")
