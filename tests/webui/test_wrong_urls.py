@@ -40,3 +40,19 @@ def test_a_token_used_under_another_organizations_url_names_its_own(world):
     # Without a valid token nothing names any organization.
     stranger = client.get("/other/simple/", headers=basic("envl_" + "x" * 40))
     assert stranger.status_code == 401 and "acme" not in stranger.get_data(as_text=True)
+
+
+def test_a_token_describes_itself_to_its_holder_only(world):
+    from tests.webui.conftest import bearer
+
+    restricted = world.token(scope="read", projects=["billing>=1,<2"], name="ci")
+    client = world.app.test_client()
+    me = client.get("/api/v1/orgs/acme/tokens/current", headers=bearer(restricted))
+    assert me.status_code == 200
+    body = me.get_json()
+    assert (body["name"], body["scope"], body["projects"], body["status"]) == ("ci", "read", ["billing<2,>=1"], "active")
+    assert "secret" not in body
+    # Under another organization's URL: the same 404 as any outsider gets.
+    assert client.get("/api/v1/orgs/other/tokens/current", headers=bearer(restricted)).status_code == 404
+    # A browser session has no token to describe.
+    assert world.browser("olivia").get("/api/v1/orgs/acme/tokens/current").status_code == 400

@@ -239,6 +239,12 @@ PATHS: dict[str, Any] = {
             description="Needs a signed-in user, not a token.",
         ),
     },
+    f"{ORG_BASE}/tokens/current": {
+        "get": _op("currentToken", "The access token sending this request: its scope, projects and expiry",
+                   "200", _ref("Token"), params=[ORG],
+                   description="Any live token of the organization, restricted ones included; "
+                               "400 for a browser session."),
+    },
     f"{ORG_BASE}/tokens/{{token_id}}/revoke": {
         "post": _op("revokeToken", "Revoke a token (your own, or any as an owner)", "200", _ref("Token"),
                     params=[ORG, _param("token_id", ROW_ID)]),
