@@ -103,13 +103,17 @@ def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], p
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with open_runtime().db.write() as session:
         new_user = accounts.create_account(
-            session, username, email=email, password=password, is_admin=admin, actor=actor()
+            session, username, email=email, password=password, is_admin=admin, actor=actor(), claim_ownerless=False
         )
+        named = []
         for text in orgs:
             org_name, role = organizations.parse_org_role(text)
             organization = organizations.get_organization(session, org_name)
             organizations.add_member(session, organization, new_user, role, actor=actor())
+            named.append(org_name)
         made_admin = new_user.is_admin and not admin
+        if made_admin:  # the first account: it owns what nobody owns, but the roles given here stand
+            accounts.claim_ownerless_organizations(session, new_user, skip=named)
     click.echo(f"Created user {username}" + (
         ", the instance's first account and so its administrator." if made_admin else "."))
 

@@ -18,6 +18,7 @@ import requests
 from packaging.requirements import Requirement
 
 from envelope.errors import InvalidInput
+from envelope.http_errors import describe
 from envelope.names import normalize
 
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
@@ -107,25 +108,8 @@ def diagnose(target: Target, http: requests.Session | None = None) -> Finding:
 def _get(http: requests.Session, url: str, auth: tuple[str, str]) -> requests.Response | Finding:
     try:
         return http.get(url, auth=auth, headers={"Accept": PEP691_JSON}, timeout=TIMEOUT, allow_redirects=False)
-    except requests.exceptions.SSLError:
-        return Finding(False, f"{urlsplit(url).netloc} has a TLS certificate this machine does not trust: give "
-                              "the CA bundle in SSL_CERT_FILE (uv), PIP_CERT or pip's --cert.")
-    except requests.exceptions.ProxyError:
-        return Finding(False, f"The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection to {urlsplit(url).netloc}: "
-                              "add the host to NO_PROXY or fix the proxy.")
-    except requests.exceptions.Timeout:
-        return Finding(False, f"{urlsplit(url).netloc} did not answer within {TIMEOUT} s.")
-    except requests.exceptions.ConnectionError as exc:
-        return Finding(False, f"Cannot reach {urlsplit(url).netloc}: {_why_unreachable(exc)}.")
-
-
-def _why_unreachable(exc: Exception) -> str:
-    text = str(exc)
-    if "Name or service not known" in text or "NameResolutionError" in text or "nodename nor servname" in text:
-        return "the host name does not resolve"
-    if "Connection refused" in text:
-        return "nothing listens at that address and port (is the server running?)"
-    return "the connection failed"
+    except requests.RequestException as exc:
+        return Finding(False, f"Cannot reach {urlsplit(url).netloc}: {describe(exc)}.")
 
 
 def _refusal(target: Target, response: requests.Response) -> Finding:
