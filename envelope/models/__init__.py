@@ -39,8 +39,10 @@ from envelope.models.packaging import (
 )
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
+from envelope.models.usage import DownloadCount
 
 __all__ = [
+    "DownloadCount",
     "FileProvenance",
     "PendingSignup",
     "InstanceSetting",
