@@ -39,6 +39,27 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
+@click.argument("url")
+@click.argument("project", required=False)
+@click.option("--token", metavar="TOKEN", help="The access token, when the URL does not carry it.")
+def doctor(url: str, project: str | None, token: str | None) -> None:
+    """Try a token against an index (URL: https://__token__:TOKEN@HOST/ORG/simple/)
+    and say in one sentence what works or what is wrong; with PROJECT, whether
+    the token can install it. Needs only HTTP access, no database."""
+    from envelope.doctor import Unusable, diagnose, parse_target
+
+    try:
+        finding = diagnose(parse_target(url, token=token, project=project))
+    except Unusable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    if not finding.ok:
+        click.echo(f"Error: {finding.sentence}", err=True)
+        sys.exit(1)
+    click.echo(finding.sentence)
+
+
+@main.command()
 @friendly_errors
 def migrate() -> None:
     """Apply database migrations (the Procfile's release phase)."""

@@ -30,8 +30,15 @@ def org_create(name: str, owner_name: str | None) -> None:
     with runtime.db.write() as session:
         owner = accounts.get_user(session, owner_name) if owner_name else None
         organizations.create_organization(session, name, owner=owner, actor=actor())
-    click.echo(f"Created organization {name}" + (f", owned by {owner_name}." if owner_name else
-               ", with no owner yet: an administrator can claim it in the web UI (Admin settings)."))
+        nobody_yet = not accounts.has_accounts(session)
+    if owner_name:
+        click.echo(f"Created organization {name}, owned by {owner_name}.")
+    elif nobody_yet:
+        click.echo(f"Created organization {name}; the instance's first account (the sign-up page or "
+                   "`envelope user create`) becomes its owner and the instance's administrator.")
+    else:
+        click.echo(f"Created organization {name}, with no owner yet: an administrator can claim it "
+                   "in the web UI (Admin settings).")
     echo_public_url("Index URL", runtime.settings, f"/{name}/simple/")
 
 
@@ -45,7 +52,7 @@ def org_add_member(name: str, username: str, role: str) -> None:
     with open_runtime().db.write() as session:
         organization = organizations.get_organization(session, name)
         organizations.add_member(session, organization, accounts.get_user(session, username), Role(role), actor=actor())
-    click.echo(f"{username} is now a {role} of {name}.")
+    click.echo(f"{username} is now {Role(role).with_article} of {name}.")
 
 
 @org.command("proxy")
@@ -96,13 +103,17 @@ def user_create(username: str, email: str, admin: bool, orgs: tuple[str, ...], p
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with open_runtime().db.write() as session:
         new_user = accounts.create_account(
-            session, username, email=email, password=password, is_admin=admin, actor=actor()
+            session, username, email=email, password=password, is_admin=admin, actor=actor(), claim_ownerless=False
         )
+        named = []
         for text in orgs:
             org_name, role = organizations.parse_org_role(text)
             organization = organizations.get_organization(session, org_name)
             organizations.add_member(session, organization, new_user, role, actor=actor())
+            named.append(org_name)
         made_admin = new_user.is_admin and not admin
+        if made_admin:  # the first account: it owns what nobody owns, but the roles given here stand
+            accounts.claim_ownerless_organizations(session, new_user, skip=named)
     click.echo(f"Created user {username}" + (
         ", the instance's first account and so its administrator." if made_admin else "."))
 

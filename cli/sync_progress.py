@@ -11,7 +11,7 @@ from rich.progress import (
 )
 
 from envelope.github import sync
-from envelope.models import AssetOutcome
+from envelope.models import AssetOutcome, RunStatus
 from envelope.runtime import Runtime
 
 COLORS = {
@@ -21,7 +21,7 @@ COLORS = {
 
 
 def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = None, *, actor: str = "cli") -> str:
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # sentences stay whole in logs and pipes
     run_id = sync.start_manual_run(runtime, full_name, org_name, actor=actor)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -43,10 +43,17 @@ def run_with_progress(runtime: Runtime, full_name: str, org_name: str | None = N
         from envelope.models import SyncRun
 
         run = session.get(SyncRun, run_id)
-        console.print(
-            f"Sync of {full_name} {run.status}: {run.assets_seen} assets, {run.published} published, "
-            f"{run.present} already present, {run.skipped} skipped, {run.failed} failed."
-            + (f" {run.error}" if run.error else ""),
-            highlight=False,
-        )
+        if run.status == RunStatus.queued:  # a transient failure: the worker takes the run over
+            console.print(
+                f"Sync of {full_name} did not finish here: {run.error} It continues in the background "
+                f"(the worker retries with back-off); `envelope repo status {full_name}` shows how it goes.",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"Sync of {full_name} {run.status}: {run.assets_seen} assets, {run.published} published, "
+                f"{run.present} already present, {run.skipped} skipped, {run.failed} failed."
+                + (f" {run.error}" if run.error else ""),
+                highlight=False,
+            )
     return status or run.status

@@ -6,7 +6,7 @@ needs to act on goes there (as PyPI does), and in the body too.
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from envelope.errors import EnvelopeError, Unauthorized
 from web.runtime import runtime
@@ -54,7 +54,24 @@ def register(app: Flask) -> None:
 def http_error(exc: HTTPException) -> Response:
     """Plain text with the reason phrase (web/api answers /api/ paths in JSON
     and falls back to this for every other path)."""
+    if isinstance(exc, MethodNotAllowed) and request.method == "POST":
+        hint = _upload_hint(request.path)
+        if hint:
+            response = error_response(405, hint)
+            response.headers["Allow"] = ", ".join(exc.valid_methods or ("GET", "HEAD"))
+            return response
     return error_response(exc.code or 500, exc.description or exc.name)
+
+
+def _upload_hint(path: str) -> str | None:
+    """An upload sent to the index URL (twine's --repository-url copied from
+    pip's --index-url, a common slip) is told where uploads go. The address
+    comes from ENVELOPE_BASE_URL, never from the request's Host header."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 2 or parts[1] != "simple":
+        return None
+    base = runtime().settings.base_url.rstrip("/")
+    return f"Method Not Allowed: uploads go to {base}/{parts[0]}/legacy/, not to the index URL."
 
 
 __all__ = ["Unauthorized", "error_response", "register"]

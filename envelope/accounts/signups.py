@@ -27,6 +27,7 @@ from envelope.accounts.users import (
     SignupClosed,
     TakenField,
     create_account,
+    has_accounts,
     register_user,
     signup_open,
     validate_new_password,
@@ -66,7 +67,7 @@ def request_signup(
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
         raise TakenField("username", f"The username {username!r} is already registered; choose another.")
     email_taken = session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
-    first = session.scalar(select(User.id).limit(1)) is None
+    first = not has_accounts(session)
     invited_here = invited_email is not None and invited_email.lower() == email.lower()
     if (first or invited_here) and not email_taken:
         user = register_user(session, username, email=email, password=password,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -105,13 +106,36 @@ def create_account(
     password: str | None = None,
     is_admin: bool = False,
     actor: str,
+    claim_ownerless: bool = True,
 ) -> User:
     """create_user for a person joining the instance, by `envelope user
     create` or the sign-up page: the first account an instance gets is its
     administrator, whichever way it came, so a fresh install always has
-    someone who can open or close sign-up and claim organizations."""
-    first = session.scalar(select(User.id).limit(1)) is None
-    return create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+    someone who can open or close sign-up. The first account also becomes
+    the owner of every organization made before it (`envelope org create`
+    without --owner on a fresh install), so the quick start's CLI and its
+    first browser sign-up meet in the same organization; a caller that gives
+    the account roles of its own passes claim_ownerless=False and calls
+    claim_ownerless_organizations once they are set."""
+    first = not has_accounts(session)
+    user = create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
+    if first and claim_ownerless:
+        claim_ownerless_organizations(session, user)
+    return user
+
+
+def claim_ownerless_organizations(session: Session, user: User, *, skip: Collection[str] = ()) -> None:
+    """`user` (an administrator) owns every organization nobody owns, but those named in `skip`."""
+    # Imported here: organizations imports this module (user_label).
+    from envelope.orgs.organizations import claim_organization, ownerless_organizations
+
+    for org in ownerless_organizations(session):
+        if org.name not in skip:
+            claim_organization(session, org.name, user)
+
+
+def has_accounts(session: Session) -> bool:
+    return session.scalar(select(User.id).limit(1)) is not None
 
 
 def list_users(session: Session) -> list[User]:

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.util.retry import Retry
 
+from envelope.http_errors import describe
 from envelope.errors import EnvelopeError, FileTooLarge, NotFound
 
 TIMEOUT = 30  # seconds per request
@@ -180,7 +181,7 @@ class GitHubClient:
                 raise EnvelopeError(f"GitHub refused access to {what} ({exc.status}); check the token.") from None
             raise GitHubUnavailable(f"GitHub answered {exc.status} for {what}.") from None
         except requests.RequestException as exc:
-            raise GitHubUnavailable(f"Cannot reach GitHub for {what}: {exc}") from None
+            raise GitHubUnavailable(f"Cannot reach GitHub for {what}: {describe(exc)}.") from None
 
     def release(self, full_name: str, release_id: int) -> Release:
         def fetch() -> Release:
@@ -215,7 +216,7 @@ class GitHubClient:
         try:
             response = self._http.get(url, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise GitHubUnavailable(f"Cannot reach GitHub for releases of {full_name}: {exc}") from None
+            raise GitHubUnavailable(f"Cannot reach GitHub for releases of {full_name}: {describe(exc)}.") from None
         with response:
             if response.status_code == 304:
                 return False, etag
@@ -251,7 +252,7 @@ class GitHubClient:
             try:
                 response = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=TIMEOUT)
             except requests.RequestException as exc:
-                raise GitHubUnavailable(f"Cannot download {asset.name}: {exc}") from None
+                raise GitHubUnavailable(f"Cannot download {asset.name}: {describe(exc)}.") from None
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
@@ -295,7 +296,7 @@ def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: in
             if progress:
                 progress(len(chunk))
     except requests.RequestException as exc:
-        raise GitHubUnavailable(f"Download of {asset.name} broke off: {exc}") from None
+        raise GitHubUnavailable(f"Download of {asset.name} failed: {describe(exc)}.") from None
     if size != asset.size:
         raise GitHubUnavailable(f"Download of {asset.name} is {size} bytes, GitHub announced {asset.size}.")
     return size

@@ -22,12 +22,13 @@ class Download:
     content_type: str
     download_name: str
     modified: datetime | None = None  # Last-Modified: when the bytes entered Envelope
+    file_id: int | None = None  # a private distribution file (counted as a download); not metadata or upstream
 
 
 _files, _projects, _releases = File.__table__, Project.__table__, Release.__table__
 _organizations = Organization.__table__
 _named_files = (
-    select(_files.c.sha256, _files.c.packagetype, _files.c.storage_key, _files.c.size,
+    select(_files.c.id.label("file_id"), _files.c.sha256, _files.c.packagetype, _files.c.storage_key, _files.c.size,
            _files.c.metadata_sha256, _files.c.metadata_size, _files.c.upload_time,
            _projects.c.normalized_name, _projects.c.status.label("project_status"), _releases.c.version,
            _projects.c.organization_id)
@@ -81,7 +82,8 @@ def download_for(lookup: FileLookup, principal: Caller, sha256: str, filename: s
             metadata_key(row.storage_key), row.metadata_size, row.metadata_sha256, content_type(filename), filename,
             row.upload_time,
         )
-    return Download(row.storage_key, row.size, row.sha256, content_type(dist_name), dist_name, row.upload_time)
+    return Download(row.storage_key, row.size, row.sha256, content_type(dist_name), dist_name, row.upload_time,
+                    row.file_id)
 
 
 def find_download(

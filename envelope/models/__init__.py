@@ -40,8 +40,10 @@ from envelope.models.packaging import (
 from envelope.models.publishing import OidcTokenUse, TrustedPublisher
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
+from envelope.models.usage import DownloadCount
 
 __all__ = [
+    "DownloadCount",
     "FileProvenance",
     "PendingSignup",
     "InstanceSetting",

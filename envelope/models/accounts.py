@@ -22,6 +22,11 @@ class Role(str, enum.Enum):
     def rank(self) -> int:
         return list(Role).index(self)
 
+    @property
+    def with_article(self) -> str:
+        """For sentences: "an owner", "a reader"."""
+        return f"an {self.value}" if self.value[0] in "aeiou" else f"a {self.value}"
+
 
 class TokenScope(enum.StrEnum):
     """What an access token may do: read the index, or also upload to it.

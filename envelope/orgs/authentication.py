@@ -50,10 +50,22 @@ def verify(session: Session, org_name: str, username: str, password: str) -> Ver
         ).first()
         token = find_token(session, password)
         if org is None or org.id != token.organization_id:
-            raise NotFound("Not Found")
+            raise _elsewhere(session, token.organization_id, org_name)
         stale = token.id if needs_last_used_update(token) else None
         return Verified(token_caller(session, token, org.name, org.auth_epoch), stale)
     return Verified(_member_by_password(session, org_name, username, password))
+
+
+def _elsewhere(session: Session, token_org_id: int, org_name: str) -> NotFound:
+    """A valid token used under another organization's URL (a copy-paste
+    slip): name the token's own organization, which its holder knows anyway.
+    The sentence depends only on the token, never on whether `org_name`
+    exists, so it tells an outsider nothing."""
+    own = session.scalar(select(Organization.name).where(Organization.id == token_org_id))
+    return NotFound(
+        f"Not Found: this token belongs to the organization {own!r}, not {org_name!r}; "
+        f"use /{own}/simple/ to install and /{own}/legacy/ to upload."
+    )
 
 
 def authenticate(session: Session, org_name: str, username: str, password: str) -> Caller:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from envelope.orgs.capabilities import Capability
-from envelope.errors import Forbidden, NotFound
+from envelope.errors import Forbidden, InvalidInput, NotFound
 from envelope.orgs.membership import OrgAccess
 from envelope.models import AccessToken, Membership
 from envelope.models.base import utcnow
@@ -73,6 +73,14 @@ def token_record(token: AccessToken, status: str) -> dict:
         "revoked": token.revoked.isoformat() if token.revoked else None,
         "status": status,
     }
+
+
+def calling_token(session: Session, access: OrgAccess) -> AccessToken:
+    """The token `access` came with; InvalidInput for a browser session."""
+    if not access.via_token or access.token_id is None:
+        raise InvalidInput("This describes the access token sending the request: send one "
+                           "(Authorization: Bearer envl_…).")
+    return session.get(AccessToken, access.token_id)
 
 
 def revoke_member_token(session: Session, access: OrgAccess, token_id: int) -> AccessToken:

@@ -2,7 +2,7 @@
 
 Files are never modified, only hidden (yank, PEP 592) or removed (delete,
 after which the filename is burned). Maintainers yank; only owners delete,
-and only after typing the version to confirm. Every face (pages, API, CLI)
+and only after typing the version (or file name) exactly as shown. Every face (pages, API, CLI)
 calls change_yank and delete with its caller."""
 from __future__ import annotations
 
@@ -101,12 +101,11 @@ def change_yank(
     return files
 
 
-def confirmed(version: str, typed: str | None) -> bool:
-    """True when `typed` is the version (in any equivalent spelling)."""
-    typed = (typed or "").strip()
-    if not typed:
-        return False
-    return typed == version or canonical_version(typed) == canonical_version(version)
+def confirmed(expected: str, typed: str | None) -> bool:
+    """True only when `typed` is exactly the text shown (surrounding spaces
+    aside). Not PEP 440 equality: `3` equals `3.0.0` as a version, but a
+    deletion burns filenames for good, so the owner must type what they see."""
+    return (typed or "").strip() == expected
 
 
 def delete(
@@ -119,11 +118,17 @@ def delete(
     filename: str | None = None,
 ) -> list[str]:
     """Delete a release's files (or one file) for good, burning the filenames;
-    owners only, and `confirm` must repeat the version."""
+    owners only. `confirm` must repeat, exactly, the release's version as
+    published (e.g. `3.0.0`, not `3`), or the file's name when one is deleted."""
     access.require(Capability.DELETE, "delete releases or files")
     _check_visible(access, project, version)
-    if not confirmed(version, confirm):
-        raise InvalidInput(f"To delete, type the version {version} to confirm.")
+    _, files = select_files(session, access.organization, project, version, filename or None)
+    if filename:
+        expected, what = files[0].filename, "file name"
+    else:
+        expected, what = session.get(Release, files[0].release_id).version, "version"
+    if not confirmed(expected, confirm):
+        raise InvalidInput(f"To delete, type the {what} {expected} exactly as shown.")
     return delete_files(session, access.organization, project, version, filename=filename or None, actor=access.actor)
 
 

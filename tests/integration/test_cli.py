@@ -59,6 +59,21 @@ def test_first_account_created_by_the_cli_is_the_administrator(cli: Cli) -> None
     assert {name: row["admin"] for name, row in users.items()} == {"root": True, "bob": False, "ada": True}
 
 
+def test_the_first_account_owns_the_organizations_made_before_it(cli: Cli) -> None:
+    """The README's quick start: `org create acme` on a fresh instance, then
+    the first account (here the CLI's, at the sign-up page alike) owns acme."""
+    made = cli.run("org", "create", "acme").stdout
+    assert "the instance's first account (the sign-up page or `envelope user create`) becomes its owner" in made
+    cli.run("user", "create", "alice", "--email", "alice@example.com", "--org", "acme:owner")
+    cli.run("org", "create", "later")
+    assert "with no owner yet: an administrator can claim it" in cli.run("org", "create", "lonely").stdout
+    cli.run("user", "create", "bob", "--email", "bob@example.com")
+    members = cli.run("org", "add-member", "acme", "bob", "--role", "owner").stdout
+    assert "bob is now an owner of acme." in members
+    demote = cli.run("org", "add-member", "acme", "alice", "--role", "reader").stdout
+    assert "alice is now a reader of acme." in demote  # alice was an owner: bob is another one now
+
+
 def test_user_list_shows_id_first_then_username_email_and_flags(cli: Cli) -> None:
     cli.run("user", "create", "root", "--email", "root@example.com")
     cli.run("user", "create", "bob", "--email", "bob@example.com")

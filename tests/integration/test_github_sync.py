@@ -274,6 +274,23 @@ def test_worker_killed_mid_ingest_publishes_everything_exactly_once(server, toke
     assert "worker exited" in server.log_text()
 
 
+def test_cli_sync_says_plainly_when_it_continues_in_the_background(server, tokens, fake_github, tmp_path) -> None:
+    repo = fake_github.add_repo("acme", "offline")
+    connect(server, repo.full_name)
+    _, dists = release_with_wheels(fake_github, tmp_path, repo.full_name, "offline-lib", "0.1.0")
+    # This terminal cannot reach GitHub (the worker, configured apart, can).
+    result = server.cli("sync", repo.full_name, env={"ENVELOPE_GITHUB_API_URL": "http://127.0.0.1:9"}, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Sync of {repo.full_name} did not finish here: Cannot reach GitHub for releases of {repo.full_name}: "
+        "nothing listens at that address and port. It continues in the background (the worker retries with "
+        f"back-off); `envelope repo status {repo.full_name}` shows how it goes."
+    )
+    assert "HTTPConnectionPool" not in result.stderr and "Traceback" not in result.stderr
+    files = wait_for_files(server, tokens["read"], "offline-lib", len(dists))  # the worker's retry did it
+    assert sorted(f["filename"] for f in files) == sorted(d.name for d in dists)
+
+
 def test_cli_sync_ingests_in_the_foreground(server, tokens, fake_github, tmp_path) -> None:
     repo = fake_github.add_repo("acme", "manual")
     connect(server, repo.full_name)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from envelope.models import Invitation, Organization, Role, User
+from envelope.models import Invitation, Membership, Organization, Role, User
 from envelope.models.base import utcnow
 from tests.web.conftest import PASSWORD, link_in
 
@@ -25,6 +25,24 @@ def test_first_user_becomes_admin_and_is_signed_in(browser, db):
     second = browser.__class__(browser.client.application.test_client())
     assert second.signup("bob", "bob@example.com").status_code == 200
     assert _user(db, "bob") is None
+
+
+def test_the_first_sign_up_owns_the_organizations_the_cli_made_before_it(browser, db):
+    from envelope.orgs.organizations import create_organization
+
+    with db.write() as session:  # the README's quick start: `envelope org create acme`
+        create_organization(session, "acme", actor="cli root")
+    assert browser.get("/acme/").status_code in (302, 401, 404)  # nobody signed in yet
+    assert browser.signup("alice", "alice@example.com").status_code == 302
+    page = browser.get("/acme/")
+    assert page.status_code == 200 and "acme" in page.get_data(as_text=True)
+    with db.read() as session:
+        roles = dict(session.execute(
+            select(User.username, Membership.role).join(Membership, Membership.user_id == User.id)
+            .join(Organization, Organization.id == Membership.organization_id).where(Organization.name == "acme")
+        ).all())
+    assert roles == {"alice": Role.owner} and _user(db, "alice").is_admin
+    assert "org.claim" in browser.get("/acme/audit").get_data(as_text=True)
 
 
 def test_signup_answers_the_same_for_new_and_registered_addresses(browser, new_browser, alice, db, mailbox):

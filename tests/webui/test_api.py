@@ -150,6 +150,8 @@ def test_delete_over_the_api_needs_the_confirmation(world):
     owner = world.browser("olivia")
     url = f"{API}/acme/projects/demo/releases/1.0"
     assert owner.api("DELETE", url).status_code == 400
+    assert owner.api("DELETE", url + "?confirm=1").status_code == 400  # PEP 440-equal is not enough
+    assert owner.api("GET", url).status_code == 200
     response = owner.api("DELETE", url + "?confirm=1.0")
     assert response.status_code == 200 and response.get_json() == {"deleted": ["demo-1.0-py3-none-any.whl"]}
     assert owner.api("GET", url).status_code == 404

@@ -89,10 +89,13 @@ def test_delete_needs_an_owner_and_the_typed_version_and_burns_the_filename(worl
 
     owner = world.browser("olivia")
     confirm_page = owner.get("/acme/projects/demo/1.0/delete").get_data(as_text=True)
-    assert "Type the version <code>1.0</code> to confirm" in confirm_page
+    assert "Type the version <code>1.0</code> exactly to confirm" in confirm_page
     assert "demo-1.0-py3-none-any.whl" in confirm_page
     wrong = owner.post("/acme/projects/demo/1.0/delete", {"confirm": "2.0"})
-    assert wrong.status_code == 400 and "type the version 1.0" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "type the version 1.0 exactly as shown" in wrong.get_data(as_text=True)
+    # PEP 440 calls 1 and 1.0.0 equal; a deletion that burns filenames wants the text shown.
+    for equivalent in ("1", "1.0.0", "v1.0", " 1.00 "):
+        assert owner.post("/acme/projects/demo/1.0/delete", {"confirm": equivalent}).status_code == 400
     assert "demo-1.0-py3-none-any.whl" in simple_files(world)
 
     done = owner.post("/acme/projects/demo/1.0/delete", {"confirm": "1.0"})
@@ -112,7 +115,11 @@ def test_delete_one_file(world):
     filename = "demo-1.0-cp312-cp312-win_amd64.whl"
     page = owner.get(f"/acme/projects/demo/1.0/delete?filename={filename}").get_data(as_text=True)
     assert filename in page and "demo-1.0-py3-none-any.whl" not in page
-    assert owner.post("/acme/projects/demo/1.0/delete", {"confirm": "1.0", "filename": filename}).status_code == 302
+    assert f"Type the file name <code>{filename}</code> exactly to confirm" in page
+    refused = owner.post("/acme/projects/demo/1.0/delete", {"confirm": "1.0", "filename": filename})
+    assert refused.status_code == 400 and f"type the file name {filename} exactly" in refused.get_data(as_text=True)
+    assert filename in simple_files(world)
+    assert owner.post("/acme/projects/demo/1.0/delete", {"confirm": filename, "filename": filename}).status_code == 302
     assert list(simple_files(world)) == ["demo-1.0-py3-none-any.whl"]
 
 

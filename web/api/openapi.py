@@ -37,6 +37,7 @@ WHEN = {"type": "string", "format": "date-time"}
 NULLABLE_WHEN = {"type": ["string", "null"], "format": "date-time"}
 ROLE = {"type": "string", "enum": ["reader", "maintainer", "owner"]}
 ROW_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+DOWNLOADS = {"type": "integer", "minimum": 0, "description": "Downloads in the last 30 days (GETs of whole files)"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(error={"type": "string", "description": "A sentence a person can act on."}),
@@ -47,17 +48,20 @@ SCHEMAS: dict[str, Any] = {
     ),
     "ReleaseSummary": _obj(
         version=STRING, yanked={"type": "boolean"}, prerelease={"type": "boolean"},
-        uploaded=WHEN, files={"type": "integer"},
+        uploaded=WHEN, files={"type": "integer"}, downloads_30d=DOWNLOADS,
     ),
     "Project": _obj(
         name=STRING, normalized_name=STRING, latest_version=NULLABLE_STRING, summary=NULLABLE_STRING,
         releases={"type": "array", "items": _ref("ReleaseSummary")},
     ),
     "File": _obj(
+        ["filename", "packagetype", "size", "sha256", "requires_python", "upload_time", "source", "uploaded_by",
+         "yanked", "yanked_reason"],
         filename=STRING, packagetype={"type": "string", "enum": ["bdist_wheel", "sdist"]},
         size={"type": "integer"}, sha256=STRING, requires_python=NULLABLE_STRING, upload_time=WHEN,
         source={"type": "string", "enum": ["upload", "github", "import"]}, uploaded_by=STRING,
         yanked={"type": "boolean"}, yanked_reason=NULLABLE_STRING,
+        downloads_30d={**DOWNLOADS, "description": "in a release's files; not in yank answers"},
     ),
     "Coverage": {
         **_obj(
@@ -73,8 +77,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "Release": _obj(
         version=STRING, yanked={"type": "boolean"}, prerelease={"type": "boolean"}, uploaded=WHEN,
+        downloads_30d=DOWNLOADS,
         summary=NULLABLE_STRING, requires_python=NULLABLE_STRING, description_content_type=NULLABLE_STRING,
-        files={"type": "array", "items": _ref("File")}, coverage=_ref("Coverage"),
+        files={"type": "array", "items": _ref("File")},
+        coverage=_ref("Coverage"),
+        downloaders_30d={
+            "type": ["array", "null"],
+            "description": "Who downloaded the release in the last 30 days: for those who may yank it "
+                           "(null for others); credentials are named for owners only.",
+            "items": _obj(credential=STRING, token_id={"type": ["integer", "null"]},
+                          downloads={"type": "integer"}, last_day={"type": "string", "format": "date"}),
+        },
     ),
     "Member": _obj(username=STRING, role=ROLE, since=WHEN),
     "Invitation": _obj(id={"type": "integer"}, email=STRING, role=ROLE, created=WHEN, expires=WHEN),
@@ -243,6 +256,12 @@ PATHS: dict[str, Any] = {
             ),
             description="Needs a signed-in user, not a token.",
         ),
+    },
+    f"{ORG_BASE}/tokens/current": {
+        "get": _op("currentToken", "The access token sending this request: its scope, projects and expiry",
+                   "200", _ref("Token"), params=[ORG],
+                   description="Any live token of the organization, restricted ones included; "
+                               "400 for a browser session."),
     },
     f"{ORG_BASE}/tokens/{{token_id}}/revoke": {
         "post": _op("revokeToken", "Revoke a token (your own, or any as an owner)", "200", _ref("Token"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from envelope import usage
 from envelope.orgs.capabilities import Capability
 from envelope.packaging import catalog
 from envelope.packaging import releases as release_changes
@@ -29,12 +30,13 @@ def get_project(org: str, project: str) -> Response:
         row = catalog.find_visible_project(session, access.organization, access.principal, project)
         releases = catalog.project_releases(session, row, access.principal)
         latest = catalog.latest(releases)
+        recent = usage.release_downloads(session, [r.release.id for r in releases], start=usage.since())
         return jsonify(
             name=row.name,
             normalized_name=row.normalized_name,
             latest_version=latest.version if latest else None,
             summary=latest.release.summary if latest else None,
-            releases=[shapes.release_summary(r) for r in releases],
+            releases=[shapes.release_summary(r, recent) for r in releases],
         )
 
 
@@ -44,7 +46,8 @@ def get_release(org: str, project: str, version: str) -> Response:
         access = org_access(session, org)
         row = catalog.find_visible_project(session, access.organization, access.principal, project)
         shown = catalog.find_release(catalog.project_releases(session, row, access.principal), row, version)
-        return jsonify(shapes.release(shown, wheel_coverage(f.filename for f in shown.files)))
+        counts = usage.release_usage(session, access, shown.release.id, [f.id for f in shown.files])
+        return jsonify(shapes.release(shown, wheel_coverage(f.filename for f in shown.files), counts))
 
 
 @bp.post("/v1/orgs/<org>/projects/<project>/releases/<version>/yank")

@@ -7,6 +7,7 @@ from typing import Any
 from envelope.orgs.member_tokens import token_record
 from envelope.packaging.catalog import ProjectSummary, ReleaseView
 from envelope.packaging.coverage import Coverage
+from envelope.usage import ReleaseUsage
 from envelope.models import (
     AccessToken,
     AuditEvent,
@@ -38,7 +39,7 @@ def project_summary(p: ProjectSummary) -> dict[str, Any]:
     }
 
 
-def file(f: File) -> dict[str, Any]:
+def file(f: File, downloads: dict[int, int] | None = None) -> dict[str, Any]:
     return {
         "filename": f.filename,
         "packagetype": f.packagetype,
@@ -50,16 +51,19 @@ def file(f: File) -> dict[str, Any]:
         "uploaded_by": f.uploaded_by,
         "yanked": f.yanked,
         "yanked_reason": f.yanked_reason,
+        **({"downloads_30d": downloads.get(f.id, 0)} if downloads is not None else {}),
     }
 
 
-def release_summary(r: ReleaseView) -> dict[str, Any]:
+def release_summary(r: ReleaseView, downloads: dict[int, int]) -> dict[str, Any]:
+    """`downloads`: release id -> downloads in the last 30 days."""
     return {
         "version": r.version,
         "yanked": r.yanked,
         "prerelease": r.parsed_version.is_prerelease,
         "uploaded": when(r.uploaded),
         "files": len(r.files),
+        "downloads_30d": downloads.get(r.release.id, 0),
     }
 
 
@@ -72,14 +76,18 @@ def coverage(c: Coverage) -> dict[str, Any]:
     }
 
 
-def release(r: ReleaseView, matrix: Coverage) -> dict[str, Any]:
+def release(r: ReleaseView, matrix: Coverage, usage: ReleaseUsage) -> dict[str, Any]:
     return {
-        **release_summary(r),
+        **release_summary(r, {r.release.id: sum(usage.files.values())}),
         "summary": r.release.summary,
         "requires_python": r.release.requires_python,
         "description_content_type": r.release.description_content_type,
-        "files": [file(f) for f in r.files],
+        "files": [file(f, usage.files) for f in r.files],
         "coverage": coverage(matrix),
+        "downloaders_30d": None if usage.downloaders is None else [
+            {"credential": d.label, "token_id": d.token_id, "downloads": d.downloads, "last_day": d.last_day.isoformat()}
+            for d in usage.downloaders
+        ],
     }
 
 

@@ -21,6 +21,18 @@ def list_tokens(org: str) -> Response:
         return jsonify(tokens=[shapes.token(t, org_tokens.token_status(t, members, now)) for t in tokens])
 
 
+@bp.get("/v1/orgs/<org>/tokens/current")
+def current_token(org: str) -> Response:
+    """The token sending this request, as its holder may see it (scope,
+    projects, expiry): what `envelope doctor` reads to say why a project is
+    out of reach. Any live token of the organization, restricted ones too:
+    it tells only what the token itself is."""
+    with runtime().db.read() as session:
+        access = org_access(session, org)
+        token = org_tokens.calling_token(session, access)
+        return jsonify(shapes.token(token, "active"))
+
+
 @bp.post("/v1/orgs/<org>/tokens")
 def create_token(org: str) -> tuple[Response, int]:
     data = authorised_body(org)  # create_token says why a token may not

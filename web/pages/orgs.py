@@ -70,7 +70,7 @@ def change_role(org: str, username: str) -> Response:
     with runtime().db.write() as session:
         access = access_for(session, org, Capability.MANAGE_MEMBERS, to="change roles")
         membership.change_role(session, access, username, role)
-    flash(f"{username} is now a {role.value}.", "success")
+    flash(f"{username} is now {role.with_article}.", "success")
     return redirect(url_for("orgs.members", org=org))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from envelope import usage
 from envelope.orgs.capabilities import Capability
 from envelope.models import ProjectStatus
 from envelope.packaging import catalog, project_status
@@ -45,8 +46,12 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
         latest = catalog.latest(releases)
         shown = catalog.find_release(releases, row, version) if version else latest
         release = shown.release if shown else None
+        recent = usage.since()
         return render_template(
             "ui/project.html",
+            downloads=usage.release_downloads(session, [r.release.id for r in releases], start=recent),
+            file_downloads=usage.file_downloads(session, [f.id for f in shown.files], start=recent) if shown else {},
+            downloaders=usage.downloaders_for(session, access, shown.release.id) if shown else None,
             org=access.organization,
             access=access,
             project=row,
@@ -130,7 +135,7 @@ def delete(org: str, name: str, version: str) -> Response | str:
             raise NotFound(f"No file {filename!r} in {row.name} {shown.version}.")
         page = render_template(
             "ui/release_delete.html", org=access.organization, project=row, shown=shown,
-            files=files, filename=filename, error=error,
+            files=files, filename=filename, error=error, downloaders=usage.downloaders_for(session, access, shown.release.id) if shown else None,
         )
     return Response(page, status=400 if error else 200)
 
