@@ -53,8 +53,19 @@ def register(app: Flask) -> None:
 
 def http_error(exc: HTTPException) -> Response:
     """Plain text with the reason phrase (web/api answers /api/ paths in JSON
-    and falls back to this for every other path)."""
+    and falls back to this for every other path); a browser asking for a
+    page gets the HTML error page, which says what to do next."""
+    if request.method == "GET" and _browser_page_wanted():
+        from web.pages.org_pages import error_page  # pages import this module: import when needed
+
+        return error_page(exc.code or 500, exc.description or exc.name)
     return error_response(exc.code or 500, exc.description or exc.name)
+
+
+def _browser_page_wanted() -> bool:
+    """A browser's navigation names text/html at full quality; pip names it
+    at q=0.01 and curl only as */*, so both keep the plain-text answer."""
+    return any(value == "text/html" and quality == 1 for value, quality in request.accept_mimetypes)
 
 
 __all__ = ["Unauthorized", "error_response", "register"]
