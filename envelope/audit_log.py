@@ -71,6 +71,9 @@ _PROJECT_SUBJECT_ACTIONS = (
     AuditAction.project_create, AuditAction.project_status,
     AuditAction.file_yank, AuditAction.file_unyank, AuditAction.file_delete,
 )
+# An empty list that means "no limit", not "nothing".
+_EMPTY_WORDS = {"projects": "all projects"}
+_DIGESTS = {"sha256"}  # shown short on the page; the exports keep them whole
 # Detail flags read as words, not as `True`/`False`.
 _FLAG_WORDS = {"private": "private repository", "attested": "with attestations", "admin": "administrator",
                "authenticated": "with credentials"}
@@ -187,14 +190,29 @@ def describe_detail(detail: Mapping[str, Any] | None) -> list[tuple[str, str]]:
             word = _FLAG_WORDS.get(key, label)
             described.append(("", word if value else f"not {word}"))
         elif isinstance(value, (list, tuple)):
-            described.append((label, ", ".join(str(v) for v in value) or "none"))
+            described.append((label, ", ".join(str(v) for v in value) or _EMPTY_WORDS.get(key, "none")))
         elif isinstance(value, dict):
             described.append((label, ", ".join(f"{k} {v}" for k, v in value.items())))
         elif value is None or value == "":
             continue
+        elif key in _DIGESTS and isinstance(value, str):
+            described.append((label, f"{value[:12]}…"))
         else:
-            described.append((label, str(value)))
+            described.append((label, _moment(value) if isinstance(value, str) else str(value)))
     return described
+
+
+def _moment(text: str) -> str:
+    """An ISO-8601 timestamp as the pages write times (minutes, UTC); other text unchanged."""
+    if len(text) < 16 or text[4:5] != "-" or "T" not in text:
+        return text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def event_record(event: AuditEvent) -> dict[str, Any]:

@@ -3,6 +3,7 @@ JSON exports under the same filters, and details written for people."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 from datetime import datetime, timezone
 
@@ -65,6 +66,11 @@ def test_details_read_as_text_not_python(world):
     assert "private repository" in page and "True" not in page
     assert "billing, ledger" in page and "[" not in page
     assert "Connected a repository" in page
+    world.token(name="wide", expires=datetime(2031, 5, 4, 3, 2, 1, tzinfo=timezone.utc))
+    tokens = rows(world.browser("olivia").get("/acme/audit?action=token.create").get_data(as_text=True))
+    assert "projects:</span> all projects" in tokens and "expires:</span> 2031-05-04 03:02 UTC<" in tokens
+    published = rows(world.browser("olivia").get("/acme/audit?action=file.publish").get_data(as_text=True))
+    assert re.search(r"sha256:</span> [0-9a-f]{12}…<", published)
 
 
 def test_bad_filters_are_a_clear_400_and_outsiders_get_404(world):
@@ -105,3 +111,10 @@ def test_csv_export_keeps_formulas_as_text(world):
     body = world.browser("olivia").get("/acme/audit/export.csv?action=token.create").get_data(as_text=True)
     (row,) = list(csv.DictReader(io.StringIO(body)))
     assert row["subject"] == "'=HYPERLINK(\"x\")"
+
+
+def test_the_api_takes_the_same_filters(world):
+    seed(world)
+    events = world.browser("olivia").get("/api/v1/orgs/acme/audit?action=file.yank&actor=olivia").get_json()["events"]
+    assert [(e["action"], e["subject"]) for e in events] == [("file.yank", "billing 1.0")]
+    assert world.browser("olivia").get("/api/v1/orgs/acme/audit?until=soon").status_code == 400
