@@ -73,7 +73,7 @@ def test_every_page_fits_at_desktop_and_phone_widths(page, ui_server, seeded) ->
         assert nav_current(page) == [name.replace("login", "Sign in").replace("signup", "Sign up")]
     sign_in(page, "lead")
     visit(page, "/", "home")
-    visit(page, f"/{ORG}/", "org-dashboard", docs="org-dashboard")
+    visit(page, f"/{ORG}/", "org-dashboard")
     assert nav_current(page) == [ORG]
     visit(page, f"/{ORG}/members", "members")
     visit(page, f"/{ORG}/tokens", "tokens")
