@@ -8,6 +8,7 @@ plain text, so the sidebar reveals nothing the index would not.
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -112,7 +113,9 @@ def _license(metadata: RawMetadata) -> tuple[str | None, str | None]:
         classifiers = [c.split(" :: ")[-1] for c in metadata.get("classifiers", []) if c.startswith("License ::")]
         return None, ", ".join(classifiers) or None
     if "\n" in text or len(text) > SHORT_LICENSE:
-        return text, text.splitlines()[0][:SHORT_LICENSE].strip() or None
+        first, *rest = text.splitlines()  # folded header lines: continuations carry the fold's indent
+        text = "\n".join([first, *textwrap.dedent("\n".join(rest)).splitlines()]).strip()
+        return text, first[:SHORT_LICENSE].strip() or None
     return None, text
 
 
