@@ -71,6 +71,7 @@ def test_every_page_fits_at_desktop_and_phone_widths(page, ui_server, seeded) ->
     for path, name in (("/login", "login"), ("/signup", "signup")):
         visit(page, path, name)
         assert nav_current(page) == [name.replace("login", "Sign in").replace("signup", "Sign up")]
+    visit(page, "/reset-password", "reset-request")
     sign_in(page, "lead")
     visit(page, "/", "home")
     visit(page, f"/{ORG}/", "org-dashboard")
@@ -189,3 +190,10 @@ def test_recovery_codes_download_as_text(page, ui_server) -> None:
     text = Path(download.value.path()).read_text()
     assert all(code in text.splitlines() for code in codes) and "careful" in text
     sign_out(page)
+    page.goto("/login")
+    page.get_by_label("Username or email address").fill("careful")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Authentication code").is_visible()
+    check_widths(page, "login-2fa")
