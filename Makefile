@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # config are not part of this project.
 PIP := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip
 
-.PHONY: serve test install dev-install system-deps clean
+.PHONY: serve test install dev-install system-deps clean screenshots
 NODE_TOOLS := tests/tools/node_modules/.package-lock.json
 
 # Debian splits venv into python3-venv: install it when the first try fails.
@@ -56,6 +56,10 @@ serve: install
 
 test: dev-install system-deps $(NODE_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's and docs' pictures, remade by the browser tests' own flows.
+screenshots: dev-install system-deps
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -53,13 +53,18 @@ def register(app: Flask) -> None:
 
 def http_error(exc: HTTPException) -> Response:
     """Plain text with the reason phrase (web/api answers /api/ paths in JSON
-    and falls back to this for every other path)."""
+    and falls back to this for every other path); a browser asking for a
+    page gets the HTML error page, which says what to do next."""
     if isinstance(exc, MethodNotAllowed) and request.method == "POST":
         hint = _upload_hint(request.path)
         if hint:
             response = error_response(405, hint)
             response.headers["Allow"] = ", ".join(exc.valid_methods or ("GET", "HEAD"))
             return response
+    if request.method == "GET" and _browser_page_wanted():
+        from web.pages.org_pages import error_page  # pages import this module: import when needed
+
+        return error_page(exc.code or 500, exc.description or exc.name)
     return error_response(exc.code or 500, exc.description or exc.name)
 
 
@@ -72,6 +77,12 @@ def _upload_hint(path: str) -> str | None:
         return None
     base = runtime().settings.base_url.rstrip("/")
     return f"Method Not Allowed: uploads go to {base}/{parts[0]}/legacy/, not to the index URL."
+
+
+def _browser_page_wanted() -> bool:
+    """A browser's navigation names text/html at full quality; pip names it
+    at q=0.01 and curl only as */*, so both keep the plain-text answer."""
+    return any(value == "text/html" and quality == 1 for value, quality in request.accept_mimetypes)
 
 
 __all__ = ["Unauthorized", "error_response", "register"]

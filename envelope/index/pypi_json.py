@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
-from packaging.metadata import RawMetadata, parse_email
 from packaging.version import InvalidVersion, Version
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from envelope.errors import NotFound
 from envelope.index.pages import UPLOAD_TIME_FORMAT, cached_body, path_segment, visible_files, visible_serial
 from envelope.models import File, Project
 from envelope.orgs.identity import Caller
+from envelope.packaging.core_metadata import release_metadata
 from envelope.storage import Storage
 
 LEGACY_UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # Warehouse's `upload_time`: UTC, no zone
@@ -120,7 +120,7 @@ def _release_yanked(rows: Rows) -> bool:
 
 def _info(storage: Storage, project: Project, version: str, rows: Rows, links: Links) -> dict[str, Any]:
     release = rows[0][0].release
-    metadata = _core_metadata(storage, rows)
+    metadata = release_metadata(storage, (file for file, _ in rows))
     yanked = _release_yanked(rows)
     info: dict[str, Any] = {
         "name": project.name,
@@ -144,15 +144,6 @@ def _info(storage: Storage, project: Project, version: str, rows: Rows, links: L
         value = metadata.get(field)
         info[key] = value if value not in ("", []) else None
     return info
-
-
-def _core_metadata(storage: Storage, rows: Rows) -> RawMetadata:
-    """The release's core metadata as stored at publish, from a wheel if it has
-    one (a wheel's is static; an sdist's may leave fields dynamic)."""
-    file = min((file for file, _ in rows), key=lambda f: (f.packagetype != "bdist_wheel", f.filename))
-    with storage.open(file.metadata_key) as stream:
-        raw, _unparsed = parse_email(stream.read())
-    return raw
 
 
 def _file_entry(file: File, links: Links) -> dict[str, Any]:

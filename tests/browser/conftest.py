@@ -113,5 +113,9 @@ def screenshot(page: Page, name: str) -> Path:
     """Saved as a test artifact (test-artifacts/ is ignored by git)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    width, height = page.evaluate("[window.innerWidth, document.documentElement.scrollHeight]")
+    if width < 600:  # phones: the first screens are what a reader checks; the rest is the same cards
+        page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": min(height, 2400)})
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import MailSink, screenshot
+from tests.browser.layout import assert_fits
 from tests.builders import make_wheel
 from tests.integration.clients import index_url, installed_version, pip
 
@@ -129,9 +130,10 @@ def test_team_journey(page, browser, ui_server, mail_sink, wheels, tmp_path) -> 
     refused = pip(env, "install", "--target", str(tmp_path / "no"), "--index-url", url, "billing==2.0.0", check=False)
     assert refused.returncode != 0
 
-    # 5. yanks 1.5.0 in the project page: pip skips it
+    # 5. yanks 1.5.0 from the project page's Manage page: pip skips it
     page.goto(f"/{ORG}/projects/billing/1.5.0/")
     screenshot(page, "project")
+    page.get_by_role("link", name=re.compile("^Manage")).click()
     page.get_by_label("Reason", exact=True).fill("broken build")
     page.get_by_role("button", name="Yank 1.5.0").click()
     page.wait_for_load_state()
@@ -163,7 +165,7 @@ def test_team_journey(page, browser, ui_server, mail_sink, wheels, tmp_path) -> 
     for path in (f"/{ORG}/", f"/{ORG}/members", f"/{ORG}/tokens", f"/{ORG}/projects/billing/2.0.0/",
                  f"/{ORG}/audit", f"/{ORG}/proxy", "/account/sessions"):
         page.goto(path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert_fits(page, path)
     screenshot(page, "sessions-390")
 
 
@@ -219,7 +221,7 @@ def test_a_maintainer_archives_a_project_from_its_page(page, ui_server, tmp_path
     ui_server.cli("org", "add-member", org, "archivist", "--role", "maintainer")
     ui_server.cli("import", "--org", org, str(make_wheel(tmp_path, "oldlib", "1.0", extra_metadata=README)))
     sign_in(page, "archivist")
-    page.goto(f"/{org}/projects/oldlib/")
+    page.goto(f"/{org}/projects/oldlib/manage")
     assert page.locator("#project-status-banner").count() == 0
     form = page.locator("form.status-form")
     form.get_by_label("Archived").check()

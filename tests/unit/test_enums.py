@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from envelope.audit import AuditAction, list_events, record_event
+from envelope.audit import AuditAction, record_event
+from envelope.audit_log import list_events
 from envelope.models import (
     AssetOutcome,
     AuditEvent,

@@ -52,7 +52,8 @@ def test_reader_sees_no_yank_or_delete_controls_and_is_refused(world):
     world.wheel("demo", "1.0")
     reader = world.browser("rita")
     page = reader.get("/acme/projects/demo/").get_data(as_text=True)
-    assert "/yank" not in page and "/delete" not in page and "Manage 1.0" not in page
+    assert "/yank" not in page and "/delete" not in page and "/manage" not in page
+    assert reader.get("/acme/projects/demo/1.0/manage").status_code == 403
     yank = reader.post("/acme/projects/demo/1.0/yank", {"reason": "x"})
     assert yank.status_code == 403
     assert "Only owners and maintainers of acme can yank" in yank.get_data(as_text=True)
@@ -66,9 +67,11 @@ def test_maintainer_yanks_and_unyanks_and_pip_sees_it(world):
     world.wheel("demo", "1.0", "cp312-cp312-manylinux_2_17_x86_64")
     maintainer = world.browser("max")
     page = maintainer.get("/acme/projects/demo/").get_data(as_text=True)
-    assert "Yank 1.0" in page and "Delete 1.0" not in page  # deleting is for owners
+    assert "Yank 1.0" not in page and 'href="/acme/projects/demo/1.0/manage"' in page  # management is apart
+    manage = maintainer.get("/acme/projects/demo/1.0/manage").get_data(as_text=True)
+    assert "Yank 1.0" in manage and "Delete 1.0" not in manage  # deleting is for owners
     response = maintainer.post("/acme/projects/demo/1.0/yank", {"reason": "broken build"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/acme/projects/demo/1.0/manage"
     assert set(simple_files(world).values()) == {"broken build"}
     assert "yanked" in maintainer.get("/acme/projects/demo/1.0/").get_data(as_text=True)
 

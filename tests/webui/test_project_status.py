@@ -18,10 +18,10 @@ def _status(world, name: str = "billing") -> tuple[str, str | None]:
         return ProjectStatus(project.status).value, project.status_reason
 
 
-def test_a_maintainer_sets_the_status_on_the_project_page_and_the_banner_shows_it(world):
+def test_a_maintainer_sets_the_status_on_the_manage_page_and_the_banner_shows_it(world):
     world.wheel("billing", "1.0")
     maintainer = world.browser("max")
-    page = maintainer.get("/acme/projects/billing/").get_data(as_text=True)
+    page = maintainer.get("/acme/projects/billing/manage").get_data(as_text=True)
     assert 'name="status" value="archived"' in page and "status-banner" not in page
 
     done = maintainer.post("/acme/projects/billing/status", {"status": "archived", "reason": " Moved to ledger "},
@@ -47,6 +47,7 @@ def test_the_form_needs_its_csrf_token_and_a_maintainer(world):
     assert refused.status_code == 400
     reader = world.browser("rita")
     assert 'action="/acme/projects/billing/status"' not in reader.get("/acme/projects/billing/").get_data(as_text=True)
+    assert reader.get("/acme/projects/billing/manage").status_code == 403
     assert reader.post("/acme/projects/billing/status", {"status": "quarantined"}).status_code == 403
     assert world.browser("otto").post("/acme/projects/billing/status", {"status": "archived"}).status_code == 404
     assert _status(world) == ("active", None) and events(world, "project.status") == []

@@ -8,7 +8,7 @@ from envelope.orgs import organizations
 from envelope.orgs import invitations
 from envelope.orgs import membership
 from envelope.orgs.capabilities import Capability
-from envelope.audit import list_events
+from envelope.audit_log import AuditFilter, list_events
 from envelope.errors import Forbidden
 from envelope.models import Role
 from envelope.orgs.tokens import token_organization
@@ -111,5 +111,6 @@ def audit(org: str) -> Response:
     page = max(request.args.get("page", 1, type=int), 1)
     with runtime().db.read() as session:
         access = org_access(session, org, Capability.SEE_AUDIT, to="read the audit log")
-        events, more = list_events(session, access.organization.id, page=page, per_page=AUDIT_PAGE_SIZE)
+        filters = AuditFilter.from_args(request.args)
+        events, more = list_events(session, access.organization.id, filters, page=page, per_page=AUDIT_PAGE_SIZE)
         return jsonify(events=[shapes.audit_event(e) for e in events], page=page, more=more)

@@ -1,5 +1,6 @@
-"""Project and release pages: README, files, wheel coverage, install
-snippets; yank/unyank and the PEP 792 status (maintainers), delete (owners,
+"""Project and release pages: install first, the README, files, wheel
+coverage and a sidebar from the core metadata; a separate management page
+for yank/unyank and the PEP 792 status (maintainers) and delete (owners,
 confirmed)."""
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from envelope.packaging.coverage import row_label, wheel_coverage
 from envelope.errors import InvalidInput, NotFound
 from envelope.index.snippets import install_snippets, public_packages
 from envelope.names import normalize
+from envelope.packaging.core_metadata import release_metadata
+from envelope.packaging.project_facts import project_facts
 from envelope.packaging.readme import readme_on_page
 from web.pages.org_pages import access_for, html_pages
 from web.runtime import runtime
@@ -35,7 +38,7 @@ def release(org: str, name: str, version: str) -> Response | str:
     return _release_page(org, name, version)
 
 
-def _release_page(org: str, name: str, version: str | None) -> Response | str:
+def _release_page(org: str, name: str, version: str | None, *, manage: bool = False) -> Response | str:
     with runtime().db.read() as session:
         access = access_for(session, org)
         row = catalog.find_visible_project(session, access.organization, access.principal, name)
@@ -47,28 +50,49 @@ def _release_page(org: str, name: str, version: str | None) -> Response | str:
         shown = catalog.find_release(releases, row, version) if version else latest
         release = shown.release if shown else None
         recent = usage.since()
-        return render_template(
-            "ui/project.html",
+        common = dict(
+            org=access.organization, access=access, project=row, releases=releases, latest=latest, shown=shown,
             downloads=usage.release_downloads(session, [r.release.id for r in releases], start=recent),
             file_downloads=usage.file_downloads(session, [f.id for f in shown.files], start=recent) if shown else {},
             downloaders=usage.downloaders_for(session, access, shown.release.id) if shown else None,
-            org=access.organization,
-            access=access,
-            project=row,
-            releases=releases,
-            latest=latest,
-            shown=shown,
+            can_yank=access.allows(Capability.UPLOAD),
+            can_delete=access.allows(Capability.MANAGE_MEMBERS),
+            can_set_status=access.allows(Capability.SET_STATUS),
+            status=ProjectStatus(row.status),
+        )
+        if manage:
+            if not (common["can_yank"] or common["can_set_status"]):
+                access_for(session, org, Capability.YANK, to="manage releases")
+            return render_template("ui/project_manage.html", statuses=list(ProjectStatus), **common)
+        facts = None
+        if shown:
+            try:
+                metadata = release_metadata(runtime().storage, shown.files, runtime().cache)
+            except FileNotFoundError:  # a storage gap must not take the page down: no sidebar
+                metadata = {}
+            facts = project_facts(session, access.organization, access.principal, metadata)
+        return render_template(
+            "ui/project.html",
+            facts=facts,
             readme=readme_on_page(release) if release else None,
             coverage=wheel_coverage(f.filename for f in shown.files) if shown else None,
             row_label=row_label,
             snippets=install_snippets(public_base_url(), org, project=row.name),
             public_packages=public_packages(org, access.organization.upstream_url),
-            can_yank=access.allows(Capability.UPLOAD),
-            can_delete=access.allows(Capability.MANAGE_MEMBERS),
-            can_set_status=access.allows(Capability.SET_STATUS),
-            statuses=list(ProjectStatus),
-            status=ProjectStatus(row.status),
+            **common,
         )
+
+
+@bp.get("/<org>/projects/<name>/manage")
+@login_required
+def manage_project(org: str, name: str) -> Response | str:
+    return _release_page(org, name, None, manage=True)
+
+
+@bp.get("/<org>/projects/<name>/<version>/manage")
+@login_required
+def manage(org: str, name: str, version: str) -> Response | str:
+    return _release_page(org, name, version, manage=True)
 
 
 @bp.post("/<org>/projects/<name>/status")
@@ -81,7 +105,7 @@ def set_status(org: str, name: str) -> Response:
         )
         shown = f"{found.name} is now {ProjectStatus(found.status).value}."
     flash(shown, "success")
-    return redirect(url_for("projects.project", org=org, name=_normalized(name)))
+    return redirect(url_for("projects.manage_project", org=org, name=_normalized(name)))
 
 
 @bp.post("/<org>/projects/<name>/<version>/yank")
@@ -105,7 +129,7 @@ def _change_yank(org: str, name: str, version: str, *, yanked: bool) -> Response
         )
     what = filename or f"{name} {version} ({len(files)} files)"
     flash(f"{'Yanked' if yanked else 'Unyanked'} {what}.", "success")
-    return redirect(url_for("projects.release", org=org, name=_normalized(name), version=version))
+    return redirect(url_for("projects.manage", org=org, name=_normalized(name), version=version))
 
 
 @bp.route("/<org>/projects/<name>/<version>/delete", methods=["GET", "POST"])
