@@ -147,3 +147,10 @@ def test_a_run_written_with_members_is_queried_with_them(database, organization)
         run = session.scalar(select(SyncRun).where(SyncRun.status == RunStatus.queued))
         assert run is not None and type(run.status) is str
         assert (run.status, run.trigger) == ("queued", "webhook")
+
+
+def test_every_audit_action_has_a_label_for_the_audit_page() -> None:
+    from envelope.audit import AuditAction
+    from envelope.audit_log import ACTION_LABELS
+
+    assert set(ACTION_LABELS) == set(AuditAction)

@@ -28,16 +28,17 @@ def test_downloads_are_counted_per_file_and_token_and_shown_to_those_who_decide(
     assert client.get(url + ".metadata", headers=basic(ci)).status_code == 200
     usage.tally_for(world.db).flush()
 
-    owner = world.browser("olivia").get("/acme/projects/demo/1.0/").get_data(as_text=True)
+    owner = world.browser("olivia").get("/acme/projects/demo/1.0/manage").get_data(as_text=True)
     assert "2 credentials downloaded 1.0 in the last 30 days</strong> (4 downloads)" in owner
     assert "token ci (#" in owner and "): 3 downloads, last on " in owner and "token laptop (#" in owner
-    maintainer = world.browser("max").get("/acme/projects/demo/1.0/").get_data(as_text=True)
+    maintainer = world.browser("max").get("/acme/projects/demo/1.0/manage").get_data(as_text=True)
     assert "2 credentials downloaded 1.0" in maintainer and "token ci" not in maintainer
     assert "a credential: 3 downloads" in maintainer
     reader = world.browser("rita").get("/acme/projects/demo/1.0/").get_data(as_text=True)
     assert "credentials downloaded" not in reader  # not someone who yanks
     assert "4 downloads in 30 days" in reader and "0 downloads in 30 days" in reader  # history: 1.0 and 2.0
-    quiet = world.browser("olivia").get("/acme/projects/demo/2.0/").get_data(as_text=True)
+    assert '<td class="nowrap downloads">4 downloads</td>' in reader  # the files table
+    quiet = world.browser("olivia").get("/acme/projects/demo/2.0/manage").get_data(as_text=True)
     assert "Nobody downloaded 2.0 in the last 30 days." in quiet
     delete_page = world.browser("olivia").get("/acme/projects/demo/1.0/delete").get_data(as_text=True)
     assert "2 credentials downloaded 1.0 in the last 30 days" in delete_page and "token ci (#" in delete_page
