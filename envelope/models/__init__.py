@@ -15,8 +15,14 @@ from envelope.models.accounts import (
 )
 from envelope.models.audit import AuditEvent, ServiceHeartbeat
 from envelope.models.github import (
+    AppDelivery,
     AssetOutcome,
+    ConnectionStatus,
     DeliveryOutcome,
+    DigestCheck,
+    GitHubApp,
+    GitHubInstallation,
+    InstallationStatus,
     OutboxMessage,
     RepositoryConnection,
     RunStatus,
@@ -41,6 +47,12 @@ from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
 
 __all__ = [
+    "AppDelivery",
+    "ConnectionStatus",
+    "DigestCheck",
+    "GitHubApp",
+    "GitHubInstallation",
+    "InstallationStatus",
     "FileProvenance",
     "PendingSignup",
     "InstanceSetting",
