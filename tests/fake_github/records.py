@@ -131,6 +131,9 @@ class Asset:
     download_count: int = 0
     rev: int = 1
     url: str | None = None  # an API "url" naming another server (a hostile or broken GitHub Enterprise)
+    # "" : GitHub's "sha256:<hex>" of data; None: no "digest" key (GitHub Enterprise Server
+    # before 3.18); any other string is answered as is (a digest that names other bytes).
+    digest: str | None = ""
 
 
 @dataclass
@@ -148,6 +151,7 @@ class Release:
     untagged: str
     rev: int = 1
     assets: dict[int, Asset] = field(default_factory=dict)
+    immutable: bool = False
 
 
 @dataclass
