@@ -23,6 +23,7 @@ from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution, Stora
 from envelope.github.client import Asset, DigestMismatch, GitHubClient, GitHubUnavailable, RateLimited, Release
 from envelope.models import (
     AssetOutcome,
+    ConnectionStatus,
     DigestCheck,
     FileSource,
     OutboxMessage,
@@ -39,7 +40,8 @@ from envelope.models.base import utcnow
 from envelope.names import parse_filename
 from envelope.outbox import enqueue
 from envelope.packaging.publish import publish_file
-from envelope.github.repositories import connection_principal, github_token
+from envelope.github.app import access_token
+from envelope.github.repositories import connection_principal
 from envelope.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,13 @@ def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None)
         assert run is not None
         connection = session.get(RepositoryConnection, run.connection_id)
         organization = session.get(Organization, connection.organization_id)
-    client = GitHubClient(runtime.settings.github_api_url, github_token(connection, runtime.settings.secret_key))
+    try:
+        token = access_token(runtime.db, runtime.settings, connection)
+    except GitHubUnavailable as exc:
+        return _retry_later(runtime, run_id, str(exc), getattr(exc, "reset_at", None))
+    except EnvelopeError as exc:  # not active, or the App's installation refused
+        return _finish(runtime, run_id, RunStatus.failed, error=str(exc))
+    client = GitHubClient(runtime.settings.github_api_url, token)
     try:
         if run.release_id is not None:
             releases = [client.release(connection.full_name, run.release_id)]
@@ -331,7 +339,9 @@ def poll_connections(runtime: Runtime) -> int:
     Returns the number of runs queued. Stops early when rate-limited."""
     queued = 0
     with runtime.db.read() as session:
-        connection_ids = session.scalars(select(RepositoryConnection.id)).all()
+        connection_ids = session.scalars(
+            select(RepositoryConnection.id).where(RepositoryConnection.status == ConnectionStatus.active)
+        ).all()
     for connection_id in connection_ids:
         try:
             queued += _poll_one(runtime, connection_id)
@@ -346,7 +356,7 @@ def poll_connections(runtime: Runtime) -> int:
 def _poll_one(runtime: Runtime, connection_id: int) -> int:
     with runtime.db.read() as session:
         connection = session.get(RepositoryConnection, connection_id)
-    client = GitHubClient(runtime.settings.github_api_url, github_token(connection, runtime.settings.secret_key))
+    client = GitHubClient(runtime.settings.github_api_url, access_token(runtime.db, runtime.settings, connection))
     try:
         changed, etag = client.releases_changed(connection.full_name, connection.releases_etag)
         releases = client.releases(connection.full_name, limit=POLL_RELEASES) if changed else []

@@ -125,7 +125,7 @@ class RepositoryConnection(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization] = relationship()
-    installation: Mapped["GitHubInstallation | None"] = relationship()
+    installation: Mapped["GitHubInstallation | None"] = relationship(lazy="joined")  # pages show it
 
 
 class GitHubApp(Base):

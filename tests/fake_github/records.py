@@ -177,6 +177,9 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    # An App webhook (event, payload) the server delivers before it answers, as
+    # GitHub does when an installation is created.
+    webhook: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass
