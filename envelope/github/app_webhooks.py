@@ -125,7 +125,7 @@ def _installation(db: Database, delivery: _Delivery) -> WebhookResult:
             changed = _follow_installation(session, row, status)
             if row.organization_id is not None:
                 record_event(session, row.organization_id, ACTOR, AuditAction.github_app_installation,
-                             row.account_login, action=delivery.action, connections=changed or None)
+                             row.account_login, change=delivery.action, connections=changed or None)
             return WebhookResult(200, f"Installation {delivery.installation_id} is {status}.")
     except IntegrityError:
         return ALREADY

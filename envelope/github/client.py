@@ -197,7 +197,9 @@ class GitHubClient:
     def release(self, full_name: str, release_id: int) -> Release:
         def fetch() -> Release:
             repo = self._github.get_repo(full_name, lazy=True)
-            return _release(repo.get_release(release_id))
+            item = repo.get_release(release_id)
+            item.raw_data  # a lazy repository gives a lazy release: fetch it now, whole
+            return _release(item)
 
         return self._call(f"release {release_id} of {full_name}", fetch)
 
