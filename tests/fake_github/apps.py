@@ -125,6 +125,11 @@ class AppsMixin:
         with self._lock:
             return list(self._apps.deliveries)
 
+    def installation_event(self, installation_id: int, action: str) -> dict[str, Any]:
+        """GitHub's ``installation`` payload for the installation as it is now."""
+        with self._lock:
+            return self._installation_event_payload(self._apps.installations[installation_id], action)
+
     def add_installation_repos(self, installation_id: int, repos: list[str]) -> requests.Response:
         with self._lock:
             inst = self._apps.installations[installation_id]
@@ -163,9 +168,10 @@ class AppsMixin:
                                                                              installation_id)}
         return self.deliver_app_webhook("release", payload)
 
-    def deliver_app_webhook(self, event: str, payload: dict[str, Any], *, secret: str | None = None,
-                            delivery: str | None = None) -> requests.Response:
-        """POST ``payload`` to the App's webhook URL, signed with its secret (or ``secret``)."""
+    def app_webhook_request(self, event: str, payload: dict[str, Any], *, secret: str | None = None,
+                            delivery: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers GitHub would POST to the App's webhook URL, signed with the
+        App's webhook secret (or ``secret``)."""
         app = self._apps.app
         if app is None:
             raise RuntimeError("no App: run the manifest flow first")
@@ -173,9 +179,21 @@ class AppsMixin:
         headers = webhook_headers(event, delivery or str(uuid.uuid4()), secret or app.webhook_secret, body,
                                   hook_id=app.id, target_id=app.id)
         headers["X-GitHub-Hook-Installation-Target-Type"] = "integration"
-        response = requests.post(app.manifest["hook_attributes"]["url"], data=body, headers=headers, timeout=30)
+        return body, headers
+
+    def deliver_app_webhook(self, event: str, payload: dict[str, Any], *, secret: str | None = None,
+                            delivery: str | None = None) -> requests.Response | None:
+        """POST ``payload`` to the App's webhook URL, as GitHub does; None when nothing
+        answers there (GitHub records a failed delivery and goes on)."""
+        body, headers = self.app_webhook_request(event, payload, secret=secret, delivery=delivery)
+        try:
+            response = requests.post(self._apps.app.manifest["hook_attributes"]["url"], data=body,
+                                     headers=headers, timeout=30)
+        except requests.RequestException:
+            response = None
         with self._lock:
-            self._apps.deliveries.append((event, str(payload.get("action")), response.status_code))
+            self._apps.deliveries.append((event, str(payload.get("action")),
+                                          response.status_code if response is not None else 0))
         return response
 
     # ------------------------------------------------------------------ web host (github.com)
