@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
@@ -216,3 +216,32 @@ def access_token(db: Database, settings: Settings, connection: RepositoryConnect
     with db.read() as session:
         installation = session.get(GitHubInstallation, connection.installation_id)
     return installation_token(db, settings, installation)
+
+
+def app_status(session: Session, settings: Settings) -> dict:
+    """The App and its installations, as `envelope github-app status` shows them
+    (no secret: the key and webhook secret stay sealed)."""
+    app = current_app(session)
+    if app is None:
+        return {"app": None, "installations": []}
+    rows = session.execute(
+        select(GitHubInstallation, Organization.name)
+        .outerjoin(Organization, Organization.id == GitHubInstallation.organization_id)
+        .order_by(GitHubInstallation.account_login)
+    ).all()
+    counts = dict(session.execute(
+        select(RepositoryConnection.installation_id, func.count())
+        .where(RepositoryConnection.installation_id.is_not(None))
+        .group_by(RepositoryConnection.installation_id)
+    ).all())
+    return {
+        "app": {"app_id": app.app_id, "slug": app.slug, "name": app.name, "html_url": app.html_url,
+                "owner": app.owner_login, "created": app.created.isoformat(), "created_by": app.created_by},
+        "webhook_url": settings.base_url + WEBHOOK_PATH,
+        "install_url": install_url(settings, app),
+        "installations": [
+            {"installation_id": row.installation_id, "account": row.account_login, "status": row.status,
+             "organization": org_name, "connections": counts.get(row.id, 0)}
+            for row, org_name in rows
+        ],
+    }

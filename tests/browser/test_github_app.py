@@ -10,6 +10,7 @@ Refused: a bad signature, an unknown or uninstalled installation, a
 manifest or installation callback whose state this browser did not start."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -162,6 +163,11 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     owner.get_by_role("button", name="Connect").first.click()
     owner.wait_for_load_state()
     assert f"Connected {repo.full_name.lower()} through the GitHub App" in owner.content()
+    status = json.loads(server.cli("github-app", "status", "--json").stdout)
+    assert status["app"]["slug"] == fake.app.slug and status["webhook_url"] == server.url("/hooks/github/app")
+    assert [(i["account"], i["status"], i["organization"], i["connections"]) for i in status["installations"]] \
+        == [("acme-gh", "active", ORG, 1)]
+    assert fake.app.webhook_secret not in json.dumps(status)
     screenshot(owner, "github-app-repositories-1280")
     # An installation link's state made in another session does nothing here.
     stolen = owner.goto(f"/github-app/installed?installation_id={installation_id}&setup_action=install&state=x")
@@ -223,3 +229,6 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     assert wait_for_files(server, read, "billing", 3, timeout=1)
     owner.goto(f"/{ORG}/repositories")
     assert "disconnected" in owner.content()
+    listed = json.loads(server.cli("repo", "list", "--org", ORG, "--json").stdout)
+    assert [(r["repository"], r["status"], r["app_installation"]) for r in listed] == \
+        [(repo.full_name.lower(), "disconnected", "acme-gh")]
