@@ -176,6 +176,10 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     # A release: the App's webhook queues it, the worker fetches it with installation tokens only.
     read = server.token(ORG, "--scope", "read")
     release = fake.add_release(repo.full_name, "v1.0.0", immutable=True)
+    # First, an asset whose bytes are not the ones GitHub vouches for: refused, shown.
+    tampered = make_wheel(tmp_path, "billing", "1.0.0", tags="py2-none-any")
+    bad = fake.add_asset(repo.full_name, release, tampered.name, tampered.read_bytes())
+    fake.set_asset(repo.full_name, bad, digest="sha256:" + "f" * 64)
     dists = [make_wheel(tmp_path, "billing", "1.0.0"), make_sdist_raw(tmp_path, "billing", "1.0.0")]
     for dist in dists:
         fake.add_asset(repo.full_name, release, dist.name, dist.read_bytes())
@@ -187,6 +191,10 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     jwts = {c for c in credentials if c.count(".") == 2}  # the App's own JWT, only for minting tokens
     assert jwts and credentials - jwts and credentials - jwts <= tokens, credentials
     assert repo.token not in credentials
+    owner.goto(f"/{ORG}/repositories/{repo.full_name.lower()}")
+    owner.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert "mismatch" in owner.content() and "verified" in owner.content()
+    screenshot(owner, "github-digest-mismatch-1280")
     owner.goto(f"/{ORG}/projects/billing/1.0.0/")
     assert "immutable on GitHub" in owner.content()
     both_widths(tab, "olga", f"/{ORG}/projects/billing/1.0.0/", "github-immutable-release")
