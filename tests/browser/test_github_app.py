@@ -235,6 +235,8 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     stale = fake.app_release_event(installation_id, repo.full_name, later, action="edited")
     assert stale.status_code == 403
     assert wait_for_files(server, read, "billing", 3, timeout=1)
+    refused = server.cli("sync", repo.full_name, check=False)
+    assert refused.returncode != 0 and "disconnected on GitHub's side" in refused.stderr + refused.stdout
     owner.goto(f"/{ORG}/repositories")
     assert "disconnected" in owner.content()
     listed = json.loads(server.cli("repo", "list", "--org", ORG, "--json").stdout)

@@ -136,6 +136,23 @@ def test_install_binds_to_the_session_that_started_it(world, admin, fake):
         assert connection.webhook_secret_sealed is None and connection.github_token_sealed is None
 
 
+def test_an_installation_belongs_to_one_organization(world, admin, fake):
+    create_app(admin, fake)
+    repo = fake.add_repo("acme-gh", "billing")
+    installation_id = install(world, world.browser("olivia"), fake, [repo.full_name])
+    # The owner of another organization installs on the same GitHub account (GitHub answers
+    # with the existing installation, setup_action=update): refused, acme keeps it.
+    otto = world.browser("otto")
+    page = otto.get("/other/repositories").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="([^"]+/installations/new[^"]*)"', page).group(1))
+    fake.prepare_installation("acme-gh", [repo.full_name])
+    target = urlsplit(requests.get(link, allow_redirects=False, timeout=10).headers["Location"])
+    assert parse_qs(target.query)["installation_id"] == [str(installation_id)]
+    assert otto.get(f"{target.path}?{target.query}").status_code == 409
+    with world.db.read() as session:
+        assert session.scalar(select(GitHubInstallation.organization_id)) == world.acme.id
+
+
 def test_app_webhook_refusals_and_redelivery(world, admin, fake):
     create_app(admin, fake)
     repo = fake.add_repo("acme-gh", "billing", private=True)
