@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.db import Database
 from envelope.errors import Forbidden, InvalidInput, Unauthorized
-from envelope.github.webhooks import WebhookResult, _decoy_sealed_secret, record_release_in, signature_matches
+from envelope.github.webhooks import WebhookResult, decoy_sealed_secret, record_release_in, signature_matches
 from envelope.models import (
     AppDelivery,
     ConnectionStatus,
@@ -62,7 +62,7 @@ def receive_app_webhook(
         raise Unauthorized("Missing X-Hub-Signature-256: the App's webhook secret signs every delivery.")
     with db.read() as session:
         sealed = session.scalar(select(GitHubApp.webhook_secret_sealed).order_by(GitHubApp.id).limit(1))
-    if not signature_matches(unseal(secret_key, sealed or _decoy_sealed_secret(secret_key)), body, signature) \
+    if not signature_matches(unseal(secret_key, sealed or decoy_sealed_secret(secret_key)), body, signature) \
             or sealed is None:
         log.warning("App webhook %r refused: bad signature", delivery_id)
         raise Forbidden(REFUSED)

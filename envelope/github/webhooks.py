@@ -73,7 +73,7 @@ def receive_webhook(
                 )
                 .order_by(RepositoryConnection.id)
             )
-        ] or [(None, _decoy_sealed_secret(secret_key))]
+        ] or [(None, decoy_sealed_secret(secret_key))]
     # Every candidate is checked (no early exit), the decoy like the rest.
     checked = [(id_, signature_matches(unseal(secret_key, sealed), body, signature)) for id_, sealed in candidates]
     verified = [id_ for id_, matches in checked if matches and id_ is not None]
@@ -92,7 +92,7 @@ def receive_webhook(
 
 
 @functools.lru_cache(maxsize=4)
-def _decoy_sealed_secret(secret_key: str) -> str:
+def decoy_sealed_secret(secret_key: str) -> str:
     """A sealed random secret nobody knows, made once per process: what an
     unknown repository's delivery is checked against."""
     return seal(secret_key, secrets.token_urlsafe(32))

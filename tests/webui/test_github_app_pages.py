@@ -134,6 +134,8 @@ def test_install_binds_to_the_session_that_started_it(world, admin, fake):
     with world.db.read() as session:
         connection = session.scalar(select(RepositoryConnection))
         assert connection.webhook_secret_sealed is None and connection.github_token_sealed is None
+    overview = admin.get("/admin/github-app").get_data(as_text=True)
+    assert re.search(r"<th scope=\"row\">acme-gh</th><td>active</td>\s*<td>acme</td>\s*<td>1</td>", overview)
 
 
 def test_an_installation_belongs_to_one_organization(world, admin, fake):

@@ -19,9 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from envelope.accounts.users import user_label
 from envelope.errors import EnvelopeError, InvalidInput
 from envelope.github import app as github_app
-from envelope.models import GitHubInstallation
 from envelope.orgs.capabilities import Capability
-from sqlalchemy import select
 from web.pages.org_pages import CONTENT_SECURITY_POLICY, access_for, error_page, html_pages
 from web.runtime import runtime
 
@@ -48,10 +46,8 @@ def status() -> Response | str:
     github_org = request.args.get("github_org", "").strip() or None
     with runtime().db.read() as db_session:
         app = github_app.current_app(db_session)
-        installations = list(db_session.scalars(select(GitHubInstallation).order_by(GitHubInstallation.id)))
-        org_names = {i.id: i.organization_id for i in installations}
-        names = _org_names(db_session, set(org_names.values()) - {None})
-    context = dict(app=app, installations=installations, org_names=names, github_org=github_org or "",
+        report = github_app.app_status(db_session, settings)
+    context = dict(app=app, installations=report["installations"], github_org=github_org or "",
                    webhook_url=settings.base_url + github_app.WEBHOOK_PATH, github_web=settings.github_web_url)
     if app is None:
         try:
@@ -151,11 +147,4 @@ def connect(org: str) -> Response:
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(runtime().settings.secret_key, salt="envelope github-app install")
 
-
-def _org_names(db_session, ids: set[int]) -> dict[int, str]:
-    from envelope.models import Organization
-
-    if not ids:
-        return {}
-    return {o.id: o.name for o in db_session.scalars(select(Organization).where(Organization.id.in_(ids)))}
 
