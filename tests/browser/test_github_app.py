@@ -125,7 +125,7 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     admin = tab()
     sign_in(admin, "root")
     admin.goto("/admin/github-app")
-    screenshot(admin, "github-app-new-1280")
+    both_widths(tab, "root", "/admin/github-app", "github-app-new")  # other sessions: their own state
     admin.get_by_role("button", name="Create the GitHub App").click()
     admin.wait_for_load_state()
     assert "is ready" in admin.content(), admin.content()
