@@ -1,7 +1,7 @@
 """the instance's GitHub App, its installations, and what GitHub vouches for
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2027-03-01 10:00:00
 
 github_apps holds the App the manifest flow made (key and webhook secret
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0017'
-down_revision = '0016'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
