@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli import orgs, projects, publishers, repos, tokens
+from cli import github_app, orgs, projects, publishers, repos, tokens
 from cli.common import actor, friendly_errors, open_runtime
 from envelope.config import Settings
 
@@ -119,5 +119,6 @@ def process(name: str, host: str, port: int, workers: int, concurrency: int, dry
     exec_process(argv)
 
 
-for _command in (orgs.org, orgs.user, projects.project, tokens.token, tokens.yank, tokens.unyank, repos.repo, repos.sync_now, publishers.publisher):
+for _command in (orgs.org, orgs.user, projects.project, tokens.token, tokens.yank, tokens.unyank, repos.repo, repos.sync_now,
+                 publishers.publisher, github_app.github_app):
     main.add_command(_command)

@@ -43,6 +43,8 @@ def _repo_row(connection) -> dict:
         "repository": connection.full_name,
         "projects": connection.allowed_projects or None,
         "private": connection.github_token_sealed is not None,
+        "app_installation": connection.installation.account_login if connection.installation else None,
+        "status": connection.status,
         "last_polled": connection.last_polled.isoformat() if connection.last_polled else None,
         "created": connection.created.isoformat(),
     }
@@ -63,7 +65,8 @@ def repo_list(org_name: str, as_json: bool) -> None:
         return
     for r in rows:
         projects = ", ".join(r["projects"] or ["any project"])
-        click.echo(f"{r['repository']}\t{projects}\t{'private' if r['private'] else 'public'}\t"
+        access = f"app:{r['app_installation']}" if r["app_installation"] else ("private" if r["private"] else "public")
+        click.echo(f"{r['repository']}\t{projects}\t{access}\t{r['status']}\t"
                    f"last polled {r['last_polled'] or 'never'}")
 
 

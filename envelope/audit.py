@@ -54,6 +54,10 @@ class AuditAction(enum.StrEnum):
     repo_add = "repo.add"
     repo_remove = "repo.remove"
     repo_sync = "repo.sync"
+    repo_status = "repo.status"  # GitHub took a repository out of the App's installation, or back
+    github_app_create = "github_app.create"
+    github_app_install = "github_app.install"  # an installation is bound to an organization
+    github_app_installation = "github_app.installation"  # GitHub suspended, unsuspended or uninstalled it
     proxy_enable = "proxy.enable"
     proxy_disable = "proxy.disable"
     proxy_reserve = "proxy.reserve"

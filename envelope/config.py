@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, TypeVar, Union
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -152,6 +152,22 @@ class Settings:
         path = self.data_dir / "tmp"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def github_web_url(self) -> str:
+        """GitHub's web root for the configured API (where people create and
+        install Apps): github.com for api.github.com, the server itself for
+        GitHub Enterprise's HOST/api/v3, else the API URL as it is."""
+        return github_web_url(self.github_api_url)
+
+
+def github_web_url(api_url: str) -> str:
+    parts = urlsplit(api_url)
+    if parts.hostname == "api.github.com":
+        return "https://github.com"
+    if parts.path.rstrip("/").endswith("/api/v3"):
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/")[: -len("/api/v3")], query="", fragment=""))
+    return api_url.rstrip("/")
 
 
 PROJECT_NAME = "envelope-index"  # pyproject.toml's [project] name: how a checkout is recognised

@@ -21,6 +21,7 @@ SECRET_PARAMETERS = frozenset({
     "token", "access_token", "refresh_token", "id_token", "password", "passwd", "pwd", "secret",
     "client_secret", "api_key", "apikey", "key", "auth", "authorization", "code", "invitation",
     "signature", "sig", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "session",
+    "state",  # the GitHub App round trips: bound to a session, as good as a CSRF token
 })
 _SECRET_WORDS = ("token", "password", "secret", "signature", "credential")
 # Paths whose next segment is a one-time secret from an email.

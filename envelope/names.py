@@ -41,7 +41,7 @@ RESERVED_ORG_NAMES = frozenset(
         "account", "accounts", "admin", "orgs", "organizations", "settings", "tokens",
         "simple", "files", "legacy", "help", "docs", "about", "invitations", "reset",
         "verify", "new", "openapi", "openapi.json", "favicon.ico", "robots.txt",
-        "reset-password", "verify-email", "auth", "user", "users", "projects", "search",
+        "reset-password", "verify-email", "auth", "user", "users", "projects", "search", "github-app",
     }
 )
 

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # CSRF itself for cookie-authenticated requests only.
     from web import api
     from web.pages import audit
+    from web.pages import github_app
     from web.pages import invitations
     from web.pages import orgs
     from web.pages import projects
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import repositories
     from web.pages import tokens
 
-    for module in (orgs, invitations, projects, tokens, repositories, publishers, audit, api):
+    for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, audit, api):
         app.register_blueprint(module.bp)
     return app
 

@@ -8,6 +8,7 @@ storage host a redirect names, nor to an asset URL that names another origin.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -52,6 +53,13 @@ class RateLimited(GitHubUnavailable):
         self.reset_at = reset_at
 
 
+class DigestMismatch(EnvelopeError):
+    """The downloaded bytes are not the ones GitHub vouches for (the asset's
+    `digest`): a tampered or broken download, never published."""
+
+    status = 422
+
+
 @dataclass(frozen=True)
 class Asset:
     id: int
@@ -59,6 +67,9 @@ class Asset:
     size: int
     updated_at: str
     api_url: str
+    # GitHub's "sha256:<hex>" of the bytes (since 2025); None from older
+    # GitHub Enterprise Server, whose downloads stay unverified.
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Release:
     draft: bool
     prerelease: bool
     assets: tuple[Asset, ...]
+    immutable: bool | None = None  # GitHub's immutable releases; None where the API does not say
 
     @property
     def fingerprint(self) -> str:
@@ -186,7 +198,9 @@ class GitHubClient:
     def release(self, full_name: str, release_id: int) -> Release:
         def fetch() -> Release:
             repo = self._github.get_repo(full_name, lazy=True)
-            return _release(repo.get_release(release_id))
+            item = repo.get_release(release_id)
+            item.raw_data  # a lazy repository gives a lazy release: fetch it now, whole
+            return _release(item)
 
         return self._call(f"release {release_id} of {full_name}", fetch)
 
@@ -237,8 +251,10 @@ class GitHubClient:
         *,
         max_size: int,
         progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Stream the asset's bytes into `out`; returns the size.
+    ) -> bool:
+        """Stream the asset's bytes into `out`; True when they matched GitHub's
+        digest of the asset, False when GitHub gave none (older Enterprise
+        Server). Raises DigestMismatch when they do not match.
 
         Redirects are followed here, not by the HTTP library, so that the
         token is sent to the configured API origin only: the asset's URL comes
@@ -285,11 +301,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> int:
+def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> bool:
     size = 0
+    sha256 = hashlib.sha256()
     try:
         for chunk in response.iter_content(CHUNK):
             size += len(chunk)
+            sha256.update(chunk)
             if size > max_size:
                 raise FileTooLarge(f"Asset {asset.name} is larger than the index's limit of {max_size} bytes.")
             out.write(chunk)
@@ -299,12 +317,39 @@ def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: in
         raise GitHubUnavailable(f"Download of {asset.name} failed: {describe(exc)}.") from None
     if size != asset.size:
         raise GitHubUnavailable(f"Download of {asset.name} is {size} bytes, GitHub announced {asset.size}.")
-    return size
+    return digest_matches(asset, sha256.hexdigest())
+
+
+def digest_matches(asset: Asset, sha256_hex: str) -> bool:
+    """True when GitHub's digest names these bytes, False when it gave none;
+    DigestMismatch when it names other bytes (or a form we cannot check)."""
+    if not asset.digest:
+        return False
+    algorithm, _, expected = asset.digest.partition(":")
+    if algorithm.lower() != "sha256" or not hmac.compare_digest(expected.lower(), sha256_hex):
+        raise DigestMismatch(
+            f"{asset.name}: the downloaded bytes have sha256:{sha256_hex}, "
+            f"GitHub's digest of the asset is {asset.digest}; not published."
+        )
+    return True
+
+
+def _answered(item) -> dict:
+    """The JSON GitHub answered for a listed object, as it came: PyGithub's
+    `raw_data` and its attributes fetch the object again when a field is
+    missing, and older GitHub Enterprise Servers have no `digest` nor
+    `immutable`: one request per asset for nothing."""
+    from github.GithubObject import GithubObject
+
+    return GithubObject.raw_data.fget(item)
 
 
 def _release(item) -> Release:
     assets = tuple(
-        Asset(a.id, a.name, a.size, a.updated_at.isoformat() if a.updated_at else "", a.url)
+        Asset(a.id, a.name, a.size, a.updated_at.isoformat() if a.updated_at else "", a.url,
+              _answered(a).get("digest") or None)
         for a in item.get_assets()
     )
-    return Release(item.id, item.tag_name, item.draft, item.prerelease, assets)
+    immutable = _answered(item).get("immutable")
+    return Release(item.id, item.tag_name, item.draft, item.prerelease, assets,
+                   immutable if isinstance(immutable, bool) else None)

@@ -13,7 +13,7 @@ from envelope.audit import AuditAction, record_event
 from envelope.orgs.capabilities import DEPLOY_TOKEN
 from envelope.orgs.identity import Caller, Restriction
 from envelope.errors import Conflict, InvalidInput, NotFound
-from envelope.models import Organization, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName
+from envelope.models import GitHubInstallation, Organization, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName
 from envelope.models.base import utcnow
 from envelope.names import normalize
 from envelope.outbox import enqueue
@@ -33,7 +33,7 @@ def parse_full_name(text: str) -> str:
 @dataclass(frozen=True)
 class NewConnection:
     connection: RepositoryConnection
-    webhook_secret: str  # shown once
+    webhook_secret: str | None  # shown once; None through the App, whose webhook covers it
 
 
 def add_repository(
@@ -45,7 +45,11 @@ def add_repository(
     github_token: str | None,
     projects: list[str] | tuple[str, ...] = (),
     actor: str,
+    installation: GitHubInstallation | None = None,
 ) -> NewConnection:
+    """Connect `full_name` to `organization`: with a webhook secret of its own
+    (and an optional token), or through the App's `installation`, which
+    needs neither."""
     name = parse_full_name(full_name)
     # Only this organization's connections count: another organization may
     # connect the same repository, and saying so would confirm theirs.
@@ -58,18 +62,20 @@ def add_repository(
             f"{name} is already connected to {organization.name}; "
             f"`envelope repo remove --org {organization.name} {name}` first."
         )
-    webhook_secret = secrets.token_urlsafe(32)
+    webhook_secret = None if installation is not None else secrets.token_urlsafe(32)
     connection = RepositoryConnection(
         organization_id=organization.id,
         full_name=name,
         allowed_projects=sorted({normalize(p) for p in projects}),
         github_token_sealed=seal(secret_key, github_token) if github_token else None,
-        webhook_secret_sealed=seal(secret_key, webhook_secret),
+        webhook_secret_sealed=seal(secret_key, webhook_secret) if webhook_secret else None,
+        installation_id=installation.id if installation is not None else None,
     )
     session.add(connection)
     session.flush()
     record_event(session, organization.id, actor, AuditAction.repo_add, name, projects=list(projects) or None,
-                 private=bool(github_token) or None)
+                 private=bool(github_token) or None,
+                 app_installation=installation.account_login if installation is not None else None)
     return NewConnection(connection, webhook_secret)
 
 
@@ -129,8 +135,9 @@ def github_token(connection: RepositoryConnection, secret_key: str) -> str | Non
     return unseal(secret_key, sealed) if sealed else None
 
 
-def webhook_secret(connection: RepositoryConnection, secret_key: str) -> str:
-    return unseal(secret_key, connection.webhook_secret_sealed)
+def webhook_secret(connection: RepositoryConnection, secret_key: str) -> str | None:
+    sealed = connection.webhook_secret_sealed
+    return unseal(secret_key, sealed) if sealed else None
 
 
 def find_org_connection(session: Session, organization: Organization, full_name: str) -> RepositoryConnection:

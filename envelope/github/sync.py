@@ -20,9 +20,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution, StorageUnavailable
-from envelope.github.client import Asset, GitHubClient, GitHubUnavailable, RateLimited, Release
+from envelope.github.client import Asset, DigestMismatch, GitHubClient, GitHubUnavailable, RateLimited, Release
 from envelope.models import (
     AssetOutcome,
+    ConnectionStatus,
+    DigestCheck,
     FileSource,
     OutboxMessage,
     Organization,
@@ -33,11 +35,13 @@ from envelope.models import (
     SyncRun,
     TaskName,
 )
+from envelope.models import Release as ReleaseRow
 from envelope.models.base import utcnow
 from envelope.names import parse_filename
 from envelope.outbox import enqueue
 from envelope.packaging.publish import publish_file
-from envelope.github.repositories import connection_principal, github_token
+from envelope.github.app import access_token
+from envelope.github.repositories import connection_principal
 from envelope.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -108,7 +112,13 @@ def execute_run(runtime: Runtime, run_id: int, progress: Progress | None = None)
         assert run is not None
         connection = session.get(RepositoryConnection, run.connection_id)
         organization = session.get(Organization, connection.organization_id)
-    client = GitHubClient(runtime.settings.github_api_url, github_token(connection, runtime.settings.secret_key))
+    try:
+        token = access_token(runtime.db, runtime.settings, connection)
+    except GitHubUnavailable as exc:
+        return _retry_later(runtime, run_id, str(exc), getattr(exc, "reset_at", None))
+    except EnvelopeError as exc:  # not active, or the App's installation refused
+        return _finish(runtime, run_id, RunStatus.failed, error=str(exc))
+    client = GitHubClient(runtime.settings.github_api_url, token)
     try:
         if run.release_id is not None:
             releases = [client.release(connection.full_name, run.release_id)]
@@ -138,25 +148,29 @@ def _ingest_release(runtime, client, run_id, connection, organization, release: 
     for asset in release.assets:
         tally.seen += 1
         progress.asset_started(asset)
-        outcome, reason = _ingest_asset(runtime, client, connection, organization, principal, asset, run_id, progress)
+        outcome, reason, check = _ingest_asset(
+            runtime, client, connection, organization, principal, asset, release, run_id, progress
+        )
         tally.counts[outcome] = tally.counts.get(outcome, 0) + 1
         with runtime.db.write() as session:
-            _record_asset(session, run_id, asset, outcome, reason)
+            _record_asset(session, run_id, asset, outcome, reason, check)
         _extend_lease(runtime, run_id)
         progress.asset_done(asset, outcome, reason)
 
 
-def _ingest_asset(runtime, client, connection, organization, principal, asset: Asset, run_id, progress) -> tuple[AssetOutcome, str | None]:
+def _ingest_asset(
+    runtime, client, connection, organization, principal, asset: Asset, release: Release, run_id, progress
+) -> tuple[AssetOutcome, str | None, DigestCheck | None]:
     try:
         parsed = parse_filename(asset.name)
     except InvalidDistribution:
-        return AssetOutcome.ignored, "not a wheel or sdist"
+        return AssetOutcome.ignored, "not a wheel or sdist", None
     try:
         principal.check_upload(parsed.name, parsed.version)
     except Forbidden as exc:
-        return AssetOutcome.refused, str(exc)
+        return AssetOutcome.refused, str(exc), None
     if _seen_before(runtime, connection.id, asset):
-        return AssetOutcome.present, "already published from this asset"
+        return AssetOutcome.present, "already published from this asset", None
     fd, spool_name = tempfile.mkstemp(dir=runtime.settings.tmp_dir, prefix="upload-", suffix=".part")
     spool = Path(spool_name)
     last_beat = [time.monotonic()]
@@ -169,7 +183,8 @@ def _ingest_asset(runtime, client, connection, organization, principal, asset: A
 
     try:
         with os.fdopen(fd, "wb") as out:
-            client.download(asset, out, max_size=runtime.settings.max_file_size, progress=on_bytes)
+            verified = client.download(asset, out, max_size=runtime.settings.max_file_size, progress=on_bytes)
+        check = DigestCheck.verified if verified else DigestCheck.unverified
         with open(spool, "rb") as stream:
             result = publish_file(
                 runtime.db,
@@ -184,11 +199,24 @@ def _ingest_asset(runtime, client, connection, organization, principal, asset: A
             )
     except (GitHubUnavailable, StorageUnavailable):
         raise  # transient: the whole run retries later
+    except DigestMismatch as exc:
+        log.warning("sync run #%d: %s", run_id, exc)
+        return AssetOutcome.failed, str(exc), DigestCheck.mismatch
     except EnvelopeError as exc:
-        return AssetOutcome.failed, str(exc)
+        return AssetOutcome.failed, str(exc), None
     finally:
         spool.unlink(missing_ok=True)
-    return (AssetOutcome.published, None) if result.created else (AssetOutcome.present, "same bytes already published")
+    if release.immutable is not None:
+        _record_immutable(runtime, result.file.release_id, release.immutable)
+    if result.created:
+        return AssetOutcome.published, None, check
+    return AssetOutcome.present, "same bytes already published", check
+
+
+def _record_immutable(runtime: Runtime, release_id: int, immutable: bool) -> None:
+    """What GitHub says of the release its files came from, for the release page."""
+    with runtime.db.write() as session:
+        session.execute(update(ReleaseRow).where(ReleaseRow.id == release_id).values(github_immutable=immutable))
 
 
 def _seen_before(runtime: Runtime, connection_id: int, asset: Asset) -> bool:
@@ -206,12 +234,14 @@ def _seen_before(runtime: Runtime, connection_id: int, asset: Asset) -> bool:
         ) is not None
 
 
-def _record_asset(session: Session, run_id: int, asset: Asset, outcome: AssetOutcome, reason: str | None) -> None:
+def _record_asset(
+    session: Session, run_id: int, asset: Asset, outcome: AssetOutcome, reason: str | None, check: DigestCheck | None
+) -> None:
     row = session.scalar(select(SyncAsset).where(SyncAsset.run_id == run_id, SyncAsset.name == asset.name))
     if row is None:
         row = SyncAsset(run_id=run_id, name=asset.name)
         session.add(row)
-    row.size, row.outcome, row.reason = asset.size, outcome, reason
+    row.size, row.outcome, row.reason, row.digest_check = asset.size, outcome, reason, check
     row.asset_id, row.asset_updated_at = asset.id, asset.updated_at
 
 
@@ -309,7 +339,9 @@ def poll_connections(runtime: Runtime) -> int:
     Returns the number of runs queued. Stops early when rate-limited."""
     queued = 0
     with runtime.db.read() as session:
-        connection_ids = session.scalars(select(RepositoryConnection.id)).all()
+        connection_ids = session.scalars(
+            select(RepositoryConnection.id).where(RepositoryConnection.status == ConnectionStatus.active)
+        ).all()
     for connection_id in connection_ids:
         try:
             queued += _poll_one(runtime, connection_id)
@@ -324,7 +356,7 @@ def poll_connections(runtime: Runtime) -> int:
 def _poll_one(runtime: Runtime, connection_id: int) -> int:
     with runtime.db.read() as session:
         connection = session.get(RepositoryConnection, connection_id)
-    client = GitHubClient(runtime.settings.github_api_url, github_token(connection, runtime.settings.secret_key))
+    client = GitHubClient(runtime.settings.github_api_url, access_token(runtime.db, runtime.settings, connection))
     try:
         changed, etag = client.releases_changed(connection.full_name, connection.releases_etag)
         releases = client.releases(connection.full_name, limit=POLL_RELEASES) if changed else []

@@ -33,7 +33,10 @@ def recent_runs(session: Session, connection: RepositoryConnection, *, limit: in
             "created": run.created.isoformat(),
             "started": run.started.isoformat() if run.started else None,
             "finished": run.finished.isoformat() if run.finished else None,
-            "assets": [{"name": a.name, "outcome": a.outcome, "reason": a.reason} for a in run.assets],
+            "assets": [
+                {"name": a.name, "outcome": a.outcome, "reason": a.reason, "digest": a.digest_check}
+                for a in run.assets
+            ],
         }
         for run in runs
     ]

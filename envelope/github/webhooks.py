@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from envelope.db import Database
 from envelope.errors import Forbidden, InvalidInput, Unauthorized
-from envelope.models import DeliveryOutcome, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName, WebhookDelivery
+from envelope.models import ConnectionStatus, DeliveryOutcome, RepositoryConnection, RunStatus, RunTrigger, SyncRun, TaskName, WebhookDelivery
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 from envelope.sealing import seal, unseal
@@ -64,10 +65,15 @@ def receive_webhook(
             (id_, sealed)
             for id_, sealed in session.execute(
                 select(RepositoryConnection.id, RepositoryConnection.webhook_secret_sealed)
-                .where(RepositoryConnection.full_name == full_name)
+                .where(
+                    RepositoryConnection.full_name == full_name,
+                    # App connections have no secret: the App's webhook covers them.
+                    RepositoryConnection.webhook_secret_sealed.is_not(None),
+                    RepositoryConnection.status == ConnectionStatus.active,
+                )
                 .order_by(RepositoryConnection.id)
             )
-        ] or [(None, _decoy_sealed_secret(secret_key))]
+        ] or [(None, decoy_sealed_secret(secret_key))]
     # Every candidate is checked (no early exit), the decoy like the rest.
     checked = [(id_, signature_matches(unseal(secret_key, sealed), body, signature)) for id_, sealed in candidates]
     verified = [id_ for id_, matches in checked if matches and id_ is not None]
@@ -79,65 +85,71 @@ def receive_webhook(
         return WebhookResult(200, "pong")
     if event != "release":
         return WebhookResult(202, f"Ignored: {event} events are not used.")
-    results = [_record_release(db, connection_id, delivery_id, payload) for connection_id in verified]
+    results = [record_release(db, connection_id, delivery_id, payload) for connection_id in verified]
     if len(results) == 1:
         return results[0]
     return WebhookResult(min(r.status for r in results), " ".join(r.message for r in results))
 
 
 @functools.lru_cache(maxsize=4)
-def _decoy_sealed_secret(secret_key: str) -> str:
+def decoy_sealed_secret(secret_key: str) -> str:
     """A sealed random secret nobody knows, made once per process: what an
     unknown repository's delivery is checked against."""
     return seal(secret_key, secrets.token_urlsafe(32))
 
 
-def _record_release(db: Database, connection_id: int, delivery_id: str, payload: dict) -> WebhookResult:
-    action = payload.get("action")
-    release = payload.get("release") or {}
-    wanted = action in RELEASE_ACTIONS and not release.get("draft")
+def record_release(db: Database, connection_id: int, delivery_id: str, payload: dict) -> WebhookResult:
     if not delivery_id or len(delivery_id) > 100:
         raise InvalidInput("Missing or invalid X-GitHub-Delivery header.")
     try:
         with db.write() as session:
-            if session.scalar(
-                select(WebhookDelivery.id).where(
-                    WebhookDelivery.connection_id == connection_id, WebhookDelivery.delivery_id == delivery_id
-                )
-            ):
-                return WebhookResult(200, "Already received; nothing to do.")
-            delivery = WebhookDelivery(
-                delivery_id=delivery_id,
-                connection_id=connection_id,
-                event="release",
-                action=action,
-                release_id=release.get("id"),
-                outcome=DeliveryOutcome.queued if wanted else DeliveryOutcome.ignored,
-            )
-            session.add(delivery)
-            if not wanted:
-                return WebhookResult(202, f"Ignored: release action {action!r}.")
-            pending = session.scalar(
-                select(SyncRun.id).where(
-                    SyncRun.connection_id == connection_id,
-                    SyncRun.release_id == release.get("id"),
-                    SyncRun.status == RunStatus.queued,
-                    SyncRun.followup_index == 0,
-                )
-            )
-            if pending:  # GitHub sends published and released together: one run serves both
-                delivery.outcome = DeliveryOutcome.coalesced
-                return WebhookResult(202, f"Queued with sync run #{pending}.")
-            run = SyncRun(
-                connection_id=connection_id,
-                trigger=RunTrigger.webhook,
-                release_id=release.get("id"),
-                release_tag=release.get("tag_name"),
-                queued_at=utcnow(),
-            )
-            session.add(run)
-            session.flush()
-            enqueue(session, TaskName.ingest_run, run_id=run.id)
-            return WebhookResult(202, f"Queued sync run #{run.id}.")
+            return record_release_in(session, connection_id, delivery_id, payload)
     except IntegrityError:  # the same delivery raced in on another thread
         return WebhookResult(200, "Already received; nothing to do.")
+
+
+def record_release_in(session: Session, connection_id: int, delivery_id: str, payload: dict) -> WebhookResult:
+    """The delivery and, for a release worth it, its sync run and outbox row,
+    in the caller's transaction."""
+    action = payload.get("action")
+    release = payload.get("release") or {}
+    wanted = action in RELEASE_ACTIONS and not release.get("draft")
+    if session.scalar(
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.connection_id == connection_id, WebhookDelivery.delivery_id == delivery_id
+        )
+    ):
+        return WebhookResult(200, "Already received; nothing to do.")
+    delivery = WebhookDelivery(
+        delivery_id=delivery_id,
+        connection_id=connection_id,
+        event="release",
+        action=action,
+        release_id=release.get("id"),
+        outcome=DeliveryOutcome.queued if wanted else DeliveryOutcome.ignored,
+    )
+    session.add(delivery)
+    if not wanted:
+        return WebhookResult(202, f"Ignored: release action {action!r}.")
+    pending = session.scalar(
+        select(SyncRun.id).where(
+            SyncRun.connection_id == connection_id,
+            SyncRun.release_id == release.get("id"),
+            SyncRun.status == RunStatus.queued,
+            SyncRun.followup_index == 0,
+        )
+    )
+    if pending:  # GitHub sends published and released together: one run serves both
+        delivery.outcome = DeliveryOutcome.coalesced
+        return WebhookResult(202, f"Queued with sync run #{pending}.")
+    run = SyncRun(
+        connection_id=connection_id,
+        trigger=RunTrigger.webhook,
+        release_id=release.get("id"),
+        release_tag=release.get("tag_name"),
+        queued_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    enqueue(session, TaskName.ingest_run, run_id=run.id)
+    return WebhookResult(202, f"Queued sync run #{run.id}.")

@@ -15,8 +15,14 @@ from envelope.models.accounts import (
 )
 from envelope.models.audit import AuditEvent, ServiceHeartbeat
 from envelope.models.github import (
+    AppDelivery,
     AssetOutcome,
+    ConnectionStatus,
     DeliveryOutcome,
+    DigestCheck,
+    GitHubApp,
+    GitHubInstallation,
+    InstallationStatus,
     OutboxMessage,
     RepositoryConnection,
     RunStatus,
@@ -43,7 +49,13 @@ from envelope.models.upstream import UpstreamObject, UpstreamPage
 from envelope.models.usage import DownloadCount
 
 __all__ = [
+    "AppDelivery",
+    "ConnectionStatus",
+    "DigestCheck",
     "DownloadCount",
+    "GitHubApp",
+    "GitHubInstallation",
+    "InstallationStatus",
     "FileProvenance",
     "PendingSignup",
     "InstanceSetting",

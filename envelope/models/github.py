@@ -58,6 +58,32 @@ class DeliveryOutcome(enum.StrEnum):
     coalesced = "coalesced"  # a queued run for the same release serves it
 
 
+class DigestCheck(enum.StrEnum):
+    """What a downloaded asset's bytes showed against GitHub's `digest` of it."""
+
+    verified = "verified"  # the sha256 GitHub gave matched
+    unverified = "unverified"  # GitHub gave none (older Enterprise Server)
+    mismatch = "mismatch"  # other bytes than GitHub vouches for: refused
+
+
+class ConnectionStatus(enum.StrEnum):
+    """Whether a connection syncs. Only App connections leave `active`, on
+    GitHub's own events; nothing is deleted, so history and files stay."""
+
+    active = "active"
+    removed = "removed"  # the repository was taken out of the App's installation
+    suspended = "suspended"  # the installation is suspended
+    disconnected = "disconnected"  # the App was uninstalled
+
+
+class InstallationStatus(enum.StrEnum):
+    """An installation of the instance's GitHub App, as GitHub last said."""
+
+    active = "active"
+    suspended = "suspended"
+    deleted = "deleted"
+
+
 class TaskName(enum.StrEnum):
     """The worker's tasks, by the names the outbox stores and Celery routes on."""
 
@@ -87,14 +113,70 @@ class RepositoryConnection(Base):
     full_name: Mapped[str] = mapped_column(String(200), index=True)
     # Normalized project names this repository may publish; empty: any project.
     allowed_projects: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # Fernet-sealed with a key derived from ENVELOPE_SECRET_KEY.
+    # Fernet-sealed with a key derived from ENVELOPE_SECRET_KEY. A connection
+    # through the GitHub App has neither: the App's webhook secret signs its
+    # deliveries and short-lived installation tokens fetch its assets.
     github_token_sealed: Mapped[str | None] = mapped_column(Text)
-    webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    installation_id: Mapped[int | None] = mapped_column(ForeignKey("github_installations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.active)  # a ConnectionStatus
     releases_etag: Mapped[str | None] = mapped_column(String(200))
     last_polled: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization] = relationship()
+    installation: Mapped["GitHubInstallation | None"] = relationship(lazy="joined")  # pages show it
+
+
+class GitHubApp(Base):
+    """The instance's own GitHub App, made by the manifest flow: one row at most."""
+
+    __tablename__ = "github_apps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(BigInteger)
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    html_url: Mapped[str] = mapped_column(String(500))
+    owner_login: Mapped[str | None] = mapped_column(String(100))
+    # Sealed like the other secrets (envelope.sealing): the PEM signs the JWTs
+    # that mint installation tokens, the secret signs the App's webhooks.
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GitHubInstallation(Base):
+    """Where the App is installed (a GitHub user or organization), and the
+    Envelope organization whose owner installed it (None until one does)."""
+
+    __tablename__ = "github_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    account_login: Mapped[str] = mapped_column(String(100))
+    account_type: Mapped[str] = mapped_column(String(20))  # User | Organization
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default=InstallationStatus.active)  # an InstallationStatus
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppDelivery(Base):
+    """One row per X-GitHub-Delivery to the App's webhook, written before it
+    is acted on: a redelivery finds it and changes nothing."""
+
+    __tablename__ = "github_app_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str | None] = mapped_column(String(50))
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    received: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebhookDelivery(Base):
@@ -175,6 +257,7 @@ class SyncAsset(Base):
     asset_updated_at: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(20))  # an AssetOutcome
     reason: Mapped[str | None] = mapped_column(Text)
+    digest_check: Mapped[str | None] = mapped_column(String(20))  # a DigestCheck; None: not downloaded
 
     run: Mapped[SyncRun] = relationship(back_populates="assets")
 

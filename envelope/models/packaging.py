@@ -110,6 +110,9 @@ class Release(Base):
         Enum(ReadmeStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )
     readme_queued: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when last queued or claimed
+    # Whether the GitHub release its files came from is immutable (GitHub's
+    # `immutable`); None: not from GitHub, or GitHub did not say.
+    github_immutable: Mapped[bool | None] = mapped_column(Boolean)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="releases")

@@ -12,6 +12,8 @@ Two threaded HTTP servers on free 127.0.0.1 ports:
   ``browser_download_url`` path (``/{owner}/{repo}/releases/download/{tag}/{name}``).
   JSON bodies have GitHub's shapes; responses carry GitHub's headers (``ETag``,
   ``X-GitHub-Request-Id``, ``X-RateLimit-*`` ...). ``If-None-Match`` answers 304.
+  GitHub Apps too: the manifest flow, JWT and installation-token auth, the App's
+  webhooks (tests/fake_github/apps.py).
 * the **objects host** (``fake.objects_url``), like objects.githubusercontent.com:
   ``GET {api}/repos/o/r/releases/assets/{id}`` with ``Accept: application/octet-stream``
   answers ``302`` to a signed-looking URL on this host. It serves the bytes
@@ -50,6 +52,7 @@ import time
 from datetime import datetime, timezone
 
 from tests.fake_github.api_host import ApiHostMixin
+from tests.fake_github.apps import AppsMixin
 from tests.fake_github.objects_host import ObjectsHostMixin
 from tests.fake_github.payloads import ping_payload, release_event_payload, sign_payload, webhook_body, webhook_headers
 from tests.fake_github.recording import RecordingMixin
@@ -58,7 +61,7 @@ from tests.fake_github.servers import ApiHandler, ObjectsHandler, Server
 from tests.fake_github.state import StateMixin
 
 
-class FakeGitHub(StateMixin, RecordingMixin, ApiHostMixin, ObjectsHostMixin):
+class FakeGitHub(StateMixin, RecordingMixin, ApiHostMixin, AppsMixin, ObjectsHostMixin):
     """GitHub's REST API and its asset CDN, in-process. See the module docstring.
 
     Thread-safe: all state sits behind one lock; the servers' threads take it too.

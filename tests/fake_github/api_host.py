@@ -58,7 +58,7 @@ class ApiHostMixin:
 
     def _known_tokens(self) -> set[str]:
         tokens = {r.token for r in self._repos.values() if r.token}
-        return tokens | self._extra_tokens
+        return tokens | self._extra_tokens | {t for t in self._apps.tokens if self._is_installation_token(t)}
 
     @staticmethod
     def _parse_authorization(value: str | None) -> tuple[str | None, bool]:
@@ -75,7 +75,7 @@ class ApiHostMixin:
     def _user_id_for(token: str) -> int:
         return 10_000_000 + int(hashlib.sha256(token.encode()).hexdigest()[:6], 16)
 
-    def _api_response(self, method: str, target: str, headers: Any, client_ip: str) -> Response:
+    def _api_response(self, method: str, target: str, headers: Any, client_ip: str, body: bytes = b"") -> Response:
         with self._lock:
             request_id = self._request_id()
             common = [("X-GitHub-Request-Id", request_id)]
@@ -89,12 +89,25 @@ class ApiHostMixin:
                 message = fault.message or ERROR_MESSAGES.get(fault.status) or HTTPStatus(fault.status).phrase
                 return self._error(fault.status, message, DOCS, common + self._rate_headers() + list(fault.headers))
 
+            # The web host (github.com): the App manifest and installation pages.
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)) if body else {}
+            app_page = self._app_web_route(method, path, dict(query), form)
+            if app_page is not None:
+                response, webhook = app_page
+                response.webhook = webhook
+                return response
+
             # The web host (github.com): browser_download_url and friends; no API headers.
             web = re.fullmatch(r"/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)", raw_path)
             if web is not None and not raw_path.startswith(("/repos/", "/repositories/", "/users/")):
                 return self._web_download(*(unquote(g) for g in web.groups()), headers)
 
             token, malformed = self._parse_authorization(headers.get("Authorization"))
+            if not malformed:
+                app_answer = self._app_api_route(method, path, headers, token, common)
+                if app_answer is not None:
+                    app_answer.headers.extend(self._rate_headers())
+                    return app_answer
             if malformed or (token is not None and token not in self._known_tokens()):
                 return self._error(401, "Bad credentials", DOCS, common + self._rate_headers())
 
@@ -235,10 +248,11 @@ class ApiHostMixin:
         repo, rest, is_repo_route = self._find_repo(path)
         if not is_repo_route:
             return self._error(404, "Not Found", DOCS, common)
-        if repo is None or (repo.token is not None and token != repo.token):
+        installed = self._installation_grants(token, repo.full_name) if repo is not None else False
+        if repo is None or (repo.token is not None and token != repo.token and not installed):
             doc = DOC_URLS["repo"] if rest == "" else DOCS
             return self._error(404, "Not Found", doc, common)
-        authorized = repo.token is not None and token == repo.token
+        authorized = repo.token is not None and (token == repo.token or installed)
         drafts_visible = repo.private and authorized
 
         if rest == "":

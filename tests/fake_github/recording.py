@@ -253,7 +253,7 @@ class RecordingMixin:
             "content_type": asset.content_type,
             "state": asset.state,
             "size": len(asset.data),
-            "digest": "sha256:" + hashlib.sha256(asset.data).hexdigest(),
+            **self._digest_json(asset),
             "download_count": asset.download_count,
             "created_at": iso(asset.created_at),
             "updated_at": iso(asset.updated_at),
@@ -262,6 +262,12 @@ class RecordingMixin:
                 f"/{quote(asset.name, safe='')}"
             ),
         }
+
+    @staticmethod
+    def _digest_json(asset: Asset) -> dict[str, Any]:
+        if asset.digest is None:
+            return {}
+        return {"digest": asset.digest or "sha256:" + hashlib.sha256(asset.data).hexdigest()}
 
     @staticmethod
     def _tag_path(release: Release) -> str:
@@ -283,7 +289,7 @@ class RecordingMixin:
             "target_commitish": release.target_commitish,
             "name": release.name,
             "draft": release.draft,
-            "immutable": False,
+            "immutable": release.immutable,
             "prerelease": release.prerelease,
             "created_at": iso(release.created_at),
             "updated_at": iso(release.updated_at),

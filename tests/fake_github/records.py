@@ -131,6 +131,9 @@ class Asset:
     download_count: int = 0
     rev: int = 1
     url: str | None = None  # an API "url" naming another server (a hostile or broken GitHub Enterprise)
+    # "" : GitHub's "sha256:<hex>" of data; None: no "digest" key (GitHub Enterprise Server
+    # before 3.18); any other string is answered as is (a digest that names other bytes).
+    digest: str | None = ""
 
 
 @dataclass
@@ -148,6 +151,7 @@ class Release:
     untagged: str
     rev: int = 1
     assets: dict[int, Asset] = field(default_factory=dict)
+    immutable: bool = False
 
 
 @dataclass
@@ -173,6 +177,9 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    # An App webhook (event, payload) the server delivers before it answers, as
+    # GitHub does when an installation is created.
+    webhook: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass

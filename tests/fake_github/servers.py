@@ -142,9 +142,11 @@ class ApiHandler(Handler):
 
     def _dispatch(self) -> None:
         fake = self.server.fake
-        self._read_body()
+        body = self._read_body()
         fake._record("api", self.command, self.path, dict(self.headers.items()))
-        response = fake._api_response(self.command, self.path, self.headers, self.client_address[0])
+        response = fake._api_response(self.command, self.path, self.headers, self.client_address[0], body)
+        if response.webhook is not None:  # outside the fake's lock: the receiver may call back
+            fake.deliver_app_webhook(*response.webhook)
         self._send(response)
 
 

@@ -100,8 +100,10 @@ class StateMixin:
         prerelease: bool = False,
         body: str | None = "",
         target_commitish: str | None = None,
+        immutable: bool = False,
     ) -> dict[str, Any]:
-        """Create a release (newest so far) and return its JSON as GitHub would show it."""
+        """Create a release (newest so far) and return its JSON as GitHub would show it.
+        ``immutable``: GitHub's immutable releases (assets and tag locked once published)."""
         with self._changed:
             repo = self.repo(full_name)
             now = self._tick()
@@ -117,6 +119,7 @@ class StateMixin:
                 published_at=None if draft else now,
                 updated_at=now,
                 untagged=secrets.token_hex(10),
+                immutable=immutable,
             )
             repo.releases[release.id] = release
             repo.rev += 1
@@ -128,7 +131,7 @@ class StateMixin:
 
         Publishing a draft (``draft=False``) sets ``published_at``. Returns the new JSON.
         """
-        allowed = {"tag_name", "name", "body", "draft", "prerelease", "target_commitish"}
+        allowed = {"tag_name", "name", "body", "draft", "prerelease", "target_commitish", "immutable"}
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"set_release() cannot change {sorted(unknown)}")
@@ -214,8 +217,9 @@ class StateMixin:
 
     def set_asset(self, full_name: str, asset_id: int | Mapping[str, Any], **changes: Any) -> dict[str, Any]:
         """Edit an asset: name, label, state, data, content_type, url (what the API
-        answers as its download URL). Returns the new JSON."""
-        allowed = {"name", "label", "state", "data", "content_type", "url"}
+        answers as its download URL), digest (None: no ``digest`` key, as older GitHub
+        Enterprise Servers; "": the right one; other: answered as is). Returns the new JSON."""
+        allowed = {"name", "label", "state", "data", "content_type", "url", "digest"}
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"set_asset() cannot change {sorted(unknown)}")

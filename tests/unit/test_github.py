@@ -1,11 +1,14 @@
-"""GitHub's rate-limit answers, primary and secondary, and when to retry after them."""
+"""GitHub's rate-limit answers, primary and secondary, and when to retry after
+them; asset digests; GitHub's web root for an API root."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from envelope.github.client import SECONDARY_WAIT, RateLimited, rate_limit
+from envelope.config import github_web_url
+from envelope.github.client import SECONDARY_WAIT, Asset, DigestMismatch, RateLimited, digest_matches, rate_limit
 
 RESET = 1_900_000_000  # an X-RateLimit-Reset epoch
 PRIMARY = "API rate limit exceeded for user ID 1."
@@ -54,3 +57,39 @@ def test_retry_after_as_an_http_date():
 )
 def test_other_errors_are_not_rate_limits(status, headers, message):
     assert rate_limit(status, headers, message) is None
+
+
+@pytest.mark.parametrize(
+    ("digest", "expected"),
+    [
+        ("sha256:" + hashlib.sha256(b"wheel").hexdigest(), True),
+        ("SHA256:" + hashlib.sha256(b"wheel").hexdigest().upper(), True),
+        (None, False),  # older GitHub Enterprise Server: accepted, unverified
+        ("", False),
+    ],
+)
+def test_digest_matches(digest, expected):
+    asset = Asset(1, "a-1-py3-none-any.whl", 5, "", "https://api.github.com/x", digest)
+    assert digest_matches(asset, hashlib.sha256(b"wheel").hexdigest()) is expected
+
+
+@pytest.mark.parametrize(
+    "digest", ["sha256:" + "0" * 64, "sha512:" + hashlib.sha256(b"wheel").hexdigest(), "sha256", "garbage"]
+)
+def test_digest_mismatch_is_refused(digest):
+    asset = Asset(1, "a-1-py3-none-any.whl", 5, "", "https://api.github.com/x", digest)
+    with pytest.raises(DigestMismatch, match="not published"):
+        digest_matches(asset, hashlib.sha256(b"wheel").hexdigest())
+
+
+@pytest.mark.parametrize(
+    ("api_url", "web_url"),
+    [
+        ("https://api.github.com", "https://github.com"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com"),
+        ("https://ghe.example.com/api/v3/", "https://ghe.example.com"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
+    ],
+)
+def test_github_web_url(api_url, web_url):
+    assert github_web_url(api_url) == web_url

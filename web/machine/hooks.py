@@ -1,9 +1,12 @@
-"""POST /hooks/github: GitHub's webhook receiver (logic in envelope.github.webhooks)."""
+"""POST /hooks/github: repository webhooks (logic in envelope.github.webhooks);
+POST /hooks/github/app: the GitHub App's one webhook (envelope.github.app_webhooks)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from envelope.github.webhooks import receive_webhook
+from envelope.github.app import WEBHOOK_PATH as APP_WEBHOOK_PATH
+from envelope.github.app_webhooks import receive_app_webhook
+from envelope.github.webhooks import WebhookResult, receive_webhook
 from web.bodies import read_body
 from web.runtime import runtime
 
@@ -25,6 +28,24 @@ def github() -> Response:
         signature=request.headers.get("X-Hub-Signature-256"),
         body=read_body(MAX_PAYLOAD, "Webhook payload"),
     )
+    return _answer(result)
+
+
+@bp.post(APP_WEBHOOK_PATH)
+def github_app() -> Response:
+    rt = runtime()
+    result = receive_app_webhook(
+        rt.db,
+        rt.settings.secret_key,
+        event=request.headers.get("X-GitHub-Event", ""),
+        delivery_id=request.headers.get("X-GitHub-Delivery", ""),
+        signature=request.headers.get("X-Hub-Signature-256"),
+        body=read_body(MAX_PAYLOAD, "Webhook payload"),
+    )
+    return _answer(result)
+
+
+def _answer(result: WebhookResult) -> Response:
     response = jsonify(message=result.message)
     response.status_code = result.status
     return response

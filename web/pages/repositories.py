@@ -5,9 +5,11 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 
 from envelope.orgs.capabilities import Capability
+from envelope.github import app as github_app
 from envelope.github import repositories
 from envelope.errors import EnvelopeError
 from envelope.github.sync_status import latest_runs, recent_runs
+from web.pages.github_app import install_state
 from web.pages.org_pages import access_for, html_pages, no_store
 from web.runtime import runtime
 from web.shared import HISTORY_LENGTH, webhook_url
@@ -91,9 +93,29 @@ def _list_page(org: str, *, form, error: str | None, status: int = 200) -> tuple
     with runtime().db.read() as session:
         access = access_for(session, org, Capability.SEE_REPOSITORIES, to="see repositories")
         connections = repositories.list_repositories(session, access.organization)
-        page = render_template(
-            "ui/repositories.html", org=access.organization, form=form, error=error,
-            connections=connections, last_runs=latest_runs(session, [c.id for c in connections]),
-            is_owner=access.allows(Capability.MANAGE_MEMBERS),
-        )
+        is_owner = access.allows(Capability.MANAGE_MEMBERS)
+        app = github_app.current_app(session) if is_owner else None
+        installations = github_app.org_installations(session, access.organization) if app else []
+        last_runs = latest_runs(session, [c.id for c in connections])
+    page = render_template(
+        "ui/repositories.html", org=access.organization, form=form, error=error,
+        connections=connections, last_runs=last_runs, is_owner=is_owner, app=app,
+        install_link=f"{github_app.install_url(runtime().settings, app)}?state={install_state(org)}" if app else None,
+        choices=_app_choices(installations, {c.full_name for c in connections}),
+    )
     return page, status
+
+
+def _app_choices(installations, connected: set[str]) -> list[dict]:
+    """Per installation, the repositories GitHub says it can see and that are
+    not connected yet (or why they cannot be listed)."""
+    choices = []
+    for installation in installations:
+        entry = {"installation": installation, "repositories": [], "error": None}
+        try:
+            names = github_app.available_repositories(runtime().db, runtime().settings, installation)
+            entry["repositories"] = [n for n in names if n not in connected]
+        except EnvelopeError as exc:
+            entry["error"] = str(exc)
+        choices.append(entry)
+    return choices
