@@ -100,3 +100,36 @@ def test_a_malformed_upstream_url_is_named_without_its_password(world):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400
     assert "no query or fragment" in page and "s3cret" not in page
+
+
+def test_owner_sets_the_minimum_age_and_everyone_sees_it(world):
+    owner = world.browser("olivia")
+    saved = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": " 3D "})
+    assert saved.status_code == 302
+    assert _org(world).upstream_min_age == 3 * 86400
+    page = owner.get("/acme/proxy").get_data(as_text=True)
+    assert 'id="min_age" name="min_age" value="3d"' in page
+    assert "0 versions held back" in page and "none now" in page
+    with world.db.read() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "proxy.min_age")).one()
+    assert event.subject == "3d" and event.actor == "user olivia"
+    # A form without the field leaves the age alone; "0" turns it off.
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": ""})
+    assert _org(world).upstream_min_age == 3 * 86400
+    reader_page = world.browser("rita").get("/acme/proxy").get_data(as_text=True)
+    assert re.search(r"Minimum age of upstream files</dt><dd>3d</dd>", reader_page)
+    assert world.browser("rita").post("/acme/proxy", {"min_age": "0"}).status_code == 403
+    assert _org(world).upstream_min_age == 3 * 86400
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": "0"})
+    assert _org(world).upstream_min_age == 0
+
+
+def test_a_bad_minimum_age_is_refused_and_changes_nothing(world):
+    owner = world.browser("olivia")
+    for age, says in (("3 days", "Invalid minimum age"), ("-1d", "Invalid minimum age"), ("91d", "at most 90d")):
+        refused = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "acme-*", "min_age": age})
+        assert refused.status_code == 400 and says in refused.get_data(as_text=True)
+        org = _org(world)
+        assert org.upstream_min_age == 0 and org.upstream_url is None and org.reserved_names == []
+    assert world.browser("olivia").post("/acme/proxy", {"enabled": "on", "min_age": "3d"}, csrf=False).status_code == 400
+    assert _org(world).upstream_min_age == 0
