@@ -264,7 +264,12 @@ def _page_row(session: Session, proxy: Proxy, normalized_name: str, *,
               with_files: bool = True) -> UpstreamPage | None:
     query = select(UpstreamPage)
     if not with_files:
-        query = query.options(defer(UpstreamPage.files), defer(UpstreamPage.project_meta))
+        # A page served from the page cache needs only its digest, and its
+        # upload times when the organization holds fresh files back.
+        deferred = [UpstreamPage.files, UpstreamPage.project_meta, UpstreamPage.held]
+        if not proxy.min_age:
+            deferred.append(UpstreamPage.upload_times)
+        query = query.options(*(defer(column) for column in deferred))
     return session.scalar(
         query.where(UpstreamPage.organization_id == proxy.organization_id,
                                    UpstreamPage.upstream_url == proxy.index.url,

@@ -257,7 +257,8 @@ def test_trusted_publishing_uses_the_pypa_action_against_the_envelope_index() ->
     assert "secrets." not in render("pure", "trusted") and "secrets." not in render("native", "trusted", private_deps=True)
 
 
-@pytest.mark.parametrize("url", ["", "https://envelope.example.com/acme/", "http://envelope.example.com/acme", "acme"])
+@pytest.mark.parametrize("url", ["", "https://envelope.example.com/acme/", "http://envelope.example.com/acme", "acme",
+                                 "https://envelope.example.com/acme/simple", "https://envelope.example.com/"])
 def test_publish_job_refuses_a_missing_or_malformed_envelope_url(url: str) -> None:
     check = _step(_workflow("pure", "trusted", False)["jobs"]["publish"], "Check ENVELOPE_URL")
     run = subprocess.run(["bash", "-c", check["run"]], env={"ENVELOPE_URL": url, "PATH": os.environ["PATH"]},
@@ -740,3 +741,15 @@ def test_write_workflow_turns_an_unwritable_target_into_a_clear_error(tmp_path: 
     (project / ".github").write_text("not a folder", encoding="utf-8")
     with pytest.raises(InvalidInput, match="Cannot write"):
         write_workflow(project, choose(project, kind=None, publish="trusted", private_deps=False))
+
+
+def test_the_documented_snippet_is_the_step_the_workflow_has() -> None:
+    """docs/ci.md shows the private-dependencies step for hand-written workflows: it must not drift."""
+    docs = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
+    workflow = render("pure", "trusted", private_deps=True)
+    step = next(block for block in blocks if "Read token for private dependencies" in block)
+    permissions = next(block for block in blocks if "id-token: write" in block and "run:" not in block)
+    assert step in workflow and permissions in workflow
+    assert _load(f"jobs:\n  build:\n    runs-on: ubuntu-latest\n{permissions}    steps:\n{step}")["jobs"]["build"]["steps"][0]["name"] == (
+        "Read token for private dependencies")
