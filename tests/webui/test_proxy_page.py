@@ -133,3 +133,38 @@ def test_a_bad_minimum_age_is_refused_and_changes_nothing(world):
         assert org.upstream_min_age == 0 and org.upstream_url is None and org.reserved_names == []
     assert world.browser("olivia").post("/acme/proxy", {"enabled": "on", "min_age": "3d"}, csrf=False).status_code == 400
     assert _org(world).upstream_min_age == 0
+
+
+def test_a_page_stored_before_upload_times_were_kept_is_held_back_too(world):
+    """A row from before migration 0017 (upload_times NULL) still holds fresh
+    files back: its upload times are read from its files once, and kept."""
+    from datetime import timedelta
+
+    from envelope.models import UpstreamPage
+    from envelope.models.base import utcnow
+    from envelope.index.pages import UPLOAD_TIME_FORMAT
+    from tests.webui.conftest import SIMPLE_JSON, basic
+
+    world.browser("olivia").post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": "3d"})
+    now = utcnow()
+
+    def entry(version: str, age: timedelta) -> dict:
+        return {"filename": f"oldrow-{version}-py3-none-any.whl", "version": version,
+                "url": f"https://files.example/oldrow-{version}-py3-none-any.whl", "metadata_url": None,
+                "sha256": version[0] * 64, "metadata_sha256": None, "requires_python": None, "yanked": False,
+                "size": 10, "upload_time": (now - age).strftime(UPLOAD_TIME_FORMAT)}
+
+    with world.db.write() as session:
+        # Fetched just now: fresh for ENVELOPE_UPSTREAM_TTL, so nothing asks PyPI.
+        session.add(UpstreamPage(organization_id=_org(world).id, upstream_url=DEFAULT_UPSTREAM,
+                                 normalized_name="oldrow", status=200, digest="d" * 64, fetched=now,
+                                 files=[entry("1.0", timedelta(days=30)), entry("2.0", timedelta(hours=1))],
+                                 project_meta={}, upload_times=None))
+    client, auth = world.app.test_client(), basic(world.token(scope="read"))
+    page = client.get("/acme/simple/oldrow/", headers={**auth, "Accept": SIMPLE_JSON})
+    assert page.status_code == 200 and page.get_json()["versions"] == ["1.0"]
+    with world.db.read() as session:
+        row = session.scalar(select(UpstreamPage).where(UpstreamPage.normalized_name == "oldrow"))
+        assert row.upload_times is not None and len(row.upload_times) == 2
+    held = client.get(f"/acme/files/{'2' * 64}/oldrow-2.0-py3-none-any.whl", headers=auth)
+    assert held.status_code == 404
