@@ -40,7 +40,7 @@ STORED = {
         "user.session_revoke_all", "user.2fa_enable", "user.2fa_disable", "user.recovery_code_used",
         "user.recovery_codes_regenerate", "token.create", "token.revoke", "token.mint", "publisher.add", "publisher.remove", "project.create", "project.status", "file.publish",
         "file.yank", "file.unyank", "file.delete", "repo.add", "repo.remove", "repo.sync", "proxy.enable",
-        "proxy.disable", "proxy.reserve", "proxy.unreserve",
+        "proxy.disable", "proxy.reserve", "proxy.unreserve", "proxy.min_age",
     },
     RunStatus: {"queued", "running", "succeeded", "failed"},
     RunTrigger: {"webhook", "followup", "poll", "manual", "reconcile"},
