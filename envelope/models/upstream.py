@@ -43,7 +43,7 @@ class UpstreamPage(Base):
     # later than `fetched` and recent, a refresh is under way and none is asked again.
     refresh_requested: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The files' distinct upload times (epoch seconds, sorted), so the minimum
-    # age can be judged without reading `files`; NULL on rows from before 0017.
+    # age can be judged without reading `files`; NULL on rows from before 0019.
     upload_times: Mapped[list[int] | None] = mapped_column(JSON)
     # Versions the minimum age held back at the last fetch: {version: offered-from, ISO 8601}.
     held: Mapped[dict | None] = mapped_column(JSON)

@@ -136,7 +136,7 @@ def test_a_bad_minimum_age_is_refused_and_changes_nothing(world):
 
 
 def test_a_page_stored_before_upload_times_were_kept_is_held_back_too(world):
-    """A row from before migration 0017 (upload_times NULL) still holds fresh
+    """A row from before migration 0019 (upload_times NULL) still holds fresh
     files back: its upload times are read from its files once, and kept."""
     from datetime import timedelta
 
