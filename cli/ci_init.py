@@ -129,7 +129,8 @@ def explain(choice: Choice) -> list[str]:
         lines.append("Publish: attach the files to the GitHub release; Envelope takes them through the "
                      "repository connection's webhook and poll (--publish trusted uploads them directly).")
     lines.append(
-        "Private dependencies: the build gets a 15-minute read token through OIDC (a publisher with --scope read)."
+        "Private dependencies: the build gets a 15-minute read token through OIDC "
+        "(a publisher with --scope read --environment envelope-read)."
         if choice.private_deps else
         "Private dependencies: none (--private-deps adds a step that gets a 15-minute read token through OIDC)."
     )

@@ -244,6 +244,10 @@ def test_every_variant_runs_on_tags_and_publishes_after_every_build_job(variant:
         # The sdist build installs only build tools: it gets no token.
         expected_grants |= {job: {"contents": "read", "id-token": "write"} for job in BUILD_JOBS[kind] - {"sdist"}}
     assert granted == expected_grants
+    # Every job that mints a token has its own environment, so each matches exactly one publisher.
+    environments = {name: job.get("environment") for name, job in jobs.items() if "environment" in job}
+    assert environments == ({"publish": "envelope"} if publish == "trusted" else {}) | {
+        job: "envelope-read" for job in expected_grants if job not in ("publish", "release")}
     text = render(kind, publish, private_deps=private)  # type: ignore[arg-type]
     assert ("python -m cibuildwheel" in text) == (kind == "native")
     assert ("Read token for private dependencies" in text) == private
