@@ -22,6 +22,9 @@ organization (401/403) is believed at once: its stored page is dropped,
 nothing stale is served from the refresh that meets the refusal on, the
 names answer 404.
 
+An organization may also set a minimum age for upstream files: younger
+ones are not offered yet (envelope.upstream.hold).
+
 Upstream work is bounded: each fetch has a deadline, connects only to
 permitted addresses (envelope.upstream.network), and an organization runs
 at most MAX_FETCHES_PER_ORGANIZATION at once per process, so a slow or
