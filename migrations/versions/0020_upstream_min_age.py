@@ -1,8 +1,8 @@
 """the upstream proxy's minimum age: an organization setting, and per page
 the upload times and the versions held back
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2027-02-15 10:00:00
 
 organizations.upstream_min_age (seconds, 0 = off) holds back upstream files
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0019'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
