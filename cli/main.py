@@ -85,18 +85,31 @@ def import_(org_name: str, paths: tuple[Path, ...]) -> None:
 
 @main.group()
 def ci() -> None:
-    """GitHub Actions workflow for tag -> wheels -> release."""
+    """GitHub Actions workflow: tag -> build -> publish to Envelope."""
 
 
 @ci.command("init")
 @click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["pure", "native"]), default=None,
+              help="pure: one `python -m build` job; native: the cibuildwheel matrix. "
+                   "Default: detected from pyproject.toml and the sources.")
+@click.option("--publish", type=click.Choice(["trusted", "release"]), default="trusted", show_default=True,
+              help="trusted: upload to Envelope by trusted publishing (no stored secret); "
+                   "release: attach the files to the GitHub release (webhook/poll).")
+@click.option("--private-deps", is_flag=True,
+              help="Add a step that exchanges the job's OIDC token for a 15-minute read token "
+                   "for private dependencies (pip and uv).")
 @click.option("--force", is_flag=True, help="Overwrite an existing workflow file.")
 @friendly_errors
-def ci_init(path: Path, force: bool) -> None:
-    from cli.ci_init import write_workflow
+def ci_init(path: Path, kind: str | None, publish: str, private_deps: bool, force: bool) -> None:
+    """Write .github/workflows/release-wheels.yml, fitted to the project in PATH."""
+    from cli.ci_init import choose, explain, write_workflow
 
-    written = write_workflow(path, force=force)
-    click.echo(f"Wrote {written}; commit it, then see ci/README.md for the webhook.")
+    choice = choose(path, kind=kind, publish=publish, private_deps=private_deps)  # type: ignore[arg-type]
+    written = write_workflow(path, choice, force=force)
+    for line in explain(choice):
+        click.echo(line)
+    click.echo(f"Wrote {written}; commit it, then see ci/README.md.")
 
 
 @main.command("process")

@@ -62,28 +62,35 @@ def org_add_member(name: str, username: str, role: str) -> None:
 @click.option("--disable", is_flag=True, help="Stop proxying: only private projects are served.")
 @click.option("--reserve", multiple=True, metavar="PATTERN", help="Never proxy names matching this, e.g. 'acme-*'. Repeatable.")
 @click.option("--unreserve", multiple=True, metavar="PATTERN", help="Remove a reserved pattern. Repeatable.")
+@click.option("--min-age", metavar="AGE",
+              help="Offer upstream files only this long after the upstream published them, e.g. 3d, 12h; 0 turns it off.")
 @friendly_errors
 def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
-              reserve: tuple[str, ...], unreserve: tuple[str, ...]) -> None:
+              reserve: tuple[str, ...], unreserve: tuple[str, ...], min_age: str | None) -> None:
     """Show or change the organization's upstream proxy (off until enabled)."""
     from envelope.orgs.membership import operator_access
     from envelope.upstream import proxy
+    from envelope.upstream.hold import format_min_age, parse_min_age
 
     if disable and (enable or upstream):
         raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
+    age = parse_min_age(min_age) if min_age is not None else None
     runtime = open_runtime()
     with runtime.db.write() as session:
         organization = organizations.get_organization(session, name)
-        if enable or upstream or disable or reserve or unreserve:
+        if enable or upstream or disable or reserve or unreserve or age is not None:
             proxy.change_settings(
                 session, operator_access(organization, actor()), runtime.settings,
                 enabled=False if disable else True if enable or upstream else None,
-                upstream_url=upstream, reserve=reserve, unreserve=unreserve,
+                upstream_url=upstream, reserve=reserve, unreserve=unreserve, min_age=age,
             )
         url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
+        shown_age, held_total = organization.upstream_min_age, organization.upstream_held_total
     state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
     click.echo(f"Upstream proxy for {name}: {state}.")
     click.echo("Reserved names, never proxied: " + (", ".join(reserved) or "none") + ".")
+    click.echo(f"Minimum age of upstream files: {format_min_age(shown_age) if shown_age else 'none, offered at once'}"
+               f" ({held_total} version{'s' if held_total != 1 else ''} held back so far).")
 
 
 @click.group()

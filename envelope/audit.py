@@ -62,6 +62,7 @@ class AuditAction(enum.StrEnum):
     proxy_disable = "proxy.disable"
     proxy_reserve = "proxy.reserve"
     proxy_unreserve = "proxy.unreserve"
+    proxy_min_age = "proxy.min_age"
 
 
 def record_event(

@@ -72,6 +72,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.proxy_disable: "Turned the upstream proxy off",
     AuditAction.proxy_reserve: "Reserved a name",
     AuditAction.proxy_unreserve: "Released a reserved name",
+    AuditAction.proxy_min_age: "Changed the upstream files' minimum age",
 }
 # Actions whose subject begins with the project's name ("billing 1.0.0").
 _PROJECT_SUBJECT_ACTIONS = (

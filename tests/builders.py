@@ -198,6 +198,30 @@ def sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
+def wheel_of_installed(name: str, directory: Path | str) -> Path:
+    """Pack the distribution ``name`` installed in this interpreter back into a wheel in ``directory``.
+
+    An isolated build (``python -m build``, as a CI workflow runs it) installs
+    its build backend into a fresh environment; with ``PIP_NO_INDEX`` and
+    ``PIP_FIND_LINKS`` pointing here it takes this wheel, so the build runs
+    offline with the very setuptools the suite already uses. The installed
+    RECORD lists the wheel's files; compiled ``.pyc`` files are left out.
+    """
+    from importlib import metadata
+
+    dist = metadata.distribution(name)
+    wheel_file = dist.read_text("WHEEL") or ""
+    tags = [line.partition(":")[2].strip() for line in wheel_file.splitlines() if line.startswith("Tag:")]
+    path = Path(directory) / wheel_filename(dist.metadata["Name"], dist.version, tags[0] if tags else "py3-none-any")
+    members: dict[str, bytes] = {}
+    for file in dist.files or ():
+        if file.suffix == ".pyc" or file.parts[0] == ".." or file.name == "RECORD":
+            continue
+        members[file.as_posix()] = Path(str(file.locate())).read_bytes()
+    dist_info = next(member.split("/")[0] for member in members if member.split("/")[0].endswith(".dist-info"))
+    return _write_wheel_zip(path, members, dist_info)
+
+
 # --------------------------------------------------------------------------- sdists
 
 

@@ -54,6 +54,12 @@ class Organization(Base):
     upstream_credentials_sealed: Mapped[str | None] = mapped_column(Text)
     # Name patterns ("acme-*") never proxied, even while no private project has them.
     reserved_names: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Minimum age, in seconds, of an upstream file before the proxy offers it
+    # (0: at once): a defence against malicious fresh releases. Judged by the
+    # upstream's PEP 700 upload-time (envelope.upstream.hold).
+    upstream_min_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How many upstream versions the minimum age has held back, each counted once.
+    upstream_held_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class User(Base):

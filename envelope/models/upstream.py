@@ -42,6 +42,11 @@ class UpstreamPage(Base):
     # When a request last asked the worker to refresh this page (it was stale):
     # later than `fetched` and recent, a refresh is under way and none is asked again.
     refresh_requested: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The files' distinct upload times (epoch seconds, sorted), so the minimum
+    # age can be judged without reading `files`; NULL on rows from before 0019.
+    upload_times: Mapped[list[int] | None] = mapped_column(JSON)
+    # Versions the minimum age held back at the last fetch: {version: offered-from, ISO 8601}.
+    held: Mapped[dict | None] = mapped_column(JSON)
 
 
 class UpstreamObject(Base):

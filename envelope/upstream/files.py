@@ -29,6 +29,8 @@ from envelope.upstream.client import (
 if TYPE_CHECKING:
     pass
 
+from envelope.models.base import utcnow
+from envelope.upstream import hold
 from envelope.upstream.pages import current_page, fetch_slots
 from envelope.upstream.proxy import Proxy, address_policy, proxy_for
 
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 def find_download(rt: Runtime, organization_id: int, principal: Caller, sha256: str, filename: str) -> Download:
     """The stored copy of an upstream file or its `.metadata`, fetched now if
     this is its first download; NotFound unless the name is proxied for this
-    organization, the caller may read it, and the upstream page lists it."""
+    organization, the caller may read it, the upstream page lists it, and it
+    is past the organization's minimum age (even when a copy is stored)."""
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     dist_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
     try:
@@ -57,6 +60,9 @@ def find_download(rt: Runtime, organization_id: int, principal: Caller, sha256: 
     entry = next((e for e in page.files if e["filename"] == dist_name
                   and hmac.compare_digest(e["sha256"], sha256)), None)
     if entry is None:
+        raise NotFound("Not Found")
+    if hold.is_held(entry, hold.cut(proxy.min_age, utcnow())):
+        # Not offered yet (the organization's minimum age): as if the upstream did not have it.
         raise NotFound("Not Found")
     if wants_metadata:
         if not entry["metadata_sha256"]:

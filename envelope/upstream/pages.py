@@ -35,12 +35,13 @@ from sqlalchemy.orm import Session, defer
 from envelope.index import pages as index
 from envelope.orgs.identity import Caller
 from envelope.errors import InvalidDistribution, InvalidInput, NotFound, UpstreamBusy, UpstreamError
-from envelope.models import ProjectStatus, TaskName, UpstreamPage
+from envelope.models import Organization, ProjectStatus, TaskName, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.models.packaging import MAX_STATUS_REASON
 from envelope.names import normalize, parse_filename
 from envelope.outbox import enqueue
 from envelope.runtime import Runtime
+from envelope.upstream import hold
 from envelope.upstream.client import (
     REFUSED, UNREACHABLE, FetchedPage, fetch_project_page,
 )
@@ -63,7 +64,11 @@ class ProxiedPage:
     principal: Caller
     normalized_name: str
     row_id: int
-    serial: str  # the stored page's digest: changes whenever the upstream page does
+    # The stored page's digest, which changes whenever the upstream page does,
+    # and with a minimum age how many upload times are past the cut, which
+    # changes when a held file comes of age (envelope.upstream.hold).
+    serial: str
+    cut: int | None = None  # files uploaded after this epoch second are held back
 
     def body(self, as_json: bool, compressed: bool) -> bytes:
         """Rendered once per (stored page, restriction, format), like a private
@@ -82,7 +87,7 @@ class ProxiedPage:
             files, meta = list(row.files), row.project_meta or {}
         log.info("Rendering organization %d's proxied page for %s (%d files).",
                  self.proxy.organization_id, self.normalized_name, len(files))
-        return page_data(self.proxy, self.principal, self.normalized_name, files, meta)
+        return page_data(self.proxy, self.principal, self.normalized_name, files, meta, cut=self.cut)
 
 
 def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str) -> ProxiedPage:
@@ -100,14 +105,31 @@ def project_page(rt: Runtime, organization_id: int, principal: Caller, normalize
     page = current_page(rt, proxy, normalized_name, with_files=False, stored=row)
     if page.status != 200:
         raise NotFound("Not Found")
-    return ProxiedPage(rt, proxy, principal, normalized_name, page.id, page.digest)
+    cut_at = hold.cut(proxy.min_age, utcnow())
+    if cut_at is None:
+        return ProxiedPage(rt, proxy, principal, normalized_name, page.id, page.digest)
+    times = page.upload_times if page.upload_times is not None else _fill_upload_times(rt, page.id)
+    serial = f"{page.digest}.{hold.released(times, cut_at)}"
+    return ProxiedPage(rt, proxy, principal, normalized_name, page.id, serial, cut_at)
+
+
+def _fill_upload_times(rt: Runtime, page_id: int) -> list[int]:
+    """A page stored before upload times were kept: read its files once and keep them."""
+    with rt.db.write() as session:
+        row = session.get(UpstreamPage, page_id)
+        times = hold.upload_times(row.files) if row is not None else []
+        if row is not None:
+            row.upload_times = times
+    return times
 
 
 def page_data(proxy: Proxy, principal: Caller, normalized_name: str, files: list[dict[str, Any]],
-              meta: dict[str, Any]) -> dict[str, Any]:
-    """A stored upstream page's files and project keys as the PEP 691 dict this caller may read."""
+              meta: dict[str, Any], *, cut: int | None = None) -> dict[str, Any]:
+    """A stored upstream page's files and project keys as the PEP 691 dict this
+    caller may read, less the files uploaded after `cut` (held back)."""
     status = meta.get("status")
-    entries = [e for e in files if principal.may_read_version(normalized_name, e["version"])]
+    entries = [e for e in files if principal.may_read_version(normalized_name, e["version"])
+               and not hold.is_held(e, cut)]
     if status == ProjectStatus.quarantined:  # PEP 792: nothing of it is offered, whatever the upstream listed
         entries = []
     entries.sort(key=lambda e: (Version(e["version"]), e["filename"]))
@@ -242,7 +264,12 @@ def _page_row(session: Session, proxy: Proxy, normalized_name: str, *,
               with_files: bool = True) -> UpstreamPage | None:
     query = select(UpstreamPage)
     if not with_files:
-        query = query.options(defer(UpstreamPage.files), defer(UpstreamPage.project_meta))
+        # A page served from the page cache needs only its digest, and its
+        # upload times when the organization holds fresh files back.
+        deferred = [UpstreamPage.files, UpstreamPage.project_meta, UpstreamPage.held]
+        if not proxy.min_age:
+            deferred.append(UpstreamPage.upload_times)
+        query = query.options(*(defer(column) for column in deferred))
     return session.scalar(
         query.where(UpstreamPage.organization_id == proxy.organization_id,
                                    UpstreamPage.upstream_url == proxy.index.url,
@@ -274,7 +301,26 @@ def _write_page(rt: Runtime, proxy: Proxy, normalized_name: str, fetched: Fetche
         elif fetched.status in (404, REFUSED):
             row.status, row.files, row.digest, row.etag, row.last_modified = fetched.status, [], "", None, None
             row.project_meta = None
+        row.upload_times = hold.upload_times(row.files or [])
+        _note_held(session, proxy, row)
     return row
+
+
+def _note_held(session: Session, proxy: Proxy, row: UpstreamPage) -> None:
+    """Record, log and count the versions the minimum age holds back, once per
+    fetch or refresh of the page (not per request); a version is counted the
+    first time it is seen held."""
+    held = hold.held_versions(row.files or [], proxy.min_age, row.fetched) if row.status == 200 else {}
+    new = [version for version in held if version not in (row.held or {})]
+    row.held = held or None
+    if not held:
+        return
+    log.info("Organization %d's upstream proxy holds back %s (minimum age %s): %s.",
+             proxy.organization_id, row.normalized_name, hold.format_min_age(proxy.min_age),
+             ", ".join(f"{version} until {until}" for version, until in held.items()))
+    if new:
+        session.execute(update(Organization).where(Organization.id == proxy.organization_id)
+                        .values(upstream_held_total=Organization.upstream_held_total + len(new)))
 
 
 class _FetchSlots:

@@ -22,6 +22,9 @@ organization (401/403) is believed at once: its stored page is dropped,
 nothing stale is served from the refresh that meets the refusal on, the
 names answer 404.
 
+An organization may also set a minimum age for upstream files: younger
+ones are not offered yet (envelope.upstream.hold).
+
 Upstream work is bounded: each fetch has a deadline, connects only to
 permitted addresses (envelope.upstream.network), and an organization runs
 at most MAX_FETCHES_PER_ORGANIZATION at once per process, so a slow or
@@ -50,6 +53,7 @@ from envelope.sealing import seal, unseal
 from envelope.upstream.client import (
     UpstreamIndex, split_index_url,
 )
+from envelope.upstream.hold import MAX_MIN_AGE, format_min_age
 from envelope.upstream.network import AddressPolicy, AddressRefused
 
 if TYPE_CHECKING:
@@ -70,6 +74,7 @@ class Proxy:
     organization_id: int
     index: UpstreamIndex
     reserved: tuple[str, ...]
+    min_age: int = 0  # seconds an upstream file must have been published before it is offered (envelope.upstream.hold)
 
     def proxies(self, normalized_name: str) -> bool:
         return not any(fnmatch.fnmatchcase(normalized_name, p) for p in self.reserved)
@@ -105,6 +110,7 @@ def change_settings(
     reserved: Iterable[str] | None = None,
     reserve: Iterable[str] = (),
     unreserve: Iterable[str] = (),
+    min_age: int | None = None,
 ) -> None:
     """Change the organization's upstream proxy: the one way, for the
     settings page and `envelope org proxy`. Owners and the operator.
@@ -113,11 +119,15 @@ def change_settings(
     credentials may be in it, sealed at rest and never shown again; the URL
     as shown, without credentials, keeps the sealed ones); None leaves it.
     `reserved` replaces the reserved patterns (the page's list); `reserve`
-    and `unreserve` add and remove some (the CLI's options). Every pattern
+    and `unreserve` add and remove some (the CLI's options). `min_age`
+    (seconds, envelope.upstream.hold.parse_min_age) sets the minimum age of
+    upstream files; None leaves it. Every pattern
     is checked before anything changes; InvalidInput for a bad pattern, a
     malformed URL or one on an address `settings` do not allow (each fetch
     checks again: DNS may change)."""
     access.require(Capability.MANAGE_SETTINGS, "change the upstream proxy")
+    if min_age is not None and not 0 <= min_age <= MAX_MIN_AGE:
+        raise InvalidInput("The minimum age must be between 0 and 90 days.")
     organization = access.organization
     current = list(organization.reserved_names or [])
     add = [normalize_pattern(p) for p in reserve if p.strip()]
@@ -144,6 +154,9 @@ def change_settings(
             current.remove(pattern)
             record_event(session, organization.id, access.actor, AuditAction.proxy_unreserve, pattern)
     organization.reserved_names = sorted(current)
+    if min_age is not None and min_age != organization.upstream_min_age:
+        organization.upstream_min_age = min_age
+        record_event(session, organization.id, access.actor, AuditAction.proxy_min_age, format_min_age(min_age))
 
 
 def _set_upstream(session: Session, organization: Organization, url: str, settings: Settings, actor: str) -> None:
@@ -182,7 +195,7 @@ def organization_proxy(organization: Organization, secret_key: str) -> Proxy | N
         user, password = json.loads(unseal(secret_key, organization.upstream_credentials_sealed))
         credentials = (user, password)
     return Proxy(organization.id, UpstreamIndex(organization.upstream_url, credentials),
-                 tuple(organization.reserved_names or ()))
+                 tuple(organization.reserved_names or ()), organization.upstream_min_age or 0)
 
 
 def proxy_for(session: Session, organization_id: int, normalized_name: str, secret_key: str) -> Proxy | None:

@@ -244,3 +244,42 @@ def test_the_read_step_the_publishers_page_shows_works(server, front, job, clien
     assert exported["PIP_INDEX_URL"] == exported["UV_DEFAULT_INDEX"] and "envl_" in exported["PIP_INDEX_URL"]
     pip({**env, "PIP_INDEX_URL": exported["PIP_INDEX_URL"]}, "install", "--target", str(tmp_path / "t"), "ci-helpers")
     assert list((tmp_path / "t").glob("ci_helpers-0.3.0.dist-info"))
+
+
+def test_the_read_step_envelope_ci_init_writes_feeds_pip_and_uv(server, front, job, client_env, tmp_path) -> None:
+    """The private-dependencies step of `envelope ci init --private-deps`
+    (bash and Python's standard library), run as written against Envelope:
+    its build job (environment envelope-read) and its publish job (environment
+    envelope) each match one publisher, and pip and uv install with what the
+    step wrote to $GITHUB_ENV, uv through the index named "envelope"."""
+    import yaml
+
+    from cli.ci_init import render
+
+    uploader = server.token(ORG, "--scope", "upload")
+    env = {**client_env, **front.trust_env}
+    twine_upload(env, front.base_url, ORG, uploader, [make_wheel(tmp_path / "a", "lib-core", "2.1.0")])
+    for environment, scope in (("envelope-read", "read"), ("envelope", "upload")):
+        _add_publisher(server, "--repository", "acme/lib", "--workflow", "release-wheels.yml",
+                       "--environment", environment, "--scope", scope, "--project", "lib-core")
+    job.job = Job(repository="acme/lib", workflow="release-wheels.yml", ref="refs/tags/v2.1.0",
+                  environment="envelope-read")
+    build = yaml.safe_load(render("pure", "trusted", private_deps=True))["jobs"]["build"]
+    assert build["environment"] == "envelope-read"
+    step = next(s for s in build["steps"] if s.get("name") == "Read token for private dependencies")
+    github_env = tmp_path / "github_env"
+    result = run(["bash", "-e", "-c", step["run"]],
+                 {**env, **job.actions_env, "ENVELOPE_URL": f"{front.base_url}/{ORG}", "GITHUB_ENV": str(github_env)})
+    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    token = exported["UV_INDEX_ENVELOPE_PASSWORD"]
+    assert token.startswith("envl_") and exported["UV_INDEX_ENVELOPE_USERNAME"] == "__token__"
+    assert exported["PIP_INDEX_URL"] == f"https://__token__:{token}@{front.base_url.split('://', 1)[1]}/{ORG}/simple/"
+    assert f"::add-mask::{token}" in result.stdout
+    pip({**env, "PIP_INDEX_URL": exported["PIP_INDEX_URL"]}, "install", "--target", str(tmp_path / "pip"), "lib-core")
+    assert list((tmp_path / "pip").glob("lib_core-2.1.0.dist-info"))
+    uv({**env, **{k: v for k, v in exported.items() if k.startswith("UV_")}}, "pip", "install",
+       "--target", str(tmp_path / "uv"), "--default-index", f"envelope={front.base_url}/{ORG}/simple/", "lib-core")
+    assert list((tmp_path / "uv").glob("lib_core-2.1.0.dist-info"))
+    # The publish job's identity gets the upload publisher's token, not an ambiguity.
+    job.job = Job(repository="acme/lib", workflow="release-wheels.yml", ref="refs/tags/v2.1.0", environment="envelope")
+    assert exchange(front, job).status_code == 200

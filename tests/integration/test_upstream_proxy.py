@@ -426,3 +426,129 @@ def test_a_warm_proxied_page_is_rendered_once_into_the_page_cache(setup: Setup) 
     assert plain.json()["versions"] == ["from-the-cache"] and "Content-Encoding" not in plain.headers
     cache.delete(json_keys[0], json_keys[0] + b":gzip")  # rendered again on the next request
     assert _json(setup, "sharedlib")["versions"] != ["from-the-cache"]
+
+
+# --- a proxy that waits: the organization's minimum age for upstream files ---------------
+
+
+def _stamp(moment: float) -> str:
+    """An epoch time as PEP 700 upload-time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(moment))
+
+
+def _json_upstream(tmp_path: Path, releases: dict[str, list[tuple[str, str | None]]],
+                   index_host: _Recorder | None = None) -> tuple[_Recorder, _Recorder, dict[str, Path]]:
+    """A PEP 691 upstream: project -> [(version, upload-time or None)], files on a second host;
+    the pages are added to `index_host` when given."""
+    wheels = {f"{name}-{version}": make_wheel(tmp_path, name, version)
+              for name, versions in releases.items() for version, _ in versions}
+    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in wheels.values()})
+    routes = {}
+    for name, versions in releases.items():
+        entries = []
+        for version, uploaded in versions:
+            wheel = wheels[f"{name}-{version}"]
+            entry = {"filename": wheel.name, "url": f"{files_host.base}/f/{wheel.name}",
+                     "hashes": {"sha256": sha256_file(wheel)}, "size": wheel.stat().st_size}
+            if uploaded is not None:
+                entry["upload-time"] = uploaded
+            entries.append(entry)
+        page = {"meta": {"api-version": "1.1"}, "name": name, "versions": [v for v, _ in versions], "files": entries}
+        routes[f"/simple/{name}/"] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
+    if index_host is None:
+        return _Recorder(routes), files_host, wheels
+    index_host.routes.update(routes)
+    return index_host, files_host, wheels
+
+
+def test_a_minimum_age_holds_back_fresh_upstream_versions_from_pages_downloads_pip_and_uv(
+        setup: Setup, tmp_path: Path) -> None:
+    now = time.time()
+    index_host, files_host, wheels = _json_upstream(tmp_path, {
+        "heldpkg": [("1.0", _stamp(now - 10 * 86400)), ("2.0", _stamp(now - 3600))],
+        # No upload-time: its age cannot be known, and it is offered (docs/upstream-proxy.md).
+        "untimed": [("1.0", None)],
+    })
+    org = "waitorg"
+    setup.server.cli("org", "create", org)
+    out = setup.server.cli("org", "proxy", org, "--upstream", f"{index_host.base}/simple/", "--min-age", "3d").stdout
+    assert "Minimum age of upstream files: 3d (0 versions held back so far)." in out
+    token = setup.server.token(org, "--scope", "read")
+    try:
+        # The pages: JSON and HTML offer only the old version, as if 2.0 were not published yet.
+        for _ in range(3):
+            page = _get(setup, f"/{org}/simple/heldpkg/", token, Accept="application/vnd.pypi.simple.v1+json").json()
+            assert page["versions"] == ["1.0"] and [f["filename"] for f in page["files"]] == [wheels["heldpkg-1.0"].name]
+        html = _get(setup, f"/{org}/simple/heldpkg/", token).text
+        assert wheels["heldpkg-1.0"].name in html and "2.0" not in html
+        assert _get(setup, f"/{org}/simple/untimed/", token, Accept="application/vnd.pypi.simple.v1+json").json()["versions"] == ["1.0"]
+
+        # The clients: pip and uv install the old version instead of the fresh one.
+        env, url = setup.server.client_env, index_url(setup.server.base_url, org, token)
+        pip(env, "install", "--target", str(tmp_path / "pip"), "--index-url", url, "heldpkg", "untimed")
+        assert installed_version(tmp_path / "pip", "heldpkg") == "1.0"
+        assert installed_version(tmp_path / "pip", "untimed") == "1.0"
+        uv(env, "pip", "install", "--target", str(tmp_path / "uv"), "--index-url", url, "heldpkg")
+        assert installed_version(tmp_path / "uv", "heldpkg") == "1.0"
+        refused = pip(env, "install", "--target", str(tmp_path / "no"), "--index-url", url, "heldpkg==2.0", check=False)
+        assert refused.returncode != 0 and "No matching distribution found for heldpkg==2.0" in refused.stdout + refused.stderr
+
+        # A held file's download answers 404 even by its exact URL; the fetch never reaches the upstream.
+        fresh = wheels["heldpkg-2.0"]
+        held = _get(setup, f"/{org}/files/{sha256_file(fresh)}/{fresh.name}", token)
+        assert held.status_code == 404
+        held_metadata = _get(setup, f"/{org}/files/{sha256_file(fresh)}/{fresh.name}.metadata", token)
+        assert held_metadata.status_code == 404
+        assert not any(path.endswith(fresh.name) for path, _ in files_host.seen)
+
+        # Logged once per fetch or refresh of the page, never per request; counted once per version.
+        page_fetches = sum(1 for path, _ in index_host.seen if path == "/simple/heldpkg/")
+        logged = setup.server.log_text().count(f"upstream proxy holds back heldpkg (minimum age 3d): 2.0 until ")
+        assert 1 <= logged <= page_fetches
+        out = setup.server.cli("org", "proxy", org).stdout
+        assert "Minimum age of upstream files: 3d (1 version held back so far)." in out
+
+        # Turned off, the fresh version is offered at once.
+        setup.server.cli("org", "proxy", org, "--min-age", "0")
+        page = _get(setup, f"/{org}/simple/heldpkg/", token, Accept="application/vnd.pypi.simple.v1+json").json()
+        assert page["versions"] == ["1.0", "2.0"]
+        assert _get(setup, f"/{org}/files/{sha256_file(fresh)}/{fresh.name}", token).status_code == 200
+    finally:
+        index_host.shutdown()
+        files_host.shutdown()
+
+
+def test_a_held_version_comes_of_age_on_a_cached_page_whose_upstream_never_changed(setup: Setup, tmp_path: Path) -> None:
+    """The page cache is keyed by the stored page's serial; with a minimum age
+    the serial also counts the upload times past the cut, so a held file
+    appears the moment it is old enough, with a new ETag, though the upstream
+    answered the very same page all along."""
+    index_host = _Recorder({})
+    org = "agingorg"
+    setup.server.cli("org", "create", org)
+    setup.server.cli("org", "proxy", org, "--upstream", f"{index_host.base}/simple/", "--min-age", "8s")
+    token = setup.server.token(org, "--scope", "read")
+    now = time.time()  # 2.0 is published upstream a second ago, and held for 8 seconds
+    index_host, files_host, wheels = _json_upstream(tmp_path, {
+        "agingpkg": [("1.0", _stamp(now - 86400)), ("2.0", _stamp(now - 1))],
+    }, index_host)
+    json_accept = "application/vnd.pypi.simple.v1+json"
+    try:
+        first = _get(setup, f"/{org}/simple/agingpkg/", token, Accept=json_accept)
+        assert first.json()["versions"] == ["1.0"]
+        etag = first.headers["ETag"]
+        assert _get(setup, f"/{org}/simple/agingpkg/", token, Accept=json_accept, **{"If-None-Match": etag}).status_code == 304
+        deadline = time.monotonic() + 60
+        while (page := _get(setup, f"/{org}/simple/agingpkg/", token, Accept=json_accept)).json()["versions"] != ["1.0", "2.0"]:
+            assert time.monotonic() < deadline, "the held version never came of age"
+            time.sleep(0.5)
+        assert time.time() >= int(now - 1) + 8  # not before its time (upload-time here has whole seconds)
+        assert page.headers["ETag"] != etag
+        # A client holding the old page's ETag is sent the new page, not 304.
+        assert _get(setup, f"/{org}/simple/agingpkg/", token, Accept=json_accept, **{"If-None-Match": etag}).status_code == 200
+        env, url = setup.server.client_env, index_url(setup.server.base_url, org, token)
+        pip(env, "install", "--target", str(tmp_path / "pip"), "--index-url", url, "agingpkg")
+        assert installed_version(tmp_path / "pip", "agingpkg") == "2.0"
+    finally:
+        index_host.shutdown()
+        files_host.shutdown()

@@ -42,7 +42,7 @@ STORED = {
         "user.recovery_codes_regenerate", "token.create", "token.revoke", "token.mint", "publisher.add", "publisher.remove", "project.create", "project.status", "file.publish",
         "file.yank", "file.unyank", "file.delete", "repo.add", "repo.remove", "repo.sync",
         "repo.status", "github_app.create", "github_app.install", "github_app.installation", "proxy.enable",
-        "proxy.disable", "proxy.reserve", "proxy.unreserve",
+        "proxy.disable", "proxy.reserve", "proxy.unreserve", "proxy.min_age",
     },
     RunStatus: {"queued", "running", "succeeded", "failed"},
     RunTrigger: {"webhook", "followup", "poll", "manual", "reconcile"},

@@ -155,3 +155,23 @@ def test_proxy_refusals_and_audit_events_are_the_same_from_the_cli_and_the_page(
     assert {e.actor for e in web_events} == {"user olivia"}
     assert all(e.actor.startswith("cli ") for e in cli_events)
     assert "s3cret" not in str([(e.subject, e.detail) for e in cli_events + web_events])
+
+
+def test_minimum_age_refusals_and_audit_events_are_the_same_from_the_cli_and_the_page(world):
+    message = cli_error(envelope(world, "org", "proxy", "acme", "--min-age", "3 days", ok=False))
+    assert "Invalid minimum age" in message
+    owner = world.browser("olivia")
+    page = owner.post("/acme/proxy", {"upstream_url": "", "reserved": "", "min_age": "3 days"})
+    assert page.status_code == 400 and message in html.unescape(page.get_data(as_text=True))
+    assert events(world, "proxy.") == []
+
+    out = envelope(world, "org", "proxy", "acme", "--min-age", "72h")
+    assert "Minimum age of upstream files: 3d (0 versions held back so far)." in out.stdout
+    envelope(world, "org", "proxy", "acme", "--min-age", "0")
+    cli_events = events(world, "proxy.")
+    mark = last_event_id(world)
+    owner.post("/acme/proxy", {"upstream_url": "", "reserved": "", "min_age": "3d"})
+    owner.post("/acme/proxy", {"upstream_url": "", "reserved": "", "min_age": "0"})
+    web_events = events(world, "proxy.", after=mark)
+    assert [(e.action, e.subject) for e in cli_events] == [(e.action, e.subject) for e in web_events] == [
+        ("proxy.min_age", "3d"), ("proxy.min_age", "0")]

@@ -100,3 +100,71 @@ def test_a_malformed_upstream_url_is_named_without_its_password(world):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400
     assert "no query or fragment" in page and "s3cret" not in page
+
+
+def test_owner_sets_the_minimum_age_and_everyone_sees_it(world):
+    owner = world.browser("olivia")
+    saved = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": " 3D "})
+    assert saved.status_code == 302
+    assert _org(world).upstream_min_age == 3 * 86400
+    page = owner.get("/acme/proxy").get_data(as_text=True)
+    assert 'id="min_age" name="min_age" value="3d"' in page
+    assert "0 versions held back" in page and "none now" in page
+    with world.db.read() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "proxy.min_age")).one()
+    assert event.subject == "3d" and event.actor == "user olivia"
+    # A form without the field leaves the age alone; "0" turns it off.
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": ""})
+    assert _org(world).upstream_min_age == 3 * 86400
+    reader_page = world.browser("rita").get("/acme/proxy").get_data(as_text=True)
+    assert re.search(r"Minimum age of upstream files</dt><dd>3d</dd>", reader_page)
+    assert world.browser("rita").post("/acme/proxy", {"min_age": "0"}).status_code == 403
+    assert _org(world).upstream_min_age == 3 * 86400
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": "0"})
+    assert _org(world).upstream_min_age == 0
+
+
+def test_a_bad_minimum_age_is_refused_and_changes_nothing(world):
+    owner = world.browser("olivia")
+    for age, says in (("3 days", "Invalid minimum age"), ("-1d", "Invalid minimum age"), ("91d", "at most 90d")):
+        refused = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "acme-*", "min_age": age})
+        assert refused.status_code == 400 and says in refused.get_data(as_text=True)
+        org = _org(world)
+        assert org.upstream_min_age == 0 and org.upstream_url is None and org.reserved_names == []
+    assert world.browser("olivia").post("/acme/proxy", {"enabled": "on", "min_age": "3d"}, csrf=False).status_code == 400
+    assert _org(world).upstream_min_age == 0
+
+
+def test_a_page_stored_before_upload_times_were_kept_is_held_back_too(world):
+    """A row from before migration 0019 (upload_times NULL) still holds fresh
+    files back: its upload times are read from its files once, and kept."""
+    from datetime import timedelta
+
+    from envelope.models import UpstreamPage
+    from envelope.models.base import utcnow
+    from envelope.index.pages import UPLOAD_TIME_FORMAT
+    from tests.webui.conftest import SIMPLE_JSON, basic
+
+    world.browser("olivia").post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "", "min_age": "3d"})
+    now = utcnow()
+
+    def entry(version: str, age: timedelta) -> dict:
+        return {"filename": f"oldrow-{version}-py3-none-any.whl", "version": version,
+                "url": f"https://files.example/oldrow-{version}-py3-none-any.whl", "metadata_url": None,
+                "sha256": version[0] * 64, "metadata_sha256": None, "requires_python": None, "yanked": False,
+                "size": 10, "upload_time": (now - age).strftime(UPLOAD_TIME_FORMAT)}
+
+    with world.db.write() as session:
+        # Fetched just now: fresh for ENVELOPE_UPSTREAM_TTL, so nothing asks PyPI.
+        session.add(UpstreamPage(organization_id=_org(world).id, upstream_url=DEFAULT_UPSTREAM,
+                                 normalized_name="oldrow", status=200, digest="d" * 64, fetched=now,
+                                 files=[entry("1.0", timedelta(days=30)), entry("2.0", timedelta(hours=1))],
+                                 project_meta={}, upload_times=None))
+    client, auth = world.app.test_client(), basic(world.token(scope="read"))
+    page = client.get("/acme/simple/oldrow/", headers={**auth, "Accept": SIMPLE_JSON})
+    assert page.status_code == 200 and page.get_json()["versions"] == ["1.0"]
+    with world.db.read() as session:
+        row = session.scalar(select(UpstreamPage).where(UpstreamPage.normalized_name == "oldrow"))
+        assert row.upload_times is not None and len(row.upload_times) == 2
+    held = client.get(f"/acme/files/{'2' * 64}/oldrow-2.0-py3-none-any.whl", headers=auth)
+    assert held.status_code == 404

@@ -8,6 +8,8 @@ from envelope.orgs import organizations
 from envelope.packaging import catalog
 from envelope.orgs import invitations
 from envelope.orgs import membership
+from envelope.models.base import utcnow
+from envelope.upstream import hold
 from envelope.upstream import proxy as upstream
 from envelope.upstream.client import without_credentials
 from envelope.orgs.capabilities import Capability
@@ -133,6 +135,8 @@ def proxy(org: str) -> Response | str:
                     session, access, rt.settings, enabled=request.form.get("enabled") == "on",
                     upstream_url=request.form.get("upstream_url", ""),
                     reserved=request.form.get("reserved", "").splitlines(),
+                    # Absent (a form from before the field): left as it is.
+                    min_age=hold.parse_min_age(request.form["min_age"]) if "min_age" in request.form else None,
                 )
             flash("Saved the upstream proxy settings.", "success")
             return redirect(url_for("orgs.proxy", org=org))
@@ -142,6 +146,7 @@ def proxy(org: str) -> Response | str:
                 "enabled": request.form.get("enabled") == "on",
                 "upstream_url": without_credentials(request.form.get("upstream_url", "")),
                 "reserved": request.form.get("reserved", ""),
+                "min_age": request.form.get("min_age", "")[:20],
             }
     with rt.db.read() as session:
         access = access_for(session, org, Capability.SEE_SETTINGS, to="see the upstream proxy")
@@ -150,10 +155,13 @@ def proxy(org: str) -> Response | str:
             "enabled": organization.upstream_url is not None,
             "upstream_url": organization.upstream_url or "",
             "reserved": "\n".join(organization.reserved_names or []),
+            "min_age": hold.format_min_age(organization.upstream_min_age),
         }
+        held = hold.held_now(session, organization.id, utcnow())
         page = render_template(
             "ui/org_proxy.html", org=organization, access=access, error=error, shown=shown,
             is_owner=access.allows(Capability.MANAGE_MEMBERS), default_upstream=upstream.DEFAULT_UPSTREAM,
+            held=held, min_age=hold.format_min_age(organization.upstream_min_age),
         )
     return page, 400 if error else 200
 
