@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from cli.ci_project import Detection, Kind, detect
+from envelope.publishing.workflows import read_step
 from envelope.errors import Conflict, InvalidInput
 
 Publish = Literal["trusted", "release"]
@@ -62,7 +63,7 @@ def render(kind: Kind, publish: Publish, *, private_deps: bool = False) -> str:
         raise InvalidInput(f"Unknown workflow {kind}/{publish}: use --kind pure|native and --publish trusted|release.")
     target, what = PUBLISH_TEXT[publish]
     text = _fragment(f"{kind}.yml").replace("@PUBLISH_TARGET@", target).replace("@PUBLISH_WHAT@", what)
-    text = text.replace(PRIVATE_DEPS_MARK, _fragment("private-deps.yml") if private_deps else "")
+    text = text.replace(PRIVATE_DEPS_MARK, read_step() if private_deps else "")
     text = text.replace(PERMISSIONS_MARK, _fragment("private-deps-permissions.yml") if private_deps else "")
     text += _fragment(f"publish-{publish}.yml").replace("@NEEDS@", BUILD_JOBS[kind])
     assert "@" + "PRIVATE" not in text and "@NEEDS@" not in text and "@PUBLISH" not in text

@@ -4,10 +4,19 @@ private dependencies with a minted read token. The publishers page and
 docs/trusted-publishing.md show the same text."""
 from __future__ import annotations
 
+from importlib import resources
 from urllib.parse import urlsplit
 
 from envelope.index.snippets import Snippet
 from envelope.models import TokenScope, TrustedPublisher
+
+
+def read_step() -> str:
+    """The step that trades a job's OIDC identity for a 15-minute read token
+    (bash and Python's standard library, nothing to install on the runner),
+    as `envelope ci init --private-deps` writes it. Package data, so it works
+    from a wheel."""
+    return resources.files(__package__).joinpath("read-step.yml").read_text(encoding="utf-8")
 
 
 def publish_steps(base_url: str, org: str, environment: str = "") -> str:
