@@ -1,7 +1,7 @@
 """The GitHub Actions steps a trusted publisher's workflow needs, built from
 the configured base URL: publish with uv (or the PyPA action), or install
-private dependencies with a minted read token. The publishers page and
-docs/trusted-publishing.md show the same text."""
+private dependencies with a minted read token. The publishers page, `envelope
+ci init --private-deps` and docs/ci.md share the read step (read-step.yml)."""
 from __future__ import annotations
 
 from importlib import resources
@@ -39,10 +39,11 @@ def publish_steps(base_url: str, org: str, environment: str = "") -> str:
     )
 
 
-def install_steps(base_url: str, org: str, audience: str, environment: str = "") -> str:
-    host = urlsplit(base_url)
-    index = f"{host.scheme}://__token__:$token@{host.netloc}{host.path}/{org}/simple/"
+def install_steps(base_url: str, org: str, environment: str = "") -> str:
+    """A job installing private dependencies with the read step, the
+    organization's URL written in where ci init reads a repository variable."""
     env_line = f"    environment: {environment}\n" if environment else ""
+    step = read_step().replace("${{ vars.ENVELOPE_URL }}", f"{base_url}/{org}")
     return (
         "jobs:\n"
         "  test:\n"
@@ -52,24 +53,18 @@ def install_steps(base_url: str, org: str, audience: str, environment: str = "")
         "      id-token: write\n"
         "      contents: read\n"
         "    steps:\n"
-        "      - name: A 15-minute read token for private dependencies\n"
-        "        run: |\n"
-        "          oidc=$(curl -sS --fail-with-body -H \"Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN\" \\\n"
-        f"            \"$ACTIONS_ID_TOKEN_REQUEST_URL&audience={audience}\" | jq -r .value)\n"
-        f"          token=$(curl -sS --fail-with-body {base_url}/_/oidc/mint-token \\\n"
-        "            -H 'Content-Type: application/json' -d \"{\\\"token\\\": \\\"$oidc\\\"}\" | jq -r .token)\n"
-        "          echo \"::add-mask::$token\"\n"
-        f"          echo \"PIP_INDEX_URL={index}\" >> \"$GITHUB_ENV\"\n"
-        f"          echo \"UV_DEFAULT_INDEX={index}\" >> \"$GITHUB_ENV\"\n"
         "      - uses: actions/checkout@v4\n"
-        "      - run: pip install -r requirements.txt  # or: uv sync\n"
+        f"{step}"
+        "      - run: pip install -r requirements.txt\n"
+        "      # uv: `uv sync` with the index named \"envelope\" in pyproject.toml:\n"
+        f"      #   [[tool.uv.index]] name = \"envelope\", url = \"{base_url}/{org}/simple/\", default = true\n"
     )
 
 
-def workflow_snippet(publisher: TrustedPublisher, base_url: str, org: str, audience: str) -> Snippet:
+def workflow_snippet(publisher: TrustedPublisher, base_url: str, org: str) -> Snippet:
     """The steps for this publisher's scope, ready to paste into its workflow file."""
     if publisher.scope == TokenScope.upload:
         return Snippet(f"publisher-{publisher.id}", f".github/workflows/{publisher.workflow}", "yaml",
                        publish_steps(base_url, org, publisher.environment))
     return Snippet(f"publisher-{publisher.id}", f".github/workflows/{publisher.workflow}", "yaml",
-                   install_steps(base_url, org, audience, publisher.environment))
+                   install_steps(base_url, org, publisher.environment))

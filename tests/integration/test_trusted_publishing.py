@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
@@ -227,21 +226,25 @@ def test_a_read_publisher_installs_private_dependencies(server, front, job, clie
 
 
 def test_the_read_step_the_publishers_page_shows_works(server, front, job, client_env, tmp_path) -> None:
-    """The shell step of install_steps (curl and jq, as on a runner) run as
+    """The job the publishers page shows for a read publisher (the step ci
+    init writes, the organization's URL written in), its step run as
     written, then pip with the PIP_INDEX_URL it wrote to $GITHUB_ENV."""
+    import yaml
+
     uploader = server.token(ORG, "--scope", "upload")
     env = {**client_env, **front.trust_env}
     twine_upload(env, front.base_url, ORG, uploader, [make_wheel(tmp_path / "a", "ci-helpers", "0.3.0")])
     _add_publisher(server, "--repository", "acme/tools", "--workflow", "test.yml", "--scope", "read",
                    "--project", "ci-helpers")
     job.job = Job(repository="acme/tools", workflow="test.yml", ref="refs/pull/7/merge", event_name="pull_request")
-    steps = install_steps(front.base_url, ORG, "envelope")
-    script = textwrap.dedent(steps.split("run: |\n", 1)[1].split("      - uses:", 1)[0])
+    shown = yaml.safe_load(install_steps(front.base_url, ORG))["jobs"]["test"]
+    step = next(s for s in shown["steps"] if s.get("name") == "Read token for private dependencies")
+    assert step["env"] == {"ENVELOPE_URL": f"{front.base_url}/{ORG}"}
     github_env = tmp_path / "github_env"
-    run(["bash", "-euo", "pipefail", "-c", script],
-        {**env, **job.actions_env, "GITHUB_ENV": str(github_env), "CURL_CA_BUNDLE": str(front.ca_file)})
+    run(["bash", "-e", "-c", step["run"]],
+        {**env, **job.actions_env, **step["env"], "GITHUB_ENV": str(github_env)})
     exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
-    assert exported["PIP_INDEX_URL"] == exported["UV_DEFAULT_INDEX"] and "envl_" in exported["PIP_INDEX_URL"]
+    assert "envl_" in exported["PIP_INDEX_URL"] and exported["UV_INDEX_ENVELOPE_PASSWORD"].startswith("envl_")
     pip({**env, "PIP_INDEX_URL": exported["PIP_INDEX_URL"]}, "install", "--target", str(tmp_path / "t"), "ci-helpers")
     assert list((tmp_path / "t").glob("ci_helpers-0.3.0.dist-info"))
 

@@ -56,11 +56,10 @@ def remove(org: str, publisher_id: int) -> Response:
 
 
 def _page(org: str, *, form, error: str | None) -> str:
-    settings = runtime().settings
     with runtime().db.read() as session:
         access = access_for(session, org, Capability.SEE_REPOSITORIES, to="see trusted publishers")
         rows = publishers.list_publishers(session, access.organization)
-        snippets = [workflow_snippet(p, public_base_url(), org, settings.oidc_audience) for p in rows]
+        snippets = [workflow_snippet(p, public_base_url(), org) for p in rows]
         return render_template(
             "ui/publishers.html", org=access.organization, publishers=list(zip(rows, snippets)), form=form,
             error=error, can_manage=access.allows(Capability.MANAGE_REPOSITORIES),
