@@ -32,8 +32,8 @@ def test_an_owner_adds_and_removes_a_publisher(world):
 def test_a_read_publisher_shows_the_install_steps(world):
     add(world, workflow="ci.yml", scope="read", projects="billing")
     page = world.browser("olivia").get("/acme/publishers").get_data(as_text=True)
-    assert "https://pkgs.example.com/_/oidc/mint-token" in page and "PIP_INDEX_URL=" in page
-    assert "audience=envelope" in page
+    assert "ENVELOPE_URL: https://pkgs.example.com/acme" in page  # the step ci init writes, the URL filled in
+    assert "/_/oidc/mint-token" in page and "PIP_INDEX_URL=" in page and "UV_INDEX_ENVELOPE_PASSWORD=" in page
 
 
 def test_only_owners_manage_and_outsiders_see_nothing(world):
