@@ -73,7 +73,7 @@ def list_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, content_ty
                 accept_encoding: str | None, if_none_match: str | None) -> Response:
     """The /simple/ page (or its 304) for `caller`, confirmed in the
     statement that reads the page's serial."""
-    with rt.db.autocommit() as connection:
+    with rt.db.hot() as connection:
         serial, auth_epoch = index.list_serial(connection, caller.organization_id, caller)
     caller = confirm_caller(caller, auth_epoch)
     etag = f"{serial}-{caller.restriction_key}-{content_type}"
@@ -90,7 +90,7 @@ def detail_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, normaliz
     """A private project page (or its 304); `upstream` answers, with the
     confirmed caller, for a name this caller may not read here."""
     gz = accepts_gzip(accept_encoding)
-    with rt.db.autocommit() as connection:
+    with rt.db.hot() as connection:
         state = index.project_state(connection, caller.organization_id, normalized)
     caller = confirm_caller(caller, state.auth_epoch)
     project_id, serial = state.project_id, state.serial
