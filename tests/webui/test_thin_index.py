@@ -13,6 +13,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from envelope.config import Settings
 from envelope.orgs.tokens import find_token, revoke_token
 from tests.webui.conftest import SIMPLE_JSON, basic
+from web import create_app
 from web.machine.thin import ThinIndex
 
 PAGES = ("/acme/simple/", "/acme/simple/billing/")
@@ -136,3 +137,22 @@ def test_a_revoked_token_is_refused_on_its_very_next_request(published):
         assert not answered_thin(app, path, basic(secret))  # the epoch moved: Flask verifies again
         status, _headers, body = answer(app, path, basic(secret))
         assert status.startswith("401"), body
+
+
+
+def test_an_untrusted_host_gets_flasks_400_and_a_trusted_one_the_page(published, settings):
+    trusting = create_app(Settings.from_env({
+        "ENVELOPE_DATA_DIR": str(settings.data_dir), "ENVELOPE_SECRET_KEY": "s" * 40,
+        "ENVELOPE_BASE_URL": "https://pkgs.example.com", "ENVELOPE_AUTH_CACHE_SECONDS": "60",
+        "ENVELOPE_TRUSTED_HOSTS": "pkgs.example.com",
+    }))
+    secret = published.token()
+    good, evil = ({**basic(secret), "Host": host} for host in ("pkgs.example.com", "evil.example"))
+    answer(trusting, "/acme/simple/", good)  # verified and cached
+    assert answered_thin(trusting, "/acme/simple/", good)
+    got = answer(trusting, "/acme/simple/", good)
+    assert got == flask_answer(trusting, "/acme/simple/", good) and got[0] == "200 OK"
+    assert not answered_thin(trusting, "/acme/simple/", evil)
+    got = answer(trusting, "/acme/simple/", evil)
+    assert got == flask_answer(trusting, "/acme/simple/", evil) and got[0].startswith("400")
+    trusting.extensions["envelope"].db.dispose()

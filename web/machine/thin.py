@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, Response
 from werkzeug.datastructures import Authorization
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wsgi import get_host
 
 from envelope.errors import EnvelopeError
@@ -78,7 +78,10 @@ class ThinIndex:
         if matched is None:
             return None
         if self.trusted_hosts is not None:
-            get_host(environ, self.trusted_hosts)  # SecurityError (an HTTPException) -> Flask's 400
+            try:
+                get_host(environ, self.trusted_hosts)
+            except SecurityError:
+                raise Fallback from None  # Flask answers 400
         endpoint, args = matched
         org = args["org"]
         caller = self.caller(org, environ.get("HTTP_AUTHORIZATION"))
