@@ -22,9 +22,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_WEB_WORKERS = 2
 DEFAULT_WORKER_CONCURRENCY = 2
-# gunicorn atoms: time, remote address, request line, status, body bytes,
-# duration, user agent; web/access_log.py redacts them before formatting.
-ACCESS_LOG_FORMAT = '%(t)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def command(
@@ -50,7 +47,7 @@ def command(
             # opened at import, so none is shared across the fork.
             python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port", "--preload",
             "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-            "--graceful-timeout", "10", "--no-control-socket", *_access_log(settings), "web.wsgi:app",
+            "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
         ]
     if name == "worker" and embedded_beat:
         # `envelope serve`: one process. Tasks wait on GitHub, S3 and the
@@ -75,14 +72,6 @@ def command(
             "--schedule", str(settings.data_dir / "celerybeat-schedule"),
         ]
     raise ValueError(f"Unknown process {name!r}; expected one of {', '.join(NAMES)}.")
-
-
-def _access_log(settings: Settings) -> list[str]:
-    """gunicorn's access log options: one redacted line per request (web/access_log.py)."""
-    if settings.access_log is None:
-        return []
-    return ["--access-logfile", settings.access_log, "--access-logformat", ACCESS_LOG_FORMAT,
-            "--logger-class", "web.access_log.AccessLogger"]
 
 
 def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:
