@@ -1,4 +1,4 @@
-"""`envelope serve`: gunicorn and a Celery worker running beat, supervised.
+"""`envelope serve`: the web server (granian) and a Celery worker running beat, supervised.
 
 The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so
@@ -68,12 +68,12 @@ def _die_with_parent() -> None:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Refuse a port something else listens on. gunicorn binds with
-    SO_REUSEPORT, which would otherwise share the port with another server
-    of the same user (a second `envelope serve`) instead of failing."""
+    """Refuse a port something else listens on, with a sentence, before
+    migrating and starting anything (a web server that fails to bind would
+    only be restarted, again and again, by the supervisor)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # As gunicorn does: connections of a previous run in TIME_WAIT do not
+        # As servers do: connections of a previous run in TIME_WAIT do not
         # count, a listening socket does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
