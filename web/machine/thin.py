@@ -68,6 +68,8 @@ class ThinIndex:
                 response = self.answer(environ)
             except (Fallback, EnvelopeError):
                 response = None
+            except Exception:  # noqa: BLE001 - Flask meets it again, answers and logs it its way
+                response = None
             if response is not None:
                 return response(environ, start_response)
         return self.flask(environ, start_response)
