@@ -24,7 +24,6 @@ from werkzeug.datastructures import Authorization
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wsgi import get_host
 
-from envelope.errors import EnvelopeError
 from envelope.names import normalize
 from envelope.orgs.authentication import cached_caller
 from envelope.orgs.identity import Caller
@@ -66,9 +65,7 @@ class ThinIndex:
         if self.cached and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             try:
                 response = self.answer(environ)
-            except (Fallback, EnvelopeError):
-                response = None
-            except Exception:  # noqa: BLE001 - Flask meets it again, answers and logs it its way
+            except Exception:  # noqa: BLE001 - Fallback, an EnvelopeError, anything: Flask answers (and logs) it
                 response = None
             if response is not None:
                 return response(environ, start_response)
