@@ -15,7 +15,6 @@ envelope.config (about 10 MB).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import socket
@@ -27,8 +26,8 @@ from dataclasses import dataclass, field
 from cli.processes import commands
 from envelope.config import WILDCARD_HOSTS, Settings, restrict_new_files_to_owner, served_environ
 from envelope.errors import EnvelopeError
+from envelope.parent_death import die_with_parent
 
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks
 MAX_BACKOFF = 30.0  # seconds
 STOP_GRACE = 10.0  # seconds before SIGKILL
@@ -49,22 +48,9 @@ class Child:
         # stops each child once, in order. Celery given SIGINT by the
         # terminal and SIGTERM by us at once respawns its pool and hangs.
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
         )
         self.started_at = time.monotonic()
-
-
-def _die_with_parent() -> None:
-    """Linux: if `serve` itself dies without stopping its children (SIGKILL,
-    a crash), they are killed too: no orphan keeps the port or the queue.
-    SIGKILL rather than SIGTERM, so nothing lingers in a graceful shutdown
-    while a restarted `serve` binds the same port; acks_late and the
-    reconciler recover the work a killed worker held."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def check_port_free(host: str, port: int) -> None:

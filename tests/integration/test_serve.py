@@ -105,6 +105,34 @@ def test_a_killed_worker_is_restarted(server) -> None:
     assert "worker exited" in server.log_text()
 
 
+def test_a_killed_web_server_takes_its_workers_along_and_is_restarted(server) -> None:
+    """granian's workers would outlive a killed main process, keep the old
+    listening socket and serve unsupervised: web/wsgi.py makes them die with it."""
+    (web_pid,) = [pid for pid, cmd in _children(server.pid) if "granian" in cmd]
+    (old_worker,) = [pid for pid, _cmd in _children(web_pid)]
+    os.kill(web_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        restarted = [pid for pid, cmd in _children(server.pid) if "granian" in cmd and pid != web_pid]
+        if restarted and _children(restarted[0]) and not os.path.exists(f"/proc/{old_worker}"):
+            break
+        time.sleep(0.3)
+    assert not os.path.exists(f"/proc/{old_worker}"), "the old web worker outlived its server"
+    assert restarted and _children(restarted[0]), server.log_text()[-3000:]
+    deadline = time.monotonic() + 30
+    while not _answers(f"{server.base_url}/healthz"):
+        assert time.monotonic() < deadline, server.log_text()[-3000:]
+        time.sleep(0.3)
+    assert "web exited with -9" in server.log_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=10).status_code == 200
+    except requests.ConnectionError:
+        return False  # still starting
+
+
 def test_a_worker_whose_beat_dies_exits_so_that_serve_restarts_both(tmp_path) -> None:
     """Beat runs on a thread of serve's worker: if it ends (here: its schedule
     file cannot be created), the worker exits with BEAT_DIED rather than run on
