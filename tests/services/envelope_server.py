@@ -104,7 +104,7 @@ class EnvelopeServer:
         env = scrubbed_environ()
         env["ENVELOPE_DATA_DIR"] = str(self.data_dir)
         # A private HOME: nothing read from the developer's ~/.aws, ~/.config, and per-user
-        # files (gunicorn's ~/.gunicorn control socket) are not shared between parallel servers.
+        # files (a server's control socket in ~) are not shared between parallel servers.
         home = self.data_dir / "home"
         home.mkdir(exist_ok=True)
         env["HOME"] = str(home)
@@ -179,7 +179,7 @@ class EnvelopeServer:
     def stop(self) -> None:
         """SIGTERM ``envelope serve``, SIGKILL its whole group after 10 s. The data dir is kept for post-mortems.
 
-        The signal goes to ``serve`` alone: it stops gunicorn and Celery itself
+        The signal goes to ``serve`` alone: it stops the web server and Celery itself
         (a few seconds). Signalling the whole group at once, as a terminal's Ctrl-C
         does, also works but makes Celery respawn its pool and hang until killed.
         """
