@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does a big upload cost the web processes memory in proportion to its size?
 twine uploads one wheel of incompressible bytes (20 MB, then 200 MB by
-default) to a fresh embedded Envelope while the gunicorn process tree's RSS
+default) to a fresh embedded Envelope while the web server process tree's RSS
 is sampled every 50 ms. Peak memory must stay flat as the file grows.
 
     .venv/bin/python bench/big_upload.py [--sizes-mb 20,200]
@@ -28,7 +28,7 @@ def one_upload(size_mb: int, workdir: Path) -> tuple[float, int, int]:
     with EnvelopeServer(workdir / f"data-{size_mb}") as server:
         server.cli("org", "create", "bench")
         token = server.token("bench", "--scope", "upload")
-        web = child_pid(server.pid, b"gunicorn")
+        web = child_pid(server.pid, b"granian")
         time.sleep(1)
         with PeakRss(web) as rss:
             started = time.monotonic()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Envelope beside pypiserver, devpi and static nginx, in one run of the shared
 # harness (../shared/bench): Envelope as `make serve` runs it, and the same
-# data behind deploy/nginx (a second gunicorn with X-Accel-Redirect + nginx).
+# data behind deploy/nginx (a second web process, `envelope process web`, with X-Accel-Redirect + nginx).
 #
 #   bash bench/index_vs_peers.sh [run_peers.py options, e.g. --reps 5]
 #
@@ -13,7 +13,7 @@ BENCHENV=${BENCHENV:-/tmp/benchenv}
 WORK=${BENCH_WORK:-/tmp/envelope-bench}
 CORPUS=/tmp/bench-data/corpus
 PORT=${BENCH_PORT:-8090}          # envelope serve
-NGINX_WEB_PORT=$((PORT + 1))      # gunicorn behind nginx
+NGINX_WEB_PORT=$((PORT + 1))      # the web process behind nginx
 NGINX_PORT=$((PORT + 2))          # nginx
 [ -f "$HARNESS/run_peers.py" ] || { echo "No benchmark harness at $HARNESS: set BENCH_HARNESS to the shared/bench folder." >&2; exit 2; }
 cd "$ROOT"
@@ -53,8 +53,7 @@ TOKEN=$(.venv/bin/envelope token create --org bench --scope read --name bench --
 # 2. The nginx-fronted deployment over the same data: the Procfile's web
 #    command with X-Accel-Redirect, and deploy/nginx in front of it.
 ENVELOPE_ACCEL_REDIRECT_PREFIX=/_envelope_files ENVELOPE_TRUSTED_PROXIES=1 \
-  setsid .venv/bin/python -m gunicorn --bind "127.0.0.1:$NGINX_WEB_PORT" --reuse-port --workers 2 \
-    --worker-class gthread --threads 8 --no-control-socket web.wsgi:app > "$WORK/web.log" 2>&1 &
+  setsid .venv/bin/envelope process web --host 127.0.0.1 --port "$NGINX_WEB_PORT" --workers 2 > "$WORK/web.log" 2>&1 &
 echo $! > "$WORK/web.pid"
 ENVELOPE_WEB=127.0.0.1:$NGINX_WEB_PORT NGINX_LISTEN=127.0.0.1:$NGINX_PORT NGINX_PREFIX=$WORK/nginx \
   NGINX_FILES_DIR=$ENVELOPE_DATA_DIR/files NGINX_WORKERS=2 NGINX_USER=$(id -un) \

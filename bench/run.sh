@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in bench/README.md, in the order of its tables (~25 min on
-# 2 cores; nothing else should run meanwhile). Results land in bench/results/.
+# 2 cores; nothing else should run meanwhile). Results land in bench/results/;
+# it ends with one summary of the targets (bench/summary.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s dev-install
@@ -13,3 +14,4 @@ bash bench/index_vs_peers.sh --reps 3 "$@"
   .venv/bin/python bench/release_ingest.py --wheels 1 --size-mb 200 --reps 1; } | tee bench/results/release-ingest.md
 .venv/bin/python bench/page_bytes.py | tee bench/results/page-bytes.md
 .venv/bin/python bench/proxied_pages.py | tee bench/results/proxied-pages.json
+.venv/bin/python bench/summary.py

@@ -16,6 +16,7 @@ and PSS is read again after that load.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,12 @@ def main() -> None:
     print(f"| **total, {len(rows)} processes** | **{total / 1024:.0f} MB** |{after}")
     for path, row in speed.items():
         print(f"\n`{path}`: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms")
+    out = Path(__file__).parent / "results" / "serve-memory.json"  # for bench/summary.py
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({
+        "processes": len(rows), "pss_mb": round(total / 1024, 1),
+        "pss_mb_after_wrk": round(sum(loaded.values()) / 1024, 1) if loaded else None, "wrk": speed,
+    }, indent=1))
 
 
 if __name__ == "__main__":

@@ -20,11 +20,10 @@ from envelope.config import Settings
 NAMES = ("web", "worker", "beat")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-DEFAULT_WEB_WORKERS = 2
+DEFAULT_WEB_WORKERS = 2  # `envelope process web`; `envelope serve` runs SERVE_WEB_WORKERS
+SERVE_WEB_WORKERS = 1  # one granian worker keeps make serve under 200 MB and outruns gunicorn's two
+WEB_THREADS = 4  # threads per web worker that run the app
 DEFAULT_WORKER_CONCURRENCY = 2
-# gunicorn atoms: time, remote address, request line, status, body bytes,
-# duration, user agent; web/access_log.py redacts them before formatting.
-ACCESS_LOG_FORMAT = '%(t)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def command(
@@ -42,15 +41,17 @@ def command(
     python = sys.executable
     if name == "web":
         return [
-            # --reuse-port: a listening socket per worker, so the kernel spreads
-            # connections evenly; with one shared socket, one worker can take
-            # every keep-alive connection and leave the other core idle.
-            # --preload: the app is imported once, before the workers fork,
-            # so they share its pages (65 -> 39 MB PSS each); no connection is
-            # opened at import, so none is shared across the fork.
-            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port", "--preload",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-            "--graceful-timeout", "10", "--no-control-socket", *_access_log(settings), "web.wsgi:app",
+            # granian: a Rust HTTP server in front of the WSGI app. Against
+            # gunicorn's gthread (2 workers x 8 threads) it served the index
+            # pages about twice as fast with one worker, in less memory
+            # (bench/README.md). Its Python side runs the app on WEB_THREADS
+            # threads per worker: a slow request (a cold proxied page, a big
+            # upload) holds one, the rest keep serving; more threads only
+            # contend for the GIL. The access log is web/access_log.py's,
+            # installed by web/wsgi.py, not the server's.
+            python, "-m", "granian", "--interface", "wsgi", "--host", host.strip("[]"), "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(WEB_THREADS),
+            "--workers-kill-timeout", "10", "--respawn-failed-workers", "--no-ws", "web.wsgi:app",
         ]
     if name == "worker" and embedded_beat:
         # `envelope serve`: one process. Tasks wait on GitHub, S3 and the
@@ -75,14 +76,6 @@ def command(
             "--schedule", str(settings.data_dir / "celerybeat-schedule"),
         ]
     raise ValueError(f"Unknown process {name!r}; expected one of {', '.join(NAMES)}.")
-
-
-def _access_log(settings: Settings) -> list[str]:
-    """gunicorn's access log options: one redacted line per request (web/access_log.py)."""
-    if settings.access_log is None:
-        return []
-    return ["--access-logfile", settings.access_log, "--access-logformat", ACCESS_LOG_FORMAT,
-            "--logger-class", "web.access_log.AccessLogger"]
 
 
 def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""`envelope serve`: gunicorn and a Celery worker running beat, supervised.
+"""`envelope serve`: the web server (granian) and a Celery worker running beat, supervised.
 
 The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so
@@ -15,7 +15,6 @@ envelope.config (about 10 MB).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import socket
@@ -27,8 +26,8 @@ from dataclasses import dataclass, field
 from cli.processes import commands
 from envelope.config import WILDCARD_HOSTS, Settings, restrict_new_files_to_owner, served_environ
 from envelope.errors import EnvelopeError
+from envelope.parent_death import die_with_parent
 
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL = 0.5  # seconds between supervision checks
 MAX_BACKOFF = 30.0  # seconds
 STOP_GRACE = 10.0  # seconds before SIGKILL
@@ -49,31 +48,18 @@ class Child:
         # stops each child once, in order. Celery given SIGINT by the
         # terminal and SIGTERM by us at once respawns its pool and hangs.
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
         )
         self.started_at = time.monotonic()
 
 
-def _die_with_parent() -> None:
-    """Linux: if `serve` itself dies without stopping its children (SIGKILL,
-    a crash), they are killed too: no orphan keeps the port or the queue.
-    SIGKILL rather than SIGTERM, so nothing lingers in a graceful shutdown
-    while a restarted `serve` binds the same port; acks_late and the
-    reconciler recover the work a killed worker held."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def check_port_free(host: str, port: int) -> None:
-    """Refuse a port something else listens on. gunicorn binds with
-    SO_REUSEPORT, which would otherwise share the port with another server
-    of the same user (a second `envelope serve`) instead of failing."""
+    """Refuse a port something else listens on, with a sentence, before
+    migrating and starting anything (a web server that fails to bind would
+    only be restarted, again and again, by the supervisor)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # As gunicorn does: connections of a previous run in TIME_WAIT do not
+        # As servers do: connections of a previous run in TIME_WAIT do not
         # count, a listening socket does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -228,7 +228,7 @@ def served_base_url(host: str, port: int) -> str:
 
 
 def served_environ(settings: Settings) -> dict[str, str]:
-    """The environment for `serve`'s children (gunicorn, worker, beat): this
+    """The environment for `serve`'s children (web server, worker): this
     process's, with the base URL and the data dir it settled on, so every
     process builds the same links, uses the same data and none falls back
     to a default of its own."""
@@ -238,7 +238,7 @@ def served_environ(settings: Settings) -> dict[str, str]:
 def restrict_new_files_to_owner() -> None:
     """From now on this process creates files 0600 and folders 0700: the
     SQLite database and its -wal/-shm, broker.db, mail with live links, stored
-    distributions. Called first thing by each entry point (the CLI, gunicorn's
+    distributions. Called first thing by each entry point (the CLI, the web server's
     app module, the Celery app) rather than by from_env, so a program that
     merely reads settings (a test run) keeps its umask."""
     os.umask(OWNER_ONLY_UMASK)

@@ -115,15 +115,22 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def server_args() -> list[str]:
+    """Extra `envelope serve` options for the module's `server` (e.g. --workers 2)."""
+    return []
+
+
+@pytest.fixture(scope="module")
 def server(
     backend: Backend,
     server_env: dict[str, str],
+    server_args: list[str],
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[EnvelopeServer]:
     """One running Envelope per (test module, backend). Tests must not rely on state left by others."""
     data_dir = tmp_path_factory.mktemp(f"envelope-{backend.name}-{_slug(request.module.__name__.rsplit('.', 1)[-1])}")
-    srv = EnvelopeServer.for_backend(backend, data_dir, extra_env=server_env)
+    srv = EnvelopeServer.for_backend(backend, data_dir, extra_env=server_env, serve_args=server_args)
     srv.start()
     try:
         yield srv

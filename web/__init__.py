@@ -1,7 +1,6 @@
 """Envelope's web face. `create_app` (web/app.py) is imported on first use:
-gunicorn's master process loads web.access_log from this package and, with
-the app imported here, would hold Flask and every service (about 30 MB) it
-never runs."""
+a process that needs only part of this package (web.access_log, say) does
+not load Flask and every service (about 30 MB) with it."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

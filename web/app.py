@@ -52,13 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.extensions import csrf, limiter
     from web.pages.login import init_login
 
-    if settings.trusted_proxies:
-        # Behind N proxies, the client address (rate limits, the sessions
-        # list) and the scheme come from their X-Forwarded-* headers.
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     errors.register(app)
-    app.after_request(_no_sniffing)
+    app.after_request(no_sniffing)
     init_login(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -89,10 +84,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, audit, api):
         app.register_blueprint(module.bp)
+    from web.machine import thin
+
+    thin.install(app)  # index pages without Flask's machinery when the credentials are cached
+    if settings.trusted_proxies:
+        # Behind N proxies, the client address (rate limits, the sessions
+        # list), the scheme and the host come from their X-Forwarded-*
+        # headers, for the thin path and Flask alike.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 
-def _no_sniffing(response: Response) -> Response:
+def no_sniffing(response: Response) -> Response:
     """Every response, errors and file downloads included, is read as the
     type it declares: a browser never guesses HTML or script out of an
     uploaded file or an error message."""

@@ -1,7 +1,7 @@
 """Where rate limits are counted: one place for every web process and node.
 
 Flask-Limiter's default, memory://, counts in each process alone: with
-gunicorn's two workers, "10 a minute" let through about twice that. So the
+two web workers, "10 a minute" let through about twice that. So the
 counts live in the store the instance already shares: the Redis it is
 configured with, else its database, through `DatabaseStorage`, a storage
 for the `limits` library registered under the ``envelope+db://`` scheme.

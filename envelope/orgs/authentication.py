@@ -109,17 +109,27 @@ def authenticate_cached(
     expiry is checked on every request. The cache key is an HMAC under the
     server's secret, so a cache dump reveals no credential. Only successes
     are cached: every failure goes to the database (and argon2)."""
-    key = cache_key(secret_key, org_name, username, password)
-    cached = cache.get(key) if ttl > 0 else None
-    if cached is not None:
-        caller = _thaw(cached)
-        refuse_if_expired(caller.expires)
+    caller = cached_caller(cache, secret_key, org_name, username, password) if ttl > 0 else None
+    if caller is not None:
         return Verified(caller)
     with db.read() as session:
         verified = verify(session, org_name, username, password)
     if ttl > 0:
-        cache.set(key, freeze(verified.caller), ttl)
+        cache.set(cache_key(secret_key, org_name, username, password), freeze(verified.caller), ttl)
     return verified
+
+
+def cached_caller(cache, secret_key: str, org_name: str, username: str, password: str) -> Caller | None:
+    """The Caller these credentials were verified as within the auth cache's
+    lifetime, or None when the cache does not know them (verify() decides
+    then). Unauthorized once the token has expired. Like any cached Caller,
+    it still has to be confirmed against the organization's current auth epoch."""
+    cached = cache.get(cache_key(secret_key, org_name, username, password))
+    if cached is None:
+        return None
+    caller = _thaw(cached)
+    refuse_if_expired(caller.expires)
+    return caller
 
 
 def cache_key(secret_key: str, org_name: str, username: str, password: str) -> str:

@@ -1,6 +1,6 @@
 """The documented rate limits are the enforced ones through a real
-`envelope serve`: gunicorn runs several workers, and every request here
-comes on a fresh connection so the kernel spreads them over the workers.
+`envelope serve --workers 2`: two web worker processes, and every request
+here comes on a fresh connection so it may reach either.
 Counted per process (memory://), the first 429 came at about twice the
 documented number; counted in the database, it comes exactly one past it.
 
@@ -31,6 +31,12 @@ _addresses = itertools.count(1)
 # rather than read from the code, so changing either without the other fails.
 DOCUMENTED = {"failed tokens per address": 30, "wrong passwords per username": 10,
               "login form": 10, "second factor": 10}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server_args() -> list[str]:
+    """Two web worker processes, each with its own in-process caches, as a busier install runs."""
+    return ["--workers", "2"]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""Revocation on the next request, on every gunicorn worker (issue 9, item 4).
+"""Revocation on the next request, on every web worker (issue 9, item 4).
 
-`envelope serve` runs gunicorn with two workers on one port (SO_REUSEPORT),
+`envelope serve --workers 2` runs two web worker processes on one port,
 each with its own in-process auth cache, kept for an hour here so that only
 the auth epoch can explain a refusal. Each credential is first used through
 many fresh connections, so both workers have verified and cached it; then
@@ -29,6 +29,12 @@ from envelope.models import User
 ORG = "revoke-co"
 PASSWORD = "the first password"
 ROUNDS = 20
+
+
+@pytest.fixture(scope="module")
+def server_args() -> list[str]:
+    """Two web worker processes, each with its own in-process caches, as a busier install runs."""
+    return ["--workers", "2"]
 
 
 @pytest.fixture(scope="module")

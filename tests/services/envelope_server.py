@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -88,12 +88,14 @@ class EnvelopeServer:
         port: int | None = None,
         host: str = LOOPBACK,
         startup_timeout: float = 60.0,
+        serve_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
+        self.serve_args = list(serve_args)
         self.executable = envelope_executable()
         self.log_path = self.data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,7 +104,7 @@ class EnvelopeServer:
         env = scrubbed_environ()
         env["ENVELOPE_DATA_DIR"] = str(self.data_dir)
         # A private HOME: nothing read from the developer's ~/.aws, ~/.config, and per-user
-        # files (gunicorn's ~/.gunicorn control socket) are not shared between parallel servers.
+        # files (a server's control socket in ~) are not shared between parallel servers.
         home = self.data_dir / "home"
         home.mkdir(exist_ok=True)
         env["HOME"] = str(home)
@@ -159,7 +161,7 @@ class EnvelopeServer:
             return self
         self._log = open_log(self.log_path)
         self.process = subprocess.Popen(
-            [str(self.executable), "serve", "--host", self.host, "--port", str(self.port)],
+            [str(self.executable), "serve", "--host", self.host, "--port", str(self.port), *self.serve_args],
             cwd=self.data_dir, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -177,7 +179,7 @@ class EnvelopeServer:
     def stop(self) -> None:
         """SIGTERM ``envelope serve``, SIGKILL its whole group after 10 s. The data dir is kept for post-mortems.
 
-        The signal goes to ``serve`` alone: it stops gunicorn and Celery itself
+        The signal goes to ``serve`` alone: it stops the web server and Celery itself
         (a few seconds). Signalling the whole group at once, as a terminal's Ctrl-C
         does, also works but makes Celery respawn its pool and hang until killed.
         """

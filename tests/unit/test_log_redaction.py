@@ -1,12 +1,17 @@
 """What the access log may show of a request target (envelope/log_redaction.py),
-and how ENVELOPE_ACCESS_LOG reaches gunicorn's command line."""
+and the access log that applies it (web/access_log.py, WSGI middleware)."""
 from __future__ import annotations
 
-import pytest
+import io
+import re
+import types
 
-from cli.processes import command
+import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
 from envelope.config import Settings
 from envelope.log_redaction import redact_target
+from web import access_log
 
 TOKEN = "envl_0123456789abcdefghijABCDEFGHIJ01abcd"
 
@@ -28,21 +33,50 @@ def test_secrets_are_masked_and_the_rest_kept_as_sent(target: str, shown: str) -
     assert redact_target(target) == shown
 
 
-@pytest.mark.parametrize("value, options", [
-    (None, ["--access-logfile", "-"]),
-    ("-", ["--access-logfile", "-"]),
-    ("/var/log/envelope/access.log", ["--access-logfile", "/var/log/envelope/access.log"]),
-    ("off", []),
-    ("OFF", []),
-])
-def test_access_log_setting_reaches_gunicorn(tmp_path, value: str | None, options: list[str]) -> None:
+def _served(environ_overrides: dict, target: str | None = "-"):
+    """A two-chunk app behind web.access_log, as web/wsgi.py installs it; (status, body, log text)."""
+    stream = io.StringIO()
+
+    def app(environ, start_response):
+        start_response("404 NOT FOUND", [("Content-Type", "text/plain")])
+        return [b"not ", b"here"]
+
+    holder = types.SimpleNamespace(wsgi_app=app)
+    access_log.install(holder, target)
+    if isinstance(holder.wsgi_app, access_log.AccessLog):
+        holder.wsgi_app.stream = stream
+    environ = EnvironBuilder(path="/acme/simple/", headers={"User-Agent": "pip/24.0"}).get_environ()
+    for raw in ("RAW_URI", "REQUEST_URI"):  # what gunicorn sets and other servers may not
+        environ.pop(raw, None)
+    environ.update(environ_overrides)
+    body, status, _headers = run_wsgi_app(holder.wsgi_app, environ, buffered=True)
+    return status, b"".join(body), stream.getvalue()
+
+
+def test_the_access_log_writes_one_redacted_line_per_request_whatever_the_server() -> None:
+    status, body, log = _served({
+        "RAW_URI": f"http://__token__:{TOKEN}@host/acme/simple/?token={TOKEN}&page=2",
+        "HTTP_AUTHORIZATION": "Basic " + TOKEN, "HTTP_COOKIE": "session=" + TOKEN, "REMOTE_ADDR": "203.0.113.9",
+    })
+    assert status == "404 NOT FOUND" and body == b"not here"
+    assert re.fullmatch(r'\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] 203\.0\.113\.9 '
+                        r'"GET http://host/acme/simple/\?token=\*\*\*&page=2 HTTP/1\.1" 404 8 \d+ms "pip/24\.0"\n', log), log
+    assert TOKEN not in log and TOKEN[len("envl_"):] not in log
+
+
+def test_without_a_raw_target_the_path_and_query_are_logged_redacted() -> None:
+    _status, _body, log = _served({"QUERY_STRING": f"password=hunter2&q={TOKEN}",
+                                   "HTTP_USER_AGENT": f"curl with {TOKEN}"})
+    assert '"GET /acme/simple/?password=***&q=envl_*** HTTP/1.1" 404 8 ' in log
+    assert log.endswith('"curl with envl_***"\n') and "hunter2" not in log
+
+
+@pytest.mark.parametrize("value, target", [(None, "-"), ("-", "-"), ("/var/log/envelope/access.log",
+                                           "/var/log/envelope/access.log"), ("off", None), ("OFF", None)])
+def test_access_log_setting(tmp_path, value: str | None, target: str | None) -> None:
     env = {"ENVELOPE_DATA_DIR": str(tmp_path), "ENVELOPE_SECRET_KEY": "x" * 32}
     if value is not None:
         env["ENVELOPE_ACCESS_LOG"] = value
-    argv = command("web", Settings.from_env(env))
-    if options:
-        at = argv.index("--access-logfile")
-        assert argv[at:at + 2] == options
-        assert argv[argv.index("--logger-class") + 1] == "web.access_log.AccessLogger"
-    else:
-        assert "--access-logfile" not in argv and "--logger-class" not in argv
+    assert Settings.from_env(env).access_log == target
+    if target is None:
+        assert _served({}, None)[2] == ""  # nothing installed, nothing written

@@ -98,7 +98,7 @@ def _serve(item: Download, validators: Validators, byte_range: ByteRange | None)
     try:
         path = storage.local_path(item.key)
         if path is not None and byte_range is None:
-            body = wrap_file(request.environ, open(path, "rb"), STREAM_CHUNK)  # sendfile under gunicorn
+            body = wrap_file(request.environ, open(path, "rb"), STREAM_CHUNK)  # the server's file wrapper where it has one
         else:
             body = _chunks(storage.open(item.key, start=start, length=length if byte_range else None), length)
     except FileNotFoundError:

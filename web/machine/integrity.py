@@ -18,7 +18,7 @@ bp = Blueprint("integrity", __name__)
 def provenance(org: str, project: str, version: str, filename: str) -> Response:
     caller = basic_auth(org)
     rt = runtime()
-    with rt.db.autocommit() as connection:
+    with rt.db.hot() as connection:
         _, auth_epoch = index.organization_state(connection, caller.organization_id)
     caller = confirm(org, caller, auth_epoch)
     with rt.db.read() as session:

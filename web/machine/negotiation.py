@@ -1,6 +1,8 @@
 """PEP 691 content negotiation: pick the index format from the Accept header."""
 from __future__ import annotations
 
+import functools
+
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
@@ -23,6 +25,13 @@ _SENT = {
 }
 
 
+# Clients send the same few header values over and over (pip's, uv's), and
+# werkzeug's parsing of pip's Accept costs more than serving the page: both
+# answers are pure functions of the header, remembered per value.
+HEADER_VALUES_REMEMBERED = 256
+
+
+@functools.lru_cache(maxsize=HEADER_VALUES_REMEMBERED)
 def choose_format(accept: str | None) -> str | None:
     """The Content-Type to answer with, or None when nothing acceptable is offered (406).
 
@@ -37,6 +46,7 @@ def is_json(content_type: str) -> bool:
     return content_type == V1_JSON
 
 
+@functools.lru_cache(maxsize=HEADER_VALUES_REMEMBERED)
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether a page may be sent gzip-encoded (RFC 9110 §12.5.3).
 

@@ -36,7 +36,7 @@ def project_json(org: str, project: str, version: str | None = None) -> Response
         return redirect(f"/{org}/pypi/{normalized}/{suffix}", code=301)
     wanted = pypi_json.parse_version(version) if version is not None else None
     rt = runtime()
-    with rt.db.autocommit() as connection:
+    with rt.db.hot() as connection:
         state = index.project_state(connection, caller.organization_id, normalized)
     caller = confirm(org, caller, state.auth_epoch)
     if state.project_id is None or not caller.may_read_project(normalized):

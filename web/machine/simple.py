@@ -1,20 +1,34 @@
-"""The simple repository API: /{org}/simple/ and /{org}/simple/{project}/."""
+"""The simple repository API: /{org}/simple/ and /{org}/simple/{project}/.
+
+A page is answered by list_answer() and detail_answer(), which need no Flask
+request: the Flask views below call them, and so does web/machine/thin.py,
+which answers the same URLs straight from WSGI when the credentials are in
+the auth cache (pip and uv fetching pages), so both paths send the same
+bytes by construction.
+"""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from flask import Blueprint, Response, redirect, request
+from werkzeug.http import parse_etags
 
-from envelope.index import pages as index
-from envelope.upstream import pages as upstream_pages
 from envelope.errors import InvalidInput, NotFound
+from envelope.index import pages as index
 from envelope.names import normalize
-from web.machine.auth import basic_auth, confirm
+from envelope.orgs.identity import Caller
+from envelope.runtime import Runtime
+from envelope.upstream import pages as upstream_pages
 from web.errors import error_response
+from web.machine.auth import basic_auth, confirm
 from web.machine.negotiation import accepts_gzip, choose_format, is_json
 from web.runtime import runtime
 
 bp = Blueprint("simple", __name__)
+
+# Confirms a cached Caller against the organization's current auth epoch (web.machine.auth.confirm's shape).
+Confirm = Callable[[Caller, int], Caller]
 
 
 @bp.get("/<org>/simple/")
@@ -23,16 +37,8 @@ def project_list(org: str) -> Response:
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()
-    rt = runtime()
-    with rt.db.autocommit() as connection:
-        serial, auth_epoch = index.list_serial(connection, caller.organization_id, caller)
-    caller = confirm(org, caller, auth_epoch)
-    etag = f"{serial}-{caller.restriction_key}-{content_type}"
-    gz = accepts_gzip(request.headers.get("Accept-Encoding"))
-    if _fresh(etag, gz):
-        return _not_modified(etag, gz)
-    body = index.cached_list_page(rt.db, rt.cache, caller.organization_id, caller, serial, is_json(content_type), gz)
-    return _page(body, content_type, etag, gz)
+    return list_answer(runtime(), caller, lambda c, epoch: confirm(org, c, epoch), content_type,
+                       request.headers.get("Accept-Encoding"), request.headers.get("If-None-Match"))
 
 
 @bp.get("/<org>/simple/<project>/")
@@ -47,31 +53,60 @@ def project_detail(org: str, project: str) -> Response:
     content_type = choose_format(request.headers.get("Accept"))
     if content_type is None:
         return _not_acceptable()
-    gz = accepts_gzip(request.headers.get("Accept-Encoding"))
     rt = runtime()
-    with rt.db.autocommit() as connection:
-        state = index.project_state(connection, caller.organization_id, normalized)
-    caller = confirm(org, caller, state.auth_epoch)
-    project_id, serial = state.project_id, state.serial
-    if project_id is not None and caller.may_read_project(normalized):
-        body = None
-        if caller.sees_every_version(normalized):
-            tag = str(serial)
-        else:  # the serial moves with versions this caller may not see: tag what it gets
-            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type), gz)
-            tag = index.body_tag(body)
-        etag = f"{project_id}.{tag}-{caller.restriction_key}-{content_type}"
-        if _fresh(etag, gz):
-            return _not_modified(etag, gz)
-        if body is None:
-            body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type), gz)
-    else:
+    accept_encoding, if_none_match = request.headers.get("Accept-Encoding"), request.headers.get("If-None-Match")
+
+    def upstream(confirmed: Caller) -> Response:
         # Not a project this caller may read here: the organization's upstream, if it proxies the name.
-        page = upstream_pages.project_page(rt, caller.organization_id, caller, project)
-        etag = f"upstream.{page.serial}-{caller.restriction_key}-{content_type}"
-        if _fresh(etag, gz):
+        page = upstream_pages.project_page(rt, confirmed.organization_id, confirmed, project)
+        gz = accepts_gzip(accept_encoding)
+        etag = f"upstream.{page.serial}-{confirmed.restriction_key}-{content_type}"
+        if _fresh(etag, gz, if_none_match):
             return _not_modified(etag, gz)
-        body = page.body(is_json(content_type), gz)
+        return _page(page.body(is_json(content_type), gz), content_type, etag, gz)
+
+    return detail_answer(rt, caller, lambda c, epoch: confirm(org, c, epoch), normalized, content_type,
+                         accept_encoding, if_none_match, upstream)
+
+
+def list_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, content_type: str,
+                accept_encoding: str | None, if_none_match: str | None) -> Response:
+    """The /simple/ page (or its 304) for `caller`, confirmed in the
+    statement that reads the page's serial."""
+    with rt.db.hot() as connection:
+        serial, auth_epoch = index.list_serial(connection, caller.organization_id, caller)
+    caller = confirm_caller(caller, auth_epoch)
+    etag = f"{serial}-{caller.restriction_key}-{content_type}"
+    gz = accepts_gzip(accept_encoding)
+    if _fresh(etag, gz, if_none_match):
+        return _not_modified(etag, gz)
+    body = index.cached_list_page(rt.db, rt.cache, caller.organization_id, caller, serial, is_json(content_type), gz)
+    return _page(body, content_type, etag, gz)
+
+
+def detail_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, normalized: str, content_type: str,
+                  accept_encoding: str | None, if_none_match: str | None,
+                  upstream: Callable[[Caller], Response]) -> Response:
+    """A private project page (or its 304); `upstream` answers, with the
+    confirmed caller, for a name this caller may not read here."""
+    gz = accepts_gzip(accept_encoding)
+    with rt.db.hot() as connection:
+        state = index.project_state(connection, caller.organization_id, normalized)
+    caller = confirm_caller(caller, state.auth_epoch)
+    project_id, serial = state.project_id, state.serial
+    if project_id is None or not caller.may_read_project(normalized):
+        return upstream(caller)
+    body = None
+    if caller.sees_every_version(normalized):
+        tag = str(serial)
+    else:  # the serial moves with versions this caller may not see: tag what it gets
+        body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type), gz)
+        tag = index.body_tag(body)
+    etag = f"{project_id}.{tag}-{caller.restriction_key}-{content_type}"
+    if _fresh(etag, gz, if_none_match):
+        return _not_modified(etag, gz)
+    if body is None:
+        body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type), gz)
     return _page(body, content_type, etag, gz)
 
 
@@ -82,8 +117,8 @@ def _quoted(etag: str, gz: bool) -> str:
     return '"' + hashlib.sha256(etag.encode()).hexdigest()[:24] + ('-gzip"' if gz else '"')
 
 
-def _fresh(etag: str, gz: bool) -> bool:
-    return _quoted(etag, gz)[1:-1] in request.if_none_match
+def _fresh(etag: str, gz: bool, if_none_match: str | None) -> bool:
+    return bool(if_none_match) and _quoted(etag, gz)[1:-1] in parse_etags(if_none_match)
 
 
 def _not_modified(etag: str, gz: bool) -> Response:
