@@ -21,8 +21,8 @@ NAMES = ("web", "worker", "beat")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_WEB_WORKERS = 2  # `envelope process web`; `envelope serve` runs SERVE_WEB_WORKERS
-SERVE_WEB_WORKERS = 1  # one granian worker keeps make serve under 200 MB and outruns gunicorn's two
-WEB_THREADS = 4  # threads per web worker that run the app
+SERVE_WEB_WORKERS = 1  # one gunicorn worker keeps make serve under 200 MB (two: 207 MB, bench/README.md)
+WEB_THREADS = 4  # threads per web worker (2 x 4 beat 2 x 8 here: bench/README.md); a slow request holds one
 DEFAULT_WORKER_CONCURRENCY = 2
 
 
@@ -41,17 +41,21 @@ def command(
     python = sys.executable
     if name == "web":
         return [
-            # granian: a Rust HTTP server in front of the WSGI app. Against
-            # gunicorn's gthread (2 workers x 8 threads) it served the index
-            # pages about twice as fast with one worker, in less memory
-            # (bench/README.md). Its Python side runs the app on WEB_THREADS
-            # threads per worker: a slow request (a cold proxied page, a big
-            # upload) holds one, the rest keep serving; more threads only
-            # contend for the GIL. The access log is web/access_log.py's,
-            # installed by web/wsgi.py, not the server's.
-            python, "-m", "granian", "--interface", "wsgi", "--host", host.strip("[]"), "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", str(WEB_THREADS),
-            "--workers-kill-timeout", "10", "--respawn-failed-workers", "--no-ws", "web.wsgi:app",
+            # gunicorn, not granian: granian was faster here (bench/README.md)
+            # but sends every status with its standard reason phrase, and
+            # Envelope's refusals live in the reason phrase twine and pip print
+            # ("400 File already exists", "403 …"). The access log is
+            # web/access_log.py's WSGI middleware (web/wsgi.py); gunicorn logs
+            # no access lines of its own.
+            # --reuse-port: a listening socket per worker, so the kernel spreads
+            # connections evenly; with one shared socket, one worker can take
+            # every keep-alive connection and leave the other core idle.
+            # --preload: the app is imported once, before the workers fork,
+            # so they share its pages; no connection is opened at import, so
+            # none is shared across the fork.
+            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port", "--preload",
+            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
+            "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
         ]
     if name == "worker" and embedded_beat:
         # `envelope serve`: one process. Tasks wait on GitHub, S3 and the

@@ -12,9 +12,9 @@ def die_with_parent() -> None:
     """Linux: SIGKILL this process when its parent dies, however it dies.
 
     `serve` sets it on its children, so none keeps the port or the queue
-    once `serve` is gone (SIGKILL, a crash); the web app sets it in each
-    web server worker, since granian's workers outlive a killed main
-    process, keep its listening socket and go on serving unsupervised.
+    once `serve` is gone (SIGKILL, a crash); the web app sets it where it
+    is loaded (gunicorn's master, with --preload), a second guard beside
+    gunicorn's own workers, which exit when their master is gone.
     SIGKILL rather than SIGTERM, so nothing lingers in a graceful shutdown
     while a restarted parent binds the same port. Elsewhere: nothing."""
     try:
