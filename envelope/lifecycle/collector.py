@@ -16,8 +16,8 @@ upload or a GitHub sync racing it:
    removes the blob and its `.metadata` object, then deletes the row.
 3. publish_file, in the transaction that inserts the file row, first deletes
    the candidate row for its key (so it waits for a collector holding it),
-   then checks the blob is still stored and writes it again from its spool if
-   not. Whichever commits first, the other sees it: a collector that ran first
+   then checks the blob and its `.metadata` are still stored and writes again
+   from its spool whatever is not. Whichever commits first, the other sees it: a collector that ran first
    left no blob and the publish restores it; a publish that ran first left a
    referencing row and the collector keeps the blob.
 4. The grace period covers the one order the lock cannot: a publish whose
@@ -98,7 +98,6 @@ def _collect_one(session: Session, storage: Storage, key: str, cutoff: datetime)
         return None
     referenced = session.scalar(select(File.id).where(File.storage_key == key).limit(1)) is not None
     if not referenced:
-        # The blob first: a publish treats a missing blob as "write both again".
         storage.delete(key)
         storage.delete(metadata_key(key))
     session.delete(row)

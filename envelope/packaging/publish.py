@@ -279,11 +279,13 @@ class _Restore:
 
     def ensure_stored(self, session: Session, key: str) -> None:
         """In the recording transaction: take the key from the collector (it
-        waits for a collector holding it), then store the bytes again if one
-        removed them meanwhile. The blob is checked, its `.metadata` follows it."""
+        waits for a collector holding it), then store again whatever one removed
+        meanwhile. Both objects are checked: this publish's own writes may have
+        fallen between a collector's two deletions."""
         claim_for_publish(session, key)
         if not self.storage.exists(key):
             self.storage.put_file(key, self.spool, content_type=content_type(self.filename))
+        if not self.storage.exists(metadata_key(key)):
             self.storage.put_bytes(metadata_key(key), self.info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
 
 
