@@ -87,7 +87,7 @@ def retention_run(org_name: str, dry_run: bool) -> None:
     for d in decisions:
         click.echo(f"{verb if d.delete else 'keep'} {d.project} {d.version} ({d.files} files): {d.reason}")
     gone = sum(d.delete for d in decisions)
-    click.echo(f"{gone} releases {verb}." if gone else "Nothing to delete.")
+    click.echo(f"{verb.capitalize()} {gone} release{'s' * (gone != 1)}." if gone else "Nothing to delete.")
 
 
 @click.command("collect")

@@ -37,13 +37,13 @@ def test_retention_dry_run_real_run_and_collect(cli: Cli, tmp_path: Path) -> Non
     assert dry == [
         "would delete demo 1.1a2 (1 files): pre-release beyond the newest 1",
         "would delete demo 1.1a1 (1 files): pre-release beyond the newest 1",
-        "2 releases would delete.",
+        "Would delete 2 releases.",
     ]
     with cli.database().read() as session:
         assert len(session.scalars(select(File)).all()) == 4
 
     real = cli.run("retention", "run", "--org", "acme").stdout
-    assert real.endswith("2 releases deleted.\n")
+    assert real.endswith("Deleted 2 releases.\n")
     with cli.database().read() as session:
         assert sorted(session.scalars(select(File.filename))) == [
             wheel_filename("demo", "1.0"), wheel_filename("demo", "2.0.dev1")]
