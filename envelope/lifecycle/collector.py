@@ -52,15 +52,17 @@ class Collection:
 
 def mark_unreferenced(session: Session, keys: list[str]) -> None:
     """Record keys that may have lost their last file (called by delete_files
-    in its transaction). A key marked again starts its grace period anew."""
-    now = utcnow()
+    in its transaction). A key marked again starts its grace period anew. One
+    upsert per key, so two organizations deleting the same bytes at once do
+    not collide on the primary key."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now, table = utcnow(), BlobCandidate.__table__
     for key in dict.fromkeys(keys):
-        row = session.get(BlobCandidate, key)
-        if row is None:
-            session.add(BlobCandidate(storage_key=key, marked=now))
-        else:
-            row.marked = now
-    session.flush()
+        statement = insert(table).values(storage_key=key, marked=now)
+        session.execute(statement.on_conflict_do_update(index_elements=[table.c.storage_key], set_={"marked": now}))
 
 
 def claim_for_publish(session: Session, key: str) -> None:

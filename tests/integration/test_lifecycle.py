@@ -171,3 +171,17 @@ def test_publish_racing_a_collector_holding_the_key_waits_and_leaves_the_blob(st
     assert stack.read(key) == DATA and stack.storage.exists(metadata_key(key))
     with stack.db.read() as session:
         assert session.scalar(select(BlobCandidate)) is None
+
+
+def test_marking_a_key_again_restarts_its_grace_period(stack: Stack) -> None:
+    key = stack.publish(stack.acme).storage_key
+    stack.publish(stack.globex)
+    stack.delete(stack.acme)
+    with stack.db.write() as session:
+        first = session.get(BlobCandidate, key).marked
+    stack.delete(stack.globex)  # the same key, marked again: one row, a later mark
+    with stack.db.read() as session:
+        rows = session.scalars(select(BlobCandidate)).all()
+    assert [row.storage_key for row in rows] == [key] and rows[0].marked > first
+    assert collector.collect(stack.db, stack.storage, now=rows[0].marked + timedelta(minutes=5)).removed == []
+    assert collector.collect(stack.db, stack.storage, now=LATER).removed == [key]
