@@ -51,6 +51,8 @@ class AuditAction(enum.StrEnum):
     file_yank = "file.yank"
     file_unyank = "file.unyank"
     file_delete = "file.delete"
+    retention_set = "retention.set"
+    retention_clear = "retention.clear"
     repo_add = "repo.add"
     repo_remove = "repo.remove"
     repo_sync = "repo.sync"

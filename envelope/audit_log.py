@@ -61,6 +61,8 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.file_yank: "Yanked",
     AuditAction.file_unyank: "Unyanked",
     AuditAction.file_delete: "Deleted",
+    AuditAction.retention_set: "Set a retention policy",
+    AuditAction.retention_clear: "Removed a retention policy",
     AuditAction.repo_add: "Connected a repository",
     AuditAction.repo_remove: "Disconnected a repository",
     AuditAction.repo_sync: "Synced a repository",

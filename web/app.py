@@ -80,9 +80,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import projects
     from web.pages import publishers
     from web.pages import repositories
+    from web.pages import retention
     from web.pages import tokens
 
-    for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, audit, api):
+    for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, retention, audit, api):
         app.register_blueprint(module.bp)
     from web.machine import thin
 

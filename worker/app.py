@@ -30,6 +30,7 @@ def make_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
             "reconcile": {"task": TaskName.reconcile, "schedule": float(settings.reconcile_interval)},
             "poll": {"task": TaskName.poll_all, "schedule": float(settings.poll_interval)},
             "housekeeping": {"task": TaskName.housekeeping, "schedule": float(settings.housekeeping_interval)},
+            "lifecycle": {"task": TaskName.lifecycle, "schedule": float(settings.housekeeping_interval)},
         },
     )
     broker.install()

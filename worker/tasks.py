@@ -67,6 +67,16 @@ def housekeeping() -> int:
     return remove_stale_spool_files(runtime().settings.tmp_dir) + forgotten
 
 
+@shared_task(name=TaskName.lifecycle)
+def lifecycle() -> int:
+    """Periodic (beat): applies every retention policy, then removes the blobs
+    no file refers to any more (docs/lifecycle.md). Harmless to rerun."""
+    from envelope.lifecycle import collector, retention
+
+    deleted = retention.run_all(runtime().db)
+    return deleted + len(collector.collect(runtime().db, runtime().storage).removed)
+
+
 @shared_task(name=TaskName.reconcile)
 def reconcile() -> int:
     """Heals lost work, and its heartbeat proves beat -> broker -> worker moves."""

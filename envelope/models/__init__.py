@@ -32,6 +32,7 @@ from envelope.models.github import (
     TaskName,
     WebhookDelivery,
 )
+from envelope.models.lifecycle import BlobCandidate, RetentionPolicy
 from envelope.models.mail import MailMessage
 from envelope.models.packaging import (
     DeletedFilename,
@@ -52,7 +53,9 @@ __all__ = [
     "AppDelivery",
     "ConnectionStatus",
     "DigestCheck",
+    "BlobCandidate",
     "DownloadCount",
+    "RetentionPolicy",
     "GitHubApp",
     "GitHubInstallation",
     "InstallationStatus",

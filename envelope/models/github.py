@@ -93,6 +93,7 @@ class TaskName(enum.StrEnum):
     reconcile = "envelope.reconcile"
     send_mail = "envelope.send_mail"
     housekeeping = "envelope.housekeeping"
+    lifecycle = "envelope.lifecycle"
     refresh_upstream_page = "envelope.refresh_upstream_page"
 
 

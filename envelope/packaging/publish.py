@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.orgs.identity import Caller
 from envelope.db import Database
+from envelope.lifecycle.collector import claim_for_publish
 from envelope.packaging.distributions import DistributionInfo, inspect_distribution
 from envelope.errors import FileExists, FileTooLarge, InvalidInput
 from envelope.storage.media_types import METADATA_CONTENT_TYPE, content_type
@@ -153,7 +154,7 @@ def publish_file(
         storage.put_bytes(metadata_key(storage_key), info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
         readme = prepare_readme(info.description, info.description_content_type)
         verified = VerifiedFile(parsed, key, info, digests, storage_key, readme, provenance)
-        return _record(db, organization, principal, verified, source)
+        return _record(db, organization, principal, verified, source, _Restore(storage, spool, filename, info))
     finally:
         spool.unlink(missing_ok=True)
 
@@ -266,12 +267,35 @@ def _same_or_clash(existing: File, filename: str, digests: Digests) -> File:
     )
 
 
+@dataclass(frozen=True)
+class _Restore:
+    """What it takes to store the bytes again, should the collector have
+    removed them since they were stored (envelope/lifecycle/collector.py)."""
+
+    storage: Storage
+    spool: Path
+    filename: str
+    info: DistributionInfo
+
+    def ensure_stored(self, session: Session, key: str) -> None:
+        """In the recording transaction: take the key from the collector (it
+        waits for a collector holding it), then store again whatever one removed
+        meanwhile. Both objects are checked: this publish's own writes may have
+        fallen between a collector's two deletions."""
+        claim_for_publish(session, key)
+        if not self.storage.exists(key):
+            self.storage.put_file(key, self.spool, content_type=content_type(self.filename))
+        if not self.storage.exists(metadata_key(key)):
+            self.storage.put_bytes(metadata_key(key), self.info.metadata_bytes, content_type=METADATA_CONTENT_TYPE)
+
+
 def _record(
     db: Database,
     organization: Organization,
     principal: Caller,
     verified: VerifiedFile,
     source: FileSource,
+    restore: _Restore,
 ) -> PublishResult:
     """Insert the rows in one transaction. A concurrent publish of the same
     name can win the unique constraints; then the second attempt sees its
@@ -283,6 +307,7 @@ def _record(
                 existing = _existing_file(session, organization.id, filename, verified.filename_key)
                 if existing is not None:
                     return PublishResult(_same_or_clash(existing, filename, verified.digests), created=False)
+                restore.ensure_stored(session, verified.key)
                 file = _insert(session, organization, principal, verified, source)
             return PublishResult(file, created=True)
         except IntegrityError:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.orgs.capabilities import Capability
 from envelope.errors import InvalidInput, NotFound
+from envelope.lifecycle.collector import mark_unreferenced
 from envelope.orgs.membership import OrgAccess
 from envelope.models import DeletedFilename, File, Organization, Project, Release
 from envelope.names import canonical_version, normalize
@@ -143,10 +144,12 @@ def delete_files(
 ) -> list[str]:
     """Remove files from the index for good and burn their filenames.
 
-    Blobs stay in storage: keys are content-addressed and may be shared, and
-    an orphaned blob is harmless while a missing one breaks a download."""
+    Blobs stay in storage for now: keys are content-addressed and may be
+    shared, so each key is marked for the collector, which removes the blob
+    later only if no file refers to it then (envelope/lifecycle/collector.py)."""
     project, files = select_files(session, organization, name, version, filename)
     names = [file.filename for file in files]
+    mark_unreferenced(session, [file.storage_key for file in files])
     for file in files:
         session.add(DeletedFilename(organization_id=organization.id, filename=file.filename,
                                     filename_key=file.filename_key))

@@ -93,6 +93,38 @@ def test_beat_removes_abandoned_upload_spools(server) -> None:
     assert "envelope.housekeeping" in server.log_text()
 
 
+def test_retention_policies_run_on_beat(server, tmp_path: Path) -> None:
+    """The lifecycle task (retention, then the collector) is on beat's schedule,
+    at the housekeeping interval; a policy set by the CLI takes effect alone."""
+    from sqlalchemy import select
+
+    from envelope.db import Database
+    from envelope.models import DeletedFilename, File
+    from tests.unit.archives import wheel_bytes, wheel_filename
+
+    for version in ("1.0", "1.1a1", "1.1a2"):
+        (tmp_path / wheel_filename("aged", version)).write_bytes(wheel_bytes("aged", version))
+    server.cli("org", "create", "beaten")
+    server.cli("import", "--org", "beaten", str(tmp_path))
+    server.cli("retention", "set", "--org", "beaten", "--keep-prereleases", "0")
+    db = Database(f"sqlite:///{server.data_dir / 'envelope.db'}")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.read() as session:
+                left = sorted(session.scalars(select(File.filename).where(File.filename.startswith("aged-"))))
+            if len(left) == 1:
+                break
+            time.sleep(0.3)
+        assert left == [wheel_filename("aged", "1.0")], server.log_text()[-3000:]
+        with db.read() as session:
+            burned = set(session.scalars(select(DeletedFilename.filename)))
+        assert {wheel_filename("aged", v) for v in ("1.1a1", "1.1a2")} <= burned
+    finally:
+        db.dispose()
+    assert "envelope.lifecycle" in server.log_text()
+
+
 def test_a_killed_worker_is_restarted(server) -> None:
     (worker_pid,) = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     os.kill(worker_pid, signal.SIGKILL)

@@ -40,7 +40,7 @@ STORED = {
         "user.password_change", "user.password_reset", "user.email_verify", "user.session_revoke",
         "user.session_revoke_all", "user.2fa_enable", "user.2fa_disable", "user.recovery_code_used",
         "user.recovery_codes_regenerate", "token.create", "token.revoke", "token.mint", "publisher.add", "publisher.remove", "project.create", "project.status", "file.publish",
-        "file.yank", "file.unyank", "file.delete", "repo.add", "repo.remove", "repo.sync",
+        "file.yank", "file.unyank", "file.delete", "retention.set", "retention.clear", "repo.add", "repo.remove", "repo.sync",
         "repo.status", "github_app.create", "github_app.install", "github_app.installation", "proxy.enable",
         "proxy.disable", "proxy.reserve", "proxy.unreserve", "proxy.min_age",
     },
@@ -51,7 +51,7 @@ STORED = {
     TokenScope: {"read", "upload"},
     ProjectStatus: {"active", "archived", "quarantined", "deprecated"},
     TaskName: {"envelope.refresh_upstream_page", "envelope.ingest_run", "envelope.render_readme", "envelope.poll_all", "envelope.reconcile",
-               "envelope.send_mail", "envelope.housekeeping"},
+               "envelope.send_mail", "envelope.housekeeping", "envelope.lifecycle"},
 }
 
 
