@@ -46,6 +46,7 @@ from envelope.models.packaging import (
 from envelope.models.publishing import OidcTokenUse, TrustedPublisher
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
+from envelope.models.quotas import OrgQuota, RequestCount
 from envelope.models.usage import DownloadCount
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "ConnectionStatus",
     "DigestCheck",
     "DownloadCount",
+    "OrgQuota",
+    "RequestCount",
     "GitHubApp",
     "GitHubInstallation",
     "InstallationStatus",
