@@ -93,6 +93,46 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
                f" ({held_total} version{'s' if held_total != 1 else ''} held back so far).")
 
 
+@org.command("quota")
+@click.argument("name")
+@click.option("--storage", metavar="SIZE", help="Most bytes its files may take, e.g. 10GB; 'none' for no limit.")
+@click.option("--downloads", metavar="SIZE", help="Most bytes downloaded per calendar month (UTC), e.g. 100GB; 'none' for no limit.")
+@click.option("--members", metavar="N", help="Most members; 'none' for no limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print limits and this month's usage as JSON.")
+@friendly_errors
+def org_quota(name: str, storage: str | None, downloads: str | None, members: str | None, as_json: bool) -> None:
+    """Show or set an organization's limits, with what it uses this month (options left out stay as they are)."""
+    from envelope import quotas
+
+    with open_runtime().db.write() as session:
+        organization = organizations.get_organization(session, name)
+        limits = quotas.get_limits(session, organization.id)
+        if storage is not None or downloads is not None or members is not None:
+            limits = quotas.set_limits(session, organization, quotas.Limits(
+                _limit(storage, quotas.parse_size, limits.storage_bytes),
+                _limit(downloads, quotas.parse_size, limits.download_bytes),
+                _limit(members, _count, limits.members),
+            ), actor=actor())
+        used = quotas.org_usage(session, organization.id)
+    if as_json:
+        click.echo(json.dumps({"limits": quotas.limits_json(limits), "usage": quotas.usage_json(used)}, indent=2))
+        return
+    for line in quotas.describe(limits, used):
+        click.echo(line)
+
+
+def _limit(text: str | None, parse, current: int | None) -> int | None:
+    if text is None:
+        return current
+    return None if text.strip().lower() == "none" else parse(text)
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise InvalidInput(f"{text!r} is not a number of members: give a whole number, or 'none' for no limit.")
+    return int(text)
+
+
 @click.group()
 def user() -> None:
     """Users."""

@@ -1,0 +1,337 @@
+"""What an organization uses, and the limits an administrator sets on it.
+
+Usage is read from what is already kept: file sizes (stored bytes and
+files), download_counts (downloaded bytes, summed per month off the request
+path by envelope.usage) and request_counts (index pages, the same way). The
+checks that run per request (a download against the monthly bandwidth) read
+figures cached in this process for CACHE_SECONDS, so a download costs a dict
+lookup, never a SUM; an upload, rare and slow anyway, sums afresh.
+
+Months are calendar months in UTC: the download limit resets at 00:00 UTC
+on the first of the next month.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from envelope.audit import AuditAction, record_event
+from envelope.errors import EnvelopeError, InvalidInput
+from envelope.models import DownloadCount, File, Membership, OrgQuota, Organization, Project, RequestCount
+from envelope.models.base import utcnow
+
+CACHE_SECONDS = 30.0
+WARN_AT = 0.8  # a warning from 80 % of a limit
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+class StorageQuotaExceeded(EnvelopeError):
+    """twine prints the status line: it names the limit and the usage."""
+
+    status = 413
+
+
+class BandwidthQuotaExceeded(EnvelopeError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the month resets (web/errors.py sends Retry-After)
+
+
+class MemberQuotaExceeded(EnvelopeError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Limits:
+    storage_bytes: int | None = None
+    download_bytes: int | None = None  # per month
+    members: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.storage_bytes, self.download_bytes, self.members))
+
+
+@dataclass(frozen=True)
+class Usage:
+    stored_bytes: int
+    files: int
+    downloaded_bytes: int  # this month
+    downloads: int  # this month
+    requests: int  # index pages this month
+    members: int
+    month: str  # "2026-12"
+
+
+# --- sizes -------------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """"10GB" -> 10**9, "512MiB" -> 512 * 2**20, "0" -> 0: decimal and binary units, as disks and bills use."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match and _UNITS.get(match.group(2).lower())
+    if not match or unit is None:
+        raise InvalidInput(f"{text!r} is not a size: write a number with a unit, such as 500MB, 10GB or 2TiB.")
+    return int(float(match.group(1)) * unit)
+
+
+def format_bytes(size: int) -> str:
+    """1_500_000_000 -> '1.5 GB' (decimal units, as the limits are usually written)."""
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+# --- months ------------------------------------------------------------------------------------
+
+
+def month_of(now: datetime) -> str:
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def month_start(now: datetime) -> date:
+    return date(now.year, now.month, 1)
+
+
+def next_month(now: datetime) -> datetime:
+    """00:00 UTC on the first of the next month: when the download limit resets."""
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    return datetime(year, month, 1, tzinfo=timezone.utc)
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def get_limits(session: Session, organization_id: int) -> Limits:
+    row = session.get(OrgQuota, organization_id)
+    if row is None:
+        return Limits()
+    return Limits(row.storage_bytes, row.download_bytes, row.members)
+
+
+def set_limits(session: Session, org: Organization, limits: Limits, *, actor: str) -> Limits:
+    """Replace the organization's limits (None: no limit of that kind); audited."""
+    for value in (limits.storage_bytes, limits.download_bytes, limits.members):
+        if value is not None and value < 0:
+            raise InvalidInput("A limit cannot be negative; leave it out for no limit.")
+    row = session.get(OrgQuota, org.id)
+    if row is None:
+        row = OrgQuota(organization_id=org.id, warned={})
+        session.add(row)
+    row.storage_bytes, row.download_bytes, row.members = limits.storage_bytes, limits.download_bytes, limits.members
+    session.flush()
+    record_event(session, org.id, actor, AuditAction.org_quota, org.name, **{
+        "storage": _limit_text(limits.storage_bytes, format_bytes),
+        "downloads": _limit_text(limits.download_bytes, format_bytes),
+        "members": _limit_text(limits.members, str),
+    })
+    forget(org.id)
+    return limits
+
+
+def _limit_text(value: int | None, fmt) -> str:
+    return "none" if value is None else fmt(value)
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+
+def stored(session: Session, organization_id: int) -> tuple[int, int]:
+    """(bytes, files) of the organization's own files (one indexed SUM over projects' files)."""
+    total, count = session.execute(
+        select(func.coalesce(func.sum(File.size), 0), func.count(File.id))
+        .join(Project, Project.id == File.project_id)
+        .where(Project.organization_id == organization_id)
+    ).one()
+    return int(total), int(count)
+
+
+def downloaded(session: Session, organization_id: int, now: datetime) -> tuple[int, int]:
+    """(bytes, downloads) of the organization's files this month, as flushed so far."""
+    total, count = session.execute(
+        select(func.coalesce(func.sum(DownloadCount.bytes), 0), func.coalesce(func.sum(DownloadCount.downloads), 0))
+        .join(File, File.id == DownloadCount.file_id)
+        .join(Project, Project.id == File.project_id)
+        .where(Project.organization_id == organization_id, DownloadCount.day >= month_start(now))
+    ).one()
+    return int(total), int(count)
+
+
+def member_count(session: Session, organization_id: int) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.organization_id == organization_id)
+    ))
+
+
+def org_usage(session: Session, organization_id: int, now: datetime | None = None) -> Usage:
+    now = now or utcnow()
+    stored_bytes, files = stored(session, organization_id)
+    downloaded_bytes, downloads = downloaded(session, organization_id, now)
+    requests = session.scalar(select(RequestCount.requests).where(
+        RequestCount.organization_id == organization_id, RequestCount.month == month_of(now))) or 0
+    return Usage(stored_bytes, files, downloaded_bytes, downloads, int(requests),
+                 member_count(session, organization_id), month_of(now))
+
+
+@dataclass(frozen=True)
+class Warning:
+    kind: str  # storage, downloads, members
+    sentence: str
+
+
+def warnings(limits: Limits, usage: Usage) -> list[Warning]:
+    """A sentence per limit used to 80 % or more, for the organization's pages and the owners' email."""
+    found = []
+    for kind, used, limit, fmt, what in (
+        ("storage", usage.stored_bytes, limits.storage_bytes, format_bytes, "storage"),
+        ("downloads", usage.downloaded_bytes, limits.download_bytes, format_bytes, f"downloads in {usage.month}"),
+        ("members", usage.members, limits.members, str, "members"),
+    ):
+        if limit is not None and used >= WARN_AT * limit:
+            share = 100 if limit == 0 else round(100 * used / limit)
+            found.append(Warning(kind, f"{what.capitalize()}: {fmt(used)} of the {fmt(limit)} limit ({share} %)."))
+    return found
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def check_storage(session: Session, organization_id: int, incoming: int) -> None:
+    """Refuse a new file that would take the organization past its storage limit (summed afresh)."""
+    limit = get_limits(session, organization_id).storage_bytes
+    if limit is None:
+        return
+    used, _ = stored(session, organization_id)
+    if used + incoming > limit:
+        raise StorageQuotaExceeded(
+            f"Storage quota exceeded: this organization may store {format_bytes(limit)} and uses "
+            f"{format_bytes(used)}; this file needs {format_bytes(incoming)} more. "
+            "Delete old files or ask an administrator for a higher limit."
+        )
+
+
+def check_members(session: Session, organization_id: int) -> None:
+    """Refuse a new member past the organization's member limit."""
+    limit = get_limits(session, organization_id).members
+    if limit is None:
+        return
+    count = member_count(session, organization_id)
+    if count + 1 > limit:
+        raise MemberQuotaExceeded(
+            f"This organization already has {count} members, its limit is {limit}: remove a member "
+            "or ask an administrator for a higher limit."
+        )
+
+
+@dataclass(frozen=True)
+class _Cached:
+    expires: float
+    limit: int | None
+    used: int
+    month: str
+
+
+_cache: dict[tuple[int, int], _Cached] = {}
+_cache_lock = threading.Lock()
+
+
+def forget(organization_id: int) -> None:
+    """Drop this process's cached figures for the organization (after its limits change)."""
+    with _cache_lock:
+        for key in [k for k in _cache if k[1] == organization_id]:
+            del _cache[key]
+
+
+def check_download(db, organization_id: int, now: datetime | None = None) -> None:
+    """Refuse a download once the month's downloaded bytes reached the limit.
+
+    Reads this process's cached figures (refreshed every CACHE_SECONDS, and
+    at a new month): the limit can be overshot by what all processes serve
+    in that time, which is the price of never summing on a download."""
+    now = now or utcnow()
+    key = (id(db), organization_id)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is None or cached.expires < time.monotonic() or cached.month != month_of(now):
+        with db.read() as session:
+            limit = get_limits(session, organization_id).download_bytes
+            used = downloaded(session, organization_id, now)[0] if limit is not None else 0
+        cached = _Cached(time.monotonic() + CACHE_SECONDS, limit, used, month_of(now))
+        with _cache_lock:
+            _cache[key] = cached
+    if cached.limit is not None and cached.used >= cached.limit:
+        reset = next_month(now)
+        raise BandwidthQuotaExceeded(
+            f"Download quota exceeded: this organization may download {format_bytes(cached.limit)} a month "
+            f"and used {format_bytes(cached.used)}; it resets at {reset:%Y-%m-%d %H:%M} UTC.",
+            retry_after=max(1, int((reset - now).total_seconds())),
+        )
+
+
+# --- shown ---------------------------------------------------------------------------------------
+
+
+def limits_json(limits: Limits) -> dict:
+    return {"storage_bytes": limits.storage_bytes, "download_bytes_per_month": limits.download_bytes,
+            "members": limits.members}
+
+
+def usage_json(usage: Usage) -> dict:
+    return {"month": usage.month, "stored_bytes": usage.stored_bytes, "files": usage.files,
+            "downloaded_bytes": usage.downloaded_bytes, "downloads": usage.downloads,
+            "index_requests": usage.requests, "members": usage.members}
+
+
+def describe(limits: Limits, usage: Usage) -> list[str]:
+    """Lines for the CLI: each figure with its limit."""
+    def of(used: str, limit: int | None, fmt) -> str:
+        return used + (f" of {fmt(limit)}" if limit is not None else " (no limit)")
+
+    return [
+        f"Storage: {of(format_bytes(usage.stored_bytes), limits.storage_bytes, format_bytes)}, in {usage.files} files.",
+        f"Downloads in {usage.month}: {of(format_bytes(usage.downloaded_bytes), limits.download_bytes, format_bytes)}"
+        f" ({usage.downloads} downloads, {usage.requests} index requests).",
+        f"Members: {of(str(usage.members), limits.members, str)}.",
+    ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the usage page: a figure, its limit and how full it is."""
+
+    label: str
+    used: str
+    limit: str | None
+    percent: int | None  # of the limit, capped at 100 for the bar
+
+
+def rows(limits: Limits, usage: Usage) -> list[Row]:
+    def row(label: str, used: int, limit: int | None, fmt) -> Row:
+        if limit is None:
+            return Row(label, fmt(used), None, None)
+        return Row(label, fmt(used), fmt(limit), 100 if limit == 0 else min(100, round(100 * used / limit)))
+
+    return [
+        row("Storage", usage.stored_bytes, limits.storage_bytes, format_bytes),
+        row(f"Downloaded in {usage.month}", usage.downloaded_bytes, limits.download_bytes, format_bytes),
+        row("Members", usage.members, limits.members, str),
+    ]
+
+
+def warnings_for(session: Session, organization_id: int) -> list[Warning]:
+    """The 80 % warnings for an organization's pages; no figures summed when it has no limits."""
+    limits = get_limits(session, organization_id)
+    return warnings(limits, org_usage(session, organization_id)) if limits.any else []

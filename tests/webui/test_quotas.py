@@ -1,0 +1,139 @@
+"""Usage per organization and the limits an administrator sets: a download
+past the month's bandwidth is a 429 until the first of the next month, a
+file past the storage limit a 413 naming both figures, a member past the
+member limit a sentence; the usage page and the API show the figures and the
+80 % warnings."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from envelope import quotas, usage
+from envelope.errors import InvalidInput
+from envelope.models import AuditEvent, Role
+from envelope.models.base import utcnow
+from envelope.orgs.organizations import add_member
+from tests.webui.conftest import basic
+from tests.webui.test_invitations import invite, role_of
+
+
+def set_limits(world, **limits) -> None:
+    with world.db.write() as session:
+        quotas.set_limits(session, world.acme, quotas.Limits(**limits), actor="tests")
+
+
+def test_sizes_and_months_are_read_as_people_write_them():
+    assert quotas.parse_size("10GB") == 10 * 10**9
+    assert quotas.parse_size("512MiB") == 512 * 2**20
+    assert quotas.parse_size("1.5 tb") == 1_500_000_000_000
+    assert quotas.parse_size("0") == 0
+    for bad in ("ten", "10 parsecs", "-1GB", ""):
+        with pytest.raises(InvalidInput, match="is not a size"):
+            quotas.parse_size(bad)
+    assert quotas.format_bytes(1_500_000_000) == "1.5 GB" and quotas.format_bytes(999) == "999 bytes"
+    assert quotas.next_month(datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc)) == datetime(
+        2027, 1, 1, tzinfo=timezone.utc)
+    assert quotas.next_month(datetime(2026, 2, 1, tzinfo=timezone.utc)) == datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def test_a_download_past_the_monthly_limit_is_429_until_the_next_month(world, monkeypatch):
+    monkeypatch.setattr(quotas, "CACHE_SECONDS", 0.0)  # every download reads the flushed figures
+    wheel = world.wheel("demo", "1.0")
+    token = world.token(scope="read")
+    url = f"/acme/files/{wheel.sha256}/{wheel.filename}"
+    client = world.app.test_client()
+    set_limits(world, download_bytes=2 * wheel.size)
+    for _ in range(2):
+        assert client.get(url, headers=basic(token)).status_code == 200
+    usage.flush_all()
+
+    refused = client.get(url, headers=basic(token))
+    assert refused.status_code == 429
+    assert refused.status.startswith("429 Download quota exceeded: this organization may download ")
+    assert f"and used {quotas.format_bytes(2 * wheel.size)}" in refused.status
+    reset = quotas.next_month(utcnow())
+    assert f"resets at {reset:%Y-%m-%d} 00:00 UTC" in refused.status
+    assert 0 < int(refused.headers["Retry-After"]) <= (reset - utcnow()).total_seconds() + 1
+    # Another organization's downloads are not limited by acme's figures.
+    other = world.wheel("elsewhere", "1.0", org=world.other)
+    other_token = world.token(org=world.other, scope="read")
+    assert client.get(f"/other/files/{other.sha256}/{other.filename}", headers=basic(other_token)).status_code == 200
+    # A higher limit lets downloads through again at once in this process.
+    set_limits(world, download_bytes=10 * wheel.size)
+    assert client.get(url, headers=basic(token)).status_code == 200
+
+
+def test_a_file_past_the_storage_limit_is_refused_naming_limit_and_usage(world):
+    first = world.wheel("demo", "1.0")
+    set_limits(world, storage_bytes=first.size + 10)
+    with pytest.raises(quotas.StorageQuotaExceeded) as refused:
+        world.wheel("demo", "2.0")
+    message = str(refused.value)
+    assert message.startswith(f"Storage quota exceeded: this organization may store "
+                              f"{quotas.format_bytes(first.size + 10)} and uses {quotas.format_bytes(first.size)};")
+    with world.db.read() as session:
+        assert quotas.stored(session, world.acme.id) == (first.size, 1)  # nothing stored
+    # The same bytes again are still a no-op, not a refusal; another organization is not limited.
+    assert world.wheel("demo", "1.0").id == first.id
+    world.wheel("demo", "2.0", org=world.other)
+
+
+def test_a_member_past_the_limit_is_refused_with_a_sentence(world):
+    set_limits(world, members=3)  # olivia, max, rita
+    with world.db.write() as session, pytest.raises(quotas.MemberQuotaExceeded) as refused:
+        add_member(session, world.acme, world.users["nina"], Role.reader, actor="tests")
+    assert str(refused.value) == ("This organization already has 3 members, its limit is 3: remove a member "
+                                  "or ask an administrator for a higher limit.")
+    with world.db.write() as session:  # a role change is not a new member
+        add_member(session, world.acme, world.users["rita"], Role.maintainer, actor="tests")
+    # An invitation sent before the limit is refused when accepted, and nothing changes.
+    set_limits(world, members=None)
+    path = invite(world)
+    set_limits(world, members=3)
+    response = world.browser("nina").post(path)
+    assert "This organization already has 3 members, its limit is 3" in response.get_data(as_text=True)
+    assert role_of(world, "nina") is None
+
+
+def test_usage_page_and_api_show_figures_limits_and_warnings(world):
+    wheel = world.wheel("demo", "1.0")
+    token = world.token(scope="read")
+    client = world.app.test_client()
+    assert client.get(f"/acme/files/{wheel.sha256}/{wheel.filename}", headers=basic(token)).status_code == 200
+    assert client.get("/acme/simple/", headers=basic(token)).status_code == 200
+    assert client.get("/acme/simple/demo/", headers=basic(token)).status_code == 200
+    usage.flush_all()
+
+    rita = world.browser("rita")
+    page = rita.get("/acme/usage").get_data(as_text=True)
+    assert "Usage of acme" in page and "<td>none</td>" in page and "notice warning" not in page
+    api = rita.api("GET", "/api/v1/orgs/acme/usage").get_json()
+    month = utcnow().strftime("%Y-%m")
+    assert api["usage"] == {"month": month, "stored_bytes": wheel.size, "files": 1, "downloaded_bytes": wheel.size,
+                            "downloads": 1, "index_requests": 2, "members": 3}
+    assert api["limits"] == {"storage_bytes": None, "download_bytes_per_month": None, "members": None}
+    assert api["warnings"] == [] and api["resets"].startswith(quotas.next_month(utcnow()).date().isoformat())
+
+    set_limits(world, storage_bytes=wheel.size, members=100)  # storage full, members far from it
+    api = rita.api("GET", "/api/v1/orgs/acme/usage").get_json()
+    assert api["warnings"] == [f"Storage: {quotas.format_bytes(wheel.size)} of the "
+                               f"{quotas.format_bytes(wheel.size)} limit (100 %)."]
+    page = rita.get("/acme/usage").get_data(as_text=True)
+    assert "notice warning" in page and "limit (100 %)." in page
+    dashboard = world.browser("olivia").get("/acme/").get_data(as_text=True)
+    assert "limit (100 %)." in dashboard and 'href="/acme/usage"' in dashboard
+    assert "limit (100 %)" not in world.browser("otto").get("/other/").get_data(as_text=True)
+    # Outsiders: the organization does not exist for them.
+    assert world.browser("otto").get("/acme/usage").status_code == 404
+    assert world.browser("otto").api("GET", "/api/v1/orgs/acme/usage").status_code == 404
+
+
+def test_limits_are_audited(world):
+    set_limits(world, storage_bytes=10**10, download_bytes=None, members=20)
+    with world.db.read() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "org.quota")).one()
+    assert event.subject == "acme" and event.detail == {"storage": "10 GB", "downloads": "none", "members": "20"}
+    with world.db.write() as session, pytest.raises(InvalidInput):
+        quotas.set_limits(session, world.acme, quotas.Limits(members=-1), actor="tests")
