@@ -40,11 +40,15 @@ class StorageQuotaExceeded(EnvelopeError):
 
 
 class BandwidthQuotaExceeded(EnvelopeError):
+    """The reset time goes in the message and in `RateLimit-Reset` (seconds), not in
+    Retry-After: pip's and uv's HTTP stacks (urllib3, reqwest-retry) sleep for a
+    Retry-After on a 429 and retry, which here would hang an install for weeks."""
+
     status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
+    def __init__(self, message: str, reset_after: int) -> None:
         super().__init__(message)
-        self.retry_after = retry_after  # seconds until the month resets (web/errors.py sends Retry-After)
+        self.reset_after = reset_after  # seconds until the month resets
 
 
 class MemberQuotaExceeded(EnvelopeError):
@@ -277,7 +281,7 @@ def check_download(db, organization_id: int, now: datetime | None = None) -> Non
         raise BandwidthQuotaExceeded(
             f"Download quota exceeded: this organization may download {format_bytes(cached.limit)} a month "
             f"and used {format_bytes(cached.used)}; it resets at {reset:%Y-%m-%d %H:%M} UTC.",
-            retry_after=max(1, int((reset - now).total_seconds())),
+            reset_after=max(1, int((reset - now).total_seconds())),
         )
 
 

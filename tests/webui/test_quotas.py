@@ -5,6 +5,7 @@ member limit a sentence; the usage page and the API show the figures and the
 80 % warnings."""
 from __future__ import annotations
 
+import io
 from datetime import datetime, timezone
 
 import pytest
@@ -55,7 +56,9 @@ def test_a_download_past_the_monthly_limit_is_429_until_the_next_month(world, mo
     assert f"and used {quotas.format_bytes(2 * wheel.size)}" in refused.status
     reset = quotas.next_month(utcnow())
     assert f"resets at {reset:%Y-%m-%d} 00:00 UTC" in refused.status
-    assert 0 < int(refused.headers["Retry-After"]) <= (reset - utcnow()).total_seconds() + 1
+    assert "Retry-After" not in refused.headers
+    assert 0 < int(refused.headers["RateLimit-Reset"]) <= (reset - utcnow()).total_seconds() + 1
+    assert client.get(url + ".metadata", headers=basic(token)).status_code == 200  # resolvers still resolve
     # Another organization's downloads are not limited by acme's figures.
     other = world.wheel("elsewhere", "1.0", org=world.other)
     other_token = world.token(org=world.other, scope="read")
@@ -137,3 +140,19 @@ def test_limits_are_audited(world):
     assert event.subject == "acme" and event.detail == {"storage": "10 GB", "downloads": "none", "members": "20"}
     with world.db.write() as session, pytest.raises(InvalidInput):
         quotas.set_limits(session, world.acme, quotas.Limits(members=-1), actor="tests")
+
+
+def test_the_upload_status_line_names_the_limit_and_the_usage(world):
+    from tests.webui.conftest import wheel_bytes
+
+    first = world.wheel("demo", "1.0")
+    set_limits(world, storage_bytes=first.size)
+    token = world.token(scope="upload")
+    data = wheel_bytes("demo", "2.0")
+    response = world.app.test_client().post("/acme/legacy/", headers=basic(token), data={
+        ":action": "file_upload", "content": (io.BytesIO(data), "demo-2.0-py3-none-any.whl")})
+    assert response.status_code == 413
+    assert response.status == (
+        f"413 Storage quota exceeded: this organization may store {quotas.format_bytes(first.size)} and uses "
+        f"{quotas.format_bytes(first.size)}; this file needs {quotas.format_bytes(len(data))} more. "
+        "Delete old files or ask an administrator for a higher limit.")

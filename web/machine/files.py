@@ -46,7 +46,8 @@ def download(org: str, sha256: str, filename: str) -> Response:
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item, validators)
-    quotas.check_download(rt.db, caller.organization_id)  # cached figures: no SUM per download
+    if item.file_id is not None:  # what download counts measure: the organization's own files, not .metadata
+        quotas.check_download(rt.db, caller.organization_id)  # cached figures: no SUM per download
     if item.file_id is not None and "Range" not in request.headers:
         usage.record_download(rt.db, item.file_id, caller.token_id, caller.user_id, item.size)
     accel = accel_redirect_uri(rt, item, caller.expires)
