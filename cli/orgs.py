@@ -109,9 +109,9 @@ def org_quota(name: str, storage: str | None, downloads: str | None, members: st
         limits = quotas.get_limits(session, organization.id)
         if storage is not None or downloads is not None or members is not None:
             limits = quotas.set_limits(session, organization, quotas.Limits(
-                _limit(storage, quotas.parse_size, limits.storage_bytes),
-                _limit(downloads, quotas.parse_size, limits.download_bytes),
-                _limit(members, _count, limits.members),
+                limits.storage_bytes if storage is None else quotas.parse_limit(storage),
+                limits.download_bytes if downloads is None else quotas.parse_limit(downloads),
+                limits.members if members is None else quotas.parse_limit(members, members=True),
             ), actor=actor())
         used = quotas.org_usage(session, organization.id)
     if as_json:
@@ -119,18 +119,6 @@ def org_quota(name: str, storage: str | None, downloads: str | None, members: st
         return
     for line in quotas.describe(limits, used):
         click.echo(line)
-
-
-def _limit(text: str | None, parse, current: int | None) -> int | None:
-    if text is None:
-        return current
-    return None if text.strip().lower() == "none" else parse(text)
-
-
-def _count(text: str) -> int:
-    if not text.strip().isdigit():
-        raise InvalidInput(f"{text!r} is not a number of members: give a whole number, or 'none' for no limit.")
-    return int(text)
 
 
 @click.group()

@@ -89,6 +89,19 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * unit)
 
 
+def parse_limit(text: str, *, members: bool = False) -> int | None:
+    """A limit as the CLI and the admin page take it: blank or 'none' is no limit;
+    a size ("10GB"), or for members a whole number."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return None
+    if members:
+        if not text.isdigit():
+            raise InvalidInput(f"{text!r} is not a number of members: give a whole number, or 'none' for no limit.")
+        return int(text)
+    return parse_size(text)
+
+
 def format_bytes(size: int) -> str:
     """1_500_000_000 -> '1.5 GB' (decimal units, as the limits are usually written)."""
     value = float(size)
@@ -97,6 +110,14 @@ def format_bytes(size: int) -> str:
             return f"{int(value)} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def exact_size(size: int) -> str:
+    """A size written back exactly, for a form to resubmit unchanged: 10**10 -> '10GB', 1234 -> '1234'."""
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 # --- months ------------------------------------------------------------------------------------
@@ -144,6 +165,15 @@ def set_limits(session: Session, org: Organization, limits: Limits, *, actor: st
     })
     forget(org.id)
     return limits
+
+
+def all_limits(session: Session) -> list[tuple[str, Limits]]:
+    """Every organization by name, with its limits (none: Limits()), for the admin page."""
+    rows = session.execute(
+        select(Organization.name, OrgQuota).outerjoin(OrgQuota, OrgQuota.organization_id == Organization.id)
+        .order_by(Organization.name)
+    ).all()
+    return [(name, Limits(q.storage_bytes, q.download_bytes, q.members) if q else Limits()) for name, q in rows]
 
 
 def _limit_text(value: int | None, fmt) -> str:

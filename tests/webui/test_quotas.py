@@ -156,3 +156,36 @@ def test_the_upload_status_line_names_the_limit_and_the_usage(world):
         f"413 Storage quota exceeded: this organization may store {quotas.format_bytes(first.size)} and uses "
         f"{quotas.format_bytes(first.size)}; this file needs {quotas.format_bytes(len(data))} more. "
         "Delete old files or ask an administrator for a higher limit.")
+
+
+def test_an_administrator_sets_limits_on_the_settings_page(world):
+    from sqlalchemy import update
+
+    from envelope.models import User
+
+    with world.db.write() as session:
+        session.execute(update(User).where(User.username == "nina").values(is_admin=True))
+    admin = world.browser("nina")
+    page = " ".join(admin.get("/admin/settings").get_data(as_text=True).split())
+    assert 'id="limits"' in page and "<strong>acme</strong> · no limits" in page
+    response = admin.post("/admin/orgs/acme/quota", {"storage": "10GB", "downloads": "1500MB", "members": "20"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/settings#limits")
+    with world.db.read() as session:
+        assert quotas.get_limits(session, world.acme.id) == quotas.Limits(10**10, 15 * 10**8, 20)
+    page = " ".join(admin.get("/admin/settings").get_data(as_text=True).split())
+    assert "<strong>acme</strong> · storage 10 GB, downloads 1.5 GB/month, members 20" in page
+    assert 'value="10GB"' in page and 'value="1500MB"' in page and 'value="20"' in page  # resubmits unchanged
+    # Bad input: a sentence, nothing changed.
+    admin.post("/admin/orgs/acme/quota", {"storage": "lots", "downloads": "", "members": ""})
+    assert "Limits of acme not changed: &#39;lots&#39; is not a size" in admin.get("/admin/settings").get_data(as_text=True)
+    with world.db.read() as session:
+        assert quotas.get_limits(session, world.acme.id).storage_bytes == 10**10
+    # Blank: no limit. Members and owners who are not administrators are refused, without CSRF nobody gets in.
+    admin.post("/admin/orgs/acme/quota", {"storage": "", "downloads": "", "members": ""})
+    with world.db.read() as session:
+        assert quotas.get_limits(session, world.acme.id) == quotas.Limits()
+    assert world.browser("olivia").post("/admin/orgs/acme/quota", {"storage": "1GB"}).status_code == 403
+    assert admin.post("/admin/orgs/acme/quota", {"storage": "1GB"}, csrf=False).status_code == 400
+    assert admin.post("/admin/orgs/nowhere/quota", {"storage": "1GB"}).status_code == 302
+    with world.db.read() as session:
+        assert quotas.get_limits(session, world.acme.id) == quotas.Limits()
