@@ -189,3 +189,27 @@ def test_an_administrator_sets_limits_on_the_settings_page(world):
     assert admin.post("/admin/orgs/nowhere/quota", {"storage": "1GB"}).status_code == 302
     with world.db.read() as session:
         assert quotas.get_limits(session, world.acme.id) == quotas.Limits()
+
+
+def test_owners_are_mailed_once_a_month_per_kind_at_80_percent(world, settings):
+    import email
+    import email.policy
+
+    from envelope.quota_warnings import mail_warnings
+    from tests.mailbox import delivered_mail
+
+    wheel = world.wheel("demo", "1.0")
+    set_limits(world, storage_bytes=wheel.size * 2, members=100)  # 50 %: nothing to say
+    assert mail_warnings(world.db, settings) == 0
+    set_limits(world, storage_bytes=wheel.size + 1, members=3)  # both at 80 % or more
+    assert mail_warnings(world.db, settings) == 1  # one owner, olivia; one message for both kinds
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in delivered_mail(settings)]
+    assert [m["To"] for m in mails] == ["olivia@example.com"] and mails[0]["Subject"] == "acme: 80 % of a limit reached"
+    text = mails[0].get_content()
+    assert "Storage: " in text and "Members: 3 of the 3 limit (100 %)." in text
+    assert "https://pkgs.example.com/acme/usage" in text
+    assert mail_warnings(world.db, settings) == 0  # this month's are sent
+    set_limits(world, storage_bytes=wheel.size + 1, members=3, download_bytes=0)
+    assert mail_warnings(world.db, settings) == 1  # a new kind is still due
+    with world.db.read() as session:
+        assert set(session.get(quotas.OrgQuota, world.acme.id).warned) == {"storage", "members", "downloads"}
