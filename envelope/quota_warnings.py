@@ -13,7 +13,7 @@ from envelope.db import Database
 from envelope.mail import queue_mail
 from envelope.models import Membership, Organization, OrgQuota, Role, User
 from envelope.models.base import utcnow
-from envelope.quotas import Limits, org_usage, warnings
+from envelope.quotas import get_limits, org_usage, warnings
 
 
 def mail_warnings(db: Database, settings: Settings) -> int:
@@ -24,7 +24,7 @@ def mail_warnings(db: Database, settings: Settings) -> int:
         for quota, org_name in session.execute(
             select(OrgQuota, Organization.name).join(Organization, Organization.id == OrgQuota.organization_id)
         ).all():
-            limits = Limits(quota.storage_bytes, quota.download_bytes, quota.members)
+            limits = get_limits(session, quota.organization_id)  # its plan's, if it is on one
             if not limits.any:
                 continue
             usage = org_usage(session, quota.organization_id, now)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
 from envelope.errors import EnvelopeError, InvalidInput
-from envelope.models import DownloadCount, File, Membership, OrgQuota, Organization, Project, RequestCount
+from envelope.models import DownloadCount, File, Membership, OrgQuota, Organization, Plan, Project, RequestCount
 from envelope.models.base import utcnow
 
 CACHE_SECONDS = 30.0
@@ -141,14 +141,17 @@ def next_month(now: datetime) -> datetime:
 
 
 def get_limits(session: Session, organization_id: int) -> Limits:
+    """The organization's plan's limits when it is on one, else its own."""
     row = session.get(OrgQuota, organization_id)
     if row is None:
         return Limits()
-    return Limits(row.storage_bytes, row.download_bytes, row.members)
+    source = session.get(Plan, row.plan_id) if row.plan_id is not None else row
+    return Limits(source.storage_bytes, source.download_bytes, source.members)
 
 
 def set_limits(session: Session, org: Organization, limits: Limits, *, actor: str) -> Limits:
-    """Replace the organization's limits (None: no limit of that kind); audited."""
+    """Replace the organization's limits (None: no limit of that kind), taking it off
+    any plan: its own limits from now on; audited."""
     for value in (limits.storage_bytes, limits.download_bytes, limits.members):
         if value is not None and value < 0:
             raise InvalidInput("A limit cannot be negative; leave it out for no limit.")
@@ -157,6 +160,7 @@ def set_limits(session: Session, org: Organization, limits: Limits, *, actor: st
         row = OrgQuota(organization_id=org.id, warned={})
         session.add(row)
     row.storage_bytes, row.download_bytes, row.members = limits.storage_bytes, limits.download_bytes, limits.members
+    row.plan_id = None
     session.flush()
     record_event(session, org.id, actor, AuditAction.org_quota, org.name, **{
         "storage": _limit_text(limits.storage_bytes, format_bytes),
@@ -169,11 +173,8 @@ def set_limits(session: Session, org: Organization, limits: Limits, *, actor: st
 
 def all_limits(session: Session) -> list[tuple[str, Limits]]:
     """Every organization by name, with its limits (none: Limits()), for the admin page."""
-    rows = session.execute(
-        select(Organization.name, OrgQuota).outerjoin(OrgQuota, OrgQuota.organization_id == Organization.id)
-        .order_by(Organization.name)
-    ).all()
-    return [(name, Limits(q.storage_bytes, q.download_bytes, q.members) if q else Limits()) for name, q in rows]
+    rows = session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
+    return [(name, get_limits(session, org_id)) for org_id, name in rows]
 
 
 def _limit_text(value: int | None, fmt) -> str:
@@ -282,6 +283,12 @@ _cache: dict[tuple[int, int], _Cached] = {}
 _cache_lock = threading.Lock()
 
 
+def forget_all() -> None:
+    """Drop every cached figure of this process (after a plan's limits change)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def forget(organization_id: int) -> None:
     """Drop this process's cached figures for the organization (after its limits change)."""
     with _cache_lock:
@@ -327,6 +334,15 @@ def usage_json(usage: Usage) -> dict:
     return {"month": usage.month, "stored_bytes": usage.stored_bytes, "files": usage.files,
             "downloaded_bytes": usage.downloaded_bytes, "downloads": usage.downloads,
             "index_requests": usage.requests, "members": usage.members}
+
+
+def describe_limits(limits: Limits) -> str:
+    """'storage 10 GB, downloads 100 GB a month, members 20' ('no limit' for each left out)."""
+    return ", ".join([
+        f"storage {format_bytes(limits.storage_bytes) if limits.storage_bytes is not None else 'no limit'}",
+        f"downloads {format_bytes(limits.download_bytes) + ' a month' if limits.download_bytes is not None else 'no limit'}",
+        f"members {limits.members if limits.members is not None else 'no limit'}",
+    ])
 
 
 def describe(limits: Limits, usage: Usage) -> list[str]:

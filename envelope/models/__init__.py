@@ -46,7 +46,7 @@ from envelope.models.packaging import (
 from envelope.models.publishing import OidcTokenUse, TrustedPublisher
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
-from envelope.models.quotas import OrgQuota, RequestCount
+from envelope.models.quotas import OrgQuota, Plan, RequestCount
 from envelope.models.usage import DownloadCount
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "DigestCheck",
     "DownloadCount",
     "OrgQuota",
+    "Plan",
     "RequestCount",
     "GitHubApp",
     "GitHubInstallation",

@@ -7,8 +7,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 from envelope.db import Base
 
 
+class Plan(Base):
+    """A named set of limits an administrator defines once ("team": 10 GB, 100 GB
+    a month, 20 members); organizations on it follow it, so changing the plan
+    changes them all. NULL: no limit of that kind."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    download_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    members: Mapped[int | None] = mapped_column(Integer)
+
+
 class OrgQuota(Base):
-    """Limits of one organization; NULL: no limit of that kind. No row: no limits at all.
+    """Limits of one organization: its plan's when plan_id is set, else its own
+    (NULL: no limit of that kind). No row: no limits at all.
 
     `warned` maps a kind ("storage", "downloads", "members") to the month
     ("2026-12") its 80 % warning was last mailed, so owners get one email per
@@ -22,6 +37,7 @@ class OrgQuota(Base):
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
     download_bytes: Mapped[int | None] = mapped_column(BigInteger)  # per calendar month, UTC
     members: Mapped[int | None] = mapped_column(Integer)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"))
     warned: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 

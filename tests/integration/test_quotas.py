@@ -25,10 +25,11 @@ def test_cli_sets_limits_and_twine_reads_the_storage_refusal(server, tmp_path: P
     size = first.stat().st_size
 
     out = server.cli("org", "quota", ORG, "--storage", f"{size + 100}", "--downloads", "100GB", "--members", "20").stdout
-    assert out.splitlines()[0] == f"Storage: {_fmt(size)} of {_fmt(size + 100)}, in 1 files."
+    assert out.splitlines()[:2] == ["Plan: none (its own limits).", f"Storage: {_fmt(size)} of {_fmt(size + 100)}, in 1 files."]
     assert "of 100 GB (0 downloads, 0 index requests)." in out and "Members: 0 of 20." in out
     shown = json.loads(server.cli("org", "quota", ORG, "--json").stdout)
     assert shown["limits"] == {"storage_bytes": size + 100, "download_bytes_per_month": 100 * 10**9, "members": 20}
+    assert shown["plan"] is None
     bad = server.cli("org", "quota", ORG, "--storage", "lots", check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == (
         "Error: 'lots' is not a size: write a number with a unit, such as 500MB, 10GB or 2TiB.")

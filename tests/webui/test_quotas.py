@@ -111,12 +111,13 @@ def test_usage_page_and_api_show_figures_limits_and_warnings(world):
 
     rita = world.browser("rita")
     page = rita.get("/acme/usage").get_data(as_text=True)
-    assert "Usage of acme" in page and "<td>none</td>" in page and "notice warning" not in page
+    assert "Usage of acme" in page and '<td class="nowrap">none</td>' in page and "notice warning" not in page
     api = rita.api("GET", "/api/v1/orgs/acme/usage").get_json()
     month = utcnow().strftime("%Y-%m")
     assert api["usage"] == {"month": month, "stored_bytes": wheel.size, "files": 1, "downloaded_bytes": wheel.size,
                             "downloads": 1, "index_requests": 2, "members": 3}
     assert api["limits"] == {"storage_bytes": None, "download_bytes_per_month": None, "members": None}
+    assert api["plan"] is None
     assert api["warnings"] == [] and api["resets"].startswith(quotas.next_month(utcnow()).date().isoformat())
 
     set_limits(world, storage_bytes=wheel.size, members=100)  # storage full, members far from it

@@ -99,6 +99,7 @@ SCHEMAS: dict[str, Any] = {
             members=COUNT,
         ),
         limits=_obj(storage_bytes=NULLABLE_COUNT, download_bytes_per_month=NULLABLE_COUNT, members=NULLABLE_COUNT),
+        plan={"type": ["string", "null"], "description": "The plan whose limits apply; null: the organization's own"},
         resets=WHEN,
         warnings={"type": "array", "items": STRING, "description": "A sentence per limit used to 80 % or more"},
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
-from envelope import quotas
+from envelope import plans, quotas
 from envelope.models.base import utcnow
 from envelope.orgs import organizations
 from envelope.orgs import invitations
@@ -60,6 +60,7 @@ def usage(org: str) -> Response:
         used = quotas.org_usage(session, access.organization.id)
         return jsonify(
             month=used.month, usage=quotas.usage_json(used), limits=quotas.limits_json(limits),
+            plan=plans.plan_of(session, access.organization.id),
             resets=shapes.when(quotas.next_month(utcnow())),
             warnings=[w.sentence for w in quotas.warnings(limits, used)],
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from envelope import quotas
+from envelope import plans, quotas
 from envelope.orgs import organizations
 from envelope.packaging import catalog
 from envelope.orgs import invitations
@@ -179,6 +179,7 @@ def usage(org: str) -> str:
         return render_template(
             "ui/org_usage.html", org=access.organization, access=access, limits=limits, used=used,
             rows=quotas.rows(limits, used), warnings=quotas.warnings(limits, used),
+            plan=plans.plan_of(session, access.organization.id),
             resets=quotas.next_month(utcnow()), format_bytes=quotas.format_bytes,
         )
 
