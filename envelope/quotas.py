@@ -171,10 +171,15 @@ def set_limits(session: Session, org: Organization, limits: Limits, *, actor: st
     return limits
 
 
-def all_limits(session: Session) -> list[tuple[str, Limits]]:
-    """Every organization by name, with its limits (none: Limits()), for the admin page."""
-    rows = session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
-    return [(name, get_limits(session, org_id)) for org_id, name in rows]
+def all_limits(session: Session) -> list[tuple[str, Limits, str | None]]:
+    """Every organization by name, with its limits (none: Limits()) and its plan's name, for the admin page."""
+    rows = session.execute(
+        select(Organization.id, Organization.name, Plan.name)
+        .outerjoin(OrgQuota, OrgQuota.organization_id == Organization.id)
+        .outerjoin(Plan, Plan.id == OrgQuota.plan_id)
+        .order_by(Organization.name)
+    ).all()
+    return [(name, get_limits(session, org_id), plan) for org_id, name, plan in rows]
 
 
 def _limit_text(value: int | None, fmt) -> str:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import update
 
 from envelope import plans, quotas
 from envelope.errors import InvalidInput, NotFound
+from envelope.models import User
 from tests.webui.conftest import basic
 from tests.webui.test_cli_parity import cli_error, envelope
 
@@ -30,6 +32,11 @@ def test_organizations_follow_their_plan_until_given_limits_of_their_own(world):
     api = world.browser("rita").api("GET", "/api/v1/orgs/acme/usage").get_json()
     assert api["plan"] == "team" and api["limits"]["download_bytes_per_month"] == 10**9
     assert "on the <strong>team</strong> plan" in world.browser("rita").get("/acme/usage").get_data(as_text=True)
+    with world.db.write() as session:
+        session.execute(update(User).where(User.username == "nina").values(is_admin=True))
+    admin_page = " ".join(world.browser("nina").get("/admin/settings").get_data(as_text=True).split())
+    assert "<strong>acme</strong> · plan team: storage 10 GB" in admin_page
+    assert "Saving gives acme limits of its own, off the team plan." in admin_page
 
     with world.db.write() as session:
         quotas.set_limits(session, world.acme, quotas.Limits(members=5), actor="tests")
