@@ -227,12 +227,12 @@ def org_usage(session: Session, organization_id: int, now: datetime | None = Non
 
 
 @dataclass(frozen=True)
-class Warning:
+class QuotaWarning:
     kind: str  # storage, downloads, members
     sentence: str
 
 
-def warnings(limits: Limits, usage: Usage) -> list[Warning]:
+def warnings(limits: Limits, usage: Usage) -> list[QuotaWarning]:
     """A sentence per limit used to 80 % or more, for the organization's pages and the owners' email."""
     found = []
     for kind, used, limit, fmt, what in (
@@ -242,7 +242,7 @@ def warnings(limits: Limits, usage: Usage) -> list[Warning]:
     ):
         if limit is not None and used >= WARN_AT * limit:
             share = 100 if limit == 0 else round(100 * used / limit)
-            found.append(Warning(kind, f"{what.capitalize()}: {fmt(used)} of the {fmt(limit)} limit ({share} %)."))
+            found.append(QuotaWarning(kind, f"{what.capitalize()}: {fmt(used)} of the {fmt(limit)} limit ({share} %)."))
     return found
 
 
@@ -386,7 +386,7 @@ def rows(limits: Limits, usage: Usage) -> list[Row]:
     ]
 
 
-def warnings_for(session: Session, organization_id: int) -> list[Warning]:
+def warnings_for(session: Session, organization_id: int) -> list[QuotaWarning]:
     """The 80 % warnings for an organization's pages; no figures summed when it has no limits."""
     limits = get_limits(session, organization_id)
     return warnings(limits, org_usage(session, organization_id)) if limits.any else []
