@@ -57,6 +57,7 @@ def invite(session: Session, access: OrgAccess, email: str, role: Role) -> NewIn
     )
     if member is not None:
         raise Conflict(f"{email} already belongs to {member}, a member of {organization.name}.")
+    check_members(session, organization.id)  # at the limit: say so now, not when the link is followed
     now = utcnow()
     for old in pending_invitations(session, organization):
         if old.email.lower() == email.lower():

@@ -91,6 +91,12 @@ def test_a_member_past_the_limit_is_refused_with_a_sentence(world):
                                   "or ask an administrator for a higher limit.")
     with world.db.write() as session:  # a role change is not a new member
         add_member(session, world.acme, world.users["rita"], Role.maintainer, actor="tests")
+    # At the limit no invitation goes out, on the page or by the API.
+    page = world.browser("olivia").post("/acme/invitations", {"email": "nina@example.com", "role": "reader"})
+    assert page.status_code == 409 and "its limit is 3" in page.get_data(as_text=True)
+    api = world.browser("olivia").api("POST", "/api/v1/orgs/acme/invitations",
+                                            {"email": "nina@example.com", "role": "reader"})
+    assert api.status_code == 409 and "its limit is 3" in api.get_json()["error"]
     # An invitation sent before the limit is refused when accepted, and nothing changes.
     set_limits(world, members=None)
     path = invite(world)
