@@ -1,7 +1,7 @@
 """organization quotas and monthly index request counts
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06 22:00:00
 
 Limits an administrator sets per organization (storage, monthly download
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0021'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
