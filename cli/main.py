@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli import github_app, lifecycle, orgs, projects, publishers, repos, tokens
+from cli import github_app, lifecycle, orgs, plans, projects, publishers, repos, tokens
 from cli.common import actor, friendly_errors, open_runtime
 from cli.processes import DEFAULT_WEB_WORKERS, SERVE_WEB_WORKERS
 from envelope.config import Settings
@@ -135,5 +135,5 @@ def process(name: str, host: str, port: int, workers: int, concurrency: int, dry
 
 
 for _command in (orgs.org, orgs.user, projects.project, tokens.token, tokens.yank, tokens.unyank, repos.repo, repos.sync_now,
-                 publishers.publisher, github_app.github_app, lifecycle.retention, lifecycle.collect):
+                 publishers.publisher, github_app.github_app, lifecycle.retention, lifecycle.collect, plans.plan):
     main.add_command(_command)

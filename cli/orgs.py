@@ -93,6 +93,56 @@ def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
                f" ({held_total} version{'s' if held_total != 1 else ''} held back so far).")
 
 
+@org.command("quota")
+@click.argument("name")
+@click.option("--storage", metavar="SIZE", help="Most bytes its files may take, e.g. 10GB; 'none' for no limit.")
+@click.option("--downloads", metavar="SIZE", help="Most bytes downloaded per calendar month (UTC), e.g. 100GB; 'none' for no limit.")
+@click.option("--members", metavar="N", help="Most members; 'none' for no limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print limits and this month's usage as JSON.")
+@friendly_errors
+def org_quota(name: str, storage: str | None, downloads: str | None, members: str | None, as_json: bool) -> None:
+    """Show or set an organization's limits, with what it uses this month (options left out
+    stay as they are; setting any takes the organization off its plan)."""
+    from envelope import plans, quotas
+
+    with open_runtime().db.write() as session:
+        organization = organizations.get_organization(session, name)
+        limits = quotas.get_limits(session, organization.id)
+        if storage is not None or downloads is not None or members is not None:
+            limits = quotas.set_limits(session, organization, quotas.Limits(
+                limits.storage_bytes if storage is None else quotas.parse_limit(storage),
+                limits.download_bytes if downloads is None else quotas.parse_limit(downloads),
+                limits.members if members is None else quotas.parse_limit(members, members=True),
+            ), actor=actor())
+        used = quotas.org_usage(session, organization.id)
+        plan_name = plans.plan_of(session, organization.id)
+    if as_json:
+        click.echo(json.dumps({"plan": plan_name, "limits": quotas.limits_json(limits),
+                               "usage": quotas.usage_json(used)}, indent=2))
+        return
+    click.echo(f"Plan: {plan_name}." if plan_name else "Plan: none (its own limits).")
+    for line in quotas.describe(limits, used):
+        click.echo(line)
+
+
+@org.command("plan")
+@click.argument("name")
+@click.argument("plan_name", metavar="PLAN")
+@friendly_errors
+def org_plan(name: str, plan_name: str) -> None:
+    """Put an organization on a plan (`envelope plan set` defines them); 'none': no plan and no limits."""
+    from envelope import plans, quotas
+
+    with open_runtime().db.write() as session:
+        organization = organizations.get_organization(session, name)
+        plans.assign_plan(session, organization, None if plan_name == "none" else plan_name, actor=actor())
+        limits = quotas.get_limits(session, organization.id)
+    if plan_name == "none":
+        click.echo(f"{name} is on no plan and has no limits.")
+    else:
+        click.echo(f"{name} is on plan {plan_name}: {quotas.describe_limits(limits)}.")
+
+
 @click.group()
 def user() -> None:
     """Users."""

@@ -18,6 +18,7 @@ class AuditAction(enum.StrEnum):
 
     org_create = "org.create"
     org_claim = "org.claim"
+    org_quota = "org.quota"
     instance_signup = "instance.signup"
     member_set = "member.set"
     member_add = "member.add"

@@ -28,6 +28,7 @@ MAX_FILTER_LENGTH = 200
 ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.org_create: "Created the organization",
     AuditAction.org_claim: "Claimed the organization",
+    AuditAction.org_quota: "Limits set by an administrator",
     AuditAction.instance_signup: "Changed who may sign up",
     AuditAction.member_set: "Set a member's role",
     AuditAction.member_add: "Added a member",

@@ -1,4 +1,5 @@
-"""Who downloads what: counted per file, day and credential, off the request path.
+"""Who downloads what: counted per file, day and credential, off the request path;
+and index page requests per organization and month, the same way.
 
 A download adds one to a counter in this process's memory; a daemon thread
 writes the counters every few seconds as one upsert per row (and once more
@@ -24,7 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from envelope.models import AccessToken, DownloadCount, File, User
+from envelope.models import AccessToken, DownloadCount, File, Organization, RequestCount, User
 from envelope.orgs.capabilities import Capability
 from envelope.orgs.membership import OrgAccess
 from envelope.models.base import utcnow
@@ -38,7 +39,8 @@ Key = tuple[int, date, int, int]  # file_id, day, token_id (0: none), user_id (0
 
 
 class DownloadTally:
-    """Counters of one process, written by a daemon thread started on first use."""
+    """Counters of one process, written by a daemon thread started on first use.
+    Keys and the upsert are download counts'; RequestTally reuses the rest."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -80,8 +82,8 @@ class DownloadTally:
             return
         try:
             with self._db.write() as session:
-                for (file_id, day, token_id, user_id), (downloads, size) in pending.items():
-                    _add(session, file_id, day, token_id, user_id, downloads, size)
+                for key, (downloads, size) in pending.items():
+                    self._write(session, key, downloads, size)
         except Exception:
             with self._lock:  # put them back: counted again on the next round
                 for key, (downloads, size) in pending.items():
@@ -90,16 +92,51 @@ class DownloadTally:
                     counter[1] += size
             raise
 
+    def _write(self, session: Session, key: Key, downloads: int, size: int) -> None:
+        file_id, day, token_id, user_id = key
+        _add(session, file_id, day, token_id, user_id, downloads, size)
+
+
+class RequestTally(DownloadTally):
+    """Index page requests per organization and month ("2026-12"): one
+    counter per key, the second slot unused."""
+
+    def record_request(self, db, organization_id: int) -> None:
+        now = utcnow()
+        key = (organization_id, f"{now.year:04d}-{now.month:02d}")
+        with self._lock:
+            self._counts[key][0] += 1  # type: ignore[index]
+            if self._thread is None:
+                self._start(db)
+
+    def _write(self, session: Session, key, downloads: int, size: int) -> None:
+        organization_id, month = key
+        if session.get(Organization, organization_id) is None:
+            return
+        insert = _insert_for(session)
+        table = RequestCount.__table__
+        statement = insert(table).values(organization_id=organization_id, month=month, requests=downloads)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.organization_id, table.c.month],
+            set_={"requests": table.c.requests + downloads},
+        ))
+
+
+def _insert_for(session: Session):
+    """The dialect's INSERT, which has on_conflict_do_update on SQLite and PostgreSQL alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
 
 def _add(session: Session, file_id: int, day: date, token_id: int, user_id: int, downloads: int, size: int) -> None:
     """One upsert, on SQLite and PostgreSQL alike; a file deleted since it
     was downloaded is skipped (its counts would go with it anyway)."""
     if session.get(File, file_id) is None:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = _insert_for(session)
     table = DownloadCount.__table__
     statement = insert(table).values(
         file_id=file_id, day=day, token_id=token_id, user_id=user_id, downloads=downloads, bytes=size
@@ -117,6 +154,24 @@ _tallies_lock = threading.Lock()
 def tally_for(db) -> DownloadTally:
     with _tallies_lock:
         return _tallies.setdefault(id(db), DownloadTally())
+
+
+_request_tallies: dict[int, RequestTally] = {}
+
+
+def record_index_request(db, organization_id: int) -> None:
+    """Count one index page answered (Flask's views and web/machine/thin.py alike): a dict update."""
+    with _tallies_lock:
+        tally = _request_tallies.setdefault(id(db), RequestTally())
+    tally.record_request(db, organization_id)
+
+
+def flush_all() -> None:
+    """Write every tally of this process now (tests; the threads do it every few seconds)."""
+    with _tallies_lock:
+        tallies = [*_tallies.values(), *_request_tallies.values()]
+    for tally in tallies:
+        tally.flush()
 
 
 def record_download(db, file_id: int, token_id: int | None, user_id: int | None, size: int) -> None:

@@ -36,6 +36,9 @@ def register(app: Flask) -> None:
         retry_after = getattr(exc, "retry_after", None)  # seconds, on 429s
         if retry_after is not None:
             response.headers["Retry-After"] = str(retry_after)
+        reset_after = getattr(exc, "reset_after", None)  # seconds until a quota resets (envelope.quotas)
+        if reset_after is not None:
+            response.headers["RateLimit-Reset"] = str(reset_after)
         return response
 
     @app.errorhandler(RequestEntityTooLarge)

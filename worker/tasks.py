@@ -59,12 +59,15 @@ def poll_all() -> int:
 @shared_task(name=TaskName.housekeeping)
 def housekeeping() -> int:
     """Periodic (beat): removes upload spool files a killed process left
-    behind, and tokens trusted publishing minted that stopped working a week ago."""
+    behind, and tokens trusted publishing minted that stopped working a week
+    ago; mails owners whose organization reached 80 % of a limit (once a month per kind)."""
     from envelope.publishing.exchange import forget_spent_tokens
+    from envelope.quota_warnings import mail_warnings
 
     with runtime().db.write() as session:
         forgotten = forget_spent_tokens(session)
-    return remove_stale_spool_files(runtime().settings.tmp_dir) + forgotten
+    warned = mail_warnings(runtime().db, runtime().settings)
+    return remove_stale_spool_files(runtime().settings.tmp_dir) + forgotten + warned
 
 
 @shared_task(name=TaskName.lifecycle)

@@ -47,6 +47,7 @@ from envelope.models.packaging import (
 from envelope.models.publishing import OidcTokenUse, TrustedPublisher
 from envelope.models.ratelimit import RateLimitCounter
 from envelope.models.upstream import UpstreamObject, UpstreamPage
+from envelope.models.quotas import OrgQuota, Plan, RequestCount
 from envelope.models.usage import DownloadCount
 
 __all__ = [
@@ -55,6 +56,9 @@ __all__ = [
     "DigestCheck",
     "BlobCandidate",
     "DownloadCount",
+    "OrgQuota",
+    "Plan",
+    "RequestCount",
     "RetentionPolicy",
     "GitHubApp",
     "GitHubInstallation",

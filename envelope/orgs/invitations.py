@@ -25,6 +25,7 @@ from envelope.orgs.capabilities import Capability
 from envelope.orgs.membership import OrgAccess, user_label
 from envelope.models import Invitation, Membership, Organization, Role, User
 from envelope.models.base import utcnow
+from envelope.quotas import check_members
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_SECRET_LENGTH = 100  # characters: anything longer is not one of ours
@@ -56,6 +57,7 @@ def invite(session: Session, access: OrgAccess, email: str, role: Role) -> NewIn
     )
     if member is not None:
         raise Conflict(f"{email} already belongs to {member}, a member of {organization.name}.")
+    check_members(session, organization.id)  # at the limit: say so now, not when the link is followed
     now = utcnow()
     for old in pending_invitations(session, organization):
         if old.email.lower() == email.lower():
@@ -200,6 +202,7 @@ def accept_invitation(session: Session, secret: str, user: User) -> Membership:
         )
     )
     if membership is None:
+        check_members(session, invitation.organization_id)
         membership = Membership(organization_id=invitation.organization_id, user_id=user.id, role=invitation.role)
         session.add(membership)
     elif membership.role.rank < invitation.role.rank:

@@ -12,6 +12,7 @@ from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.models import Membership, Organization, Role, User
 from envelope.names import validate_org_name
 from envelope.orgs.identity import bump_auth_epoch
+from envelope.quotas import check_members
 
 
 def get_organization(session: Session, name: str) -> Organization:
@@ -96,6 +97,7 @@ def add_member(
         if owners <= 1:
             raise Conflict(f"{user.username} is the only owner of {org.name}: make someone else an owner first.")
     if membership is None:
+        check_members(session, org.id)
         membership = Membership(organization_id=org.id, user_id=user.id, role=role)
         session.add(membership)
     else:

@@ -40,6 +40,7 @@ from envelope.models import (
     Release,
 )
 from envelope.models.packaging import metadata_key
+from envelope.quotas import check_storage
 from envelope.names import (
     DistributionFilename,
     canonical_version,
@@ -147,6 +148,7 @@ def publish_file(
             # PEP 792: archived and quarantined projects take nothing new (the same bytes
             # again stay a no-op above, so a re-polled GitHub release is not a failure).
             refuse_closed_upload(session, organization.id, parsed.name)
+            check_storage(session, organization.id, digests.size)  # 413 naming the limit and the usage
         info = inspect_distribution(spool, parsed)
         storage_key = content_addressed_key(digests.sha256, filename)
         if not storage.exists(storage_key):

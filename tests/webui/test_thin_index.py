@@ -156,3 +156,17 @@ def test_an_untrusted_host_gets_flasks_400_and_a_trusted_one_the_page(published,
     got = answer(trusting, "/acme/simple/", evil)
     assert got == flask_answer(trusting, "/acme/simple/", evil) and got[0].startswith("400")
     trusting.extensions["envelope"].db.dispose()
+
+
+def test_index_pages_are_counted_the_same_on_both_paths(app, world, published):
+    from envelope import quotas, usage
+
+    token = world.token(scope="read")
+    for path in PAGES:  # once through Flask (fills the auth cache), then through the thin path
+        assert answer(app, path, basic(token))[0].startswith("200")
+    assert all(answered_thin(app, path, basic(token)) for path in PAGES)
+    for path in PAGES:
+        assert answer(app, path, basic(token))[0].startswith("200")
+    usage.flush_all()
+    with world.db.read() as session:
+        assert quotas.org_usage(session, world.acme.id).requests == 2 * len(PAGES) + len(PAGES)

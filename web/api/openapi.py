@@ -37,6 +37,8 @@ WHEN = {"type": "string", "format": "date-time"}
 NULLABLE_WHEN = {"type": ["string", "null"], "format": "date-time"}
 ROLE = {"type": "string", "enum": ["reader", "maintainer", "owner"]}
 ROW_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+COUNT = {"type": "integer", "minimum": 0}
+NULLABLE_COUNT = {"type": ["integer", "null"], "minimum": 0, "description": "null: no limit"}
 DOWNLOADS = {"type": "integer", "minimum": 0, "description": "Downloads in the last 30 days (GETs of whole files)"}
 
 SCHEMAS: dict[str, Any] = {
@@ -90,6 +92,17 @@ SCHEMAS: dict[str, Any] = {
         },
     ),
     "Member": _obj(username=STRING, role=ROLE, since=WHEN),
+    "Usage": _obj(
+        month={"type": "string", "description": "The calendar month (UTC) of the download figures, 2026-12"},
+        usage=_obj(
+            stored_bytes=COUNT, files=COUNT, downloaded_bytes=COUNT, downloads=COUNT, index_requests=COUNT,
+            members=COUNT,
+        ),
+        limits=_obj(storage_bytes=NULLABLE_COUNT, download_bytes_per_month=NULLABLE_COUNT, members=NULLABLE_COUNT),
+        plan={"type": ["string", "null"], "description": "The plan whose limits apply; null: the organization's own"},
+        resets=WHEN,
+        warnings={"type": "array", "items": STRING, "description": "A sentence per limit used to 80 % or more"},
+    ),
     "Invitation": _obj(id={"type": "integer"}, email=STRING, role=ROLE, created=WHEN, expires=WHEN),
     "NewInvitation": {
         "allOf": [_ref("Invitation"), _obj(link={"type": "string", "description": "Shown once; works once."})]
@@ -215,6 +228,10 @@ PATHS: dict[str, Any] = {
         "post": _op("unyankRelease", "Unyank a release or one of its files", "200",
                     _list_of("files", "File"), params=[ORG, PROJECT, VERSION],
                     body=_obj([], filename={"type": "string"}), body_required=False),
+    },
+    f"{ORG_BASE}/usage": {
+        "get": _op("getUsage", "What the organization stores and downloaded this month, and its limits", "200",
+                   _ref("Usage"), params=[ORG]),
     },
     f"{ORG_BASE}/members": {
         "get": _op("listMembers", "Members and their roles", "200", _list_of("members", "Member"), params=[ORG]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, url_for
 from flask_login import current_user
 
+from envelope import plans, quotas
+from envelope.models.base import utcnow
 from envelope.orgs import organizations
 from envelope.orgs import invitations
 from envelope.orgs import membership
@@ -48,6 +50,20 @@ def get_org(org: str) -> Response:
     with runtime().db.read() as session:
         access = org_access(session, org)
         return jsonify(shapes.organization(access.organization, access.role))
+
+
+@bp.get("/v1/orgs/<org>/usage")
+def usage(org: str) -> Response:
+    with runtime().db.read() as session:
+        access = org_access(session, org, Capability.SEE_SETTINGS, to="see the usage")
+        limits = quotas.get_limits(session, access.organization.id)
+        used = quotas.org_usage(session, access.organization.id)
+        return jsonify(
+            month=used.month, usage=quotas.usage_json(used), limits=quotas.limits_json(limits),
+            plan=plans.plan_of(session, access.organization.id),
+            resets=shapes.when(quotas.next_month(utcnow())),
+            warnings=[w.sentence for w in quotas.warnings(limits, used)],
+        )
 
 
 @bp.get("/v1/orgs/<org>/members")

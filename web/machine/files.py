@@ -12,7 +12,7 @@ from typing import BinaryIO
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wsgi import wrap_file
 
-from envelope import usage
+from envelope import quotas, usage
 from envelope.errors import NotFound
 from envelope.index.download_urls import accel_redirect_uri, redirect_url
 from envelope.index.downloads import Download, download_for, lookup_file
@@ -46,6 +46,8 @@ def download(org: str, sha256: str, filename: str) -> Response:
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item, validators)
+    if item.file_id is not None:  # what download counts measure: the organization's own files, not .metadata
+        quotas.check_download(rt.db, caller.organization_id)  # cached figures: no SUM per download
     if item.file_id is not None and "Range" not in request.headers:
         usage.record_download(rt.db, item.file_id, caller.token_id, caller.user_id, item.size)
     accel = accel_redirect_uri(rt, item, caller.expires)

@@ -4,7 +4,7 @@ A page is answered by list_answer() and detail_answer(), which need no Flask
 request: the Flask views below call them, and so does web/machine/thin.py,
 which answers the same URLs straight from WSGI when the credentials are in
 the auth cache (pip and uv fetching pages), so both paths send the same
-bytes by construction.
+bytes by construction, and count the request the same way (envelope.usage).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, redirect, request
 from werkzeug.http import parse_etags
 
+from envelope import usage
 from envelope.errors import InvalidInput, NotFound
 from envelope.index import pages as index
 from envelope.names import normalize
@@ -76,6 +77,7 @@ def list_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, content_ty
     with rt.db.hot() as connection:
         serial, auth_epoch = index.list_serial(connection, caller.organization_id, caller)
     caller = confirm_caller(caller, auth_epoch)
+    usage.record_index_request(rt.db, caller.organization_id)  # a dict update; written off the request path
     etag = f"{serial}-{caller.restriction_key}-{content_type}"
     gz = accepts_gzip(accept_encoding)
     if _fresh(etag, gz, if_none_match):
@@ -93,6 +95,7 @@ def detail_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, normaliz
     with rt.db.hot() as connection:
         state = index.project_state(connection, caller.organization_id, normalized)
     caller = confirm_caller(caller, state.auth_epoch)
+    usage.record_index_request(rt.db, caller.organization_id)
     project_id, serial = state.project_id, state.serial
     if project_id is None or not caller.may_read_project(normalized):
         return upstream(caller)

@@ -8,10 +8,12 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
 
+from envelope import quotas
 from envelope.accounts import users as accounts
 from envelope.orgs import organizations
 from envelope.errors import EnvelopeError
@@ -45,7 +47,9 @@ def admin_settings() -> Response | str | tuple[str, int]:
         if not form.is_submitted():
             form.signup_open.data = accounts.signup_open(db_session, runtime().settings.signup_open)
         ownerless = [org.name for org in organizations.ownerless_organizations(db_session)]
-    return render_template("accounts/admin_settings.html", form=form, ownerless=ownerless)
+        limits = quotas.all_limits(db_session)
+    return render_template("accounts/admin_settings.html", form=form, ownerless=ownerless, limits=limits,
+                           format_bytes=quotas.format_bytes, exact_size=quotas.exact_size)
 
 
 @bp.post("/admin/orgs/<org>/claim")
@@ -64,3 +68,25 @@ def claim_organization(org: str) -> Response | tuple[str, int]:
         return redirect(url_for("accounts.admin_settings"))
     flash(f"You are now an owner of {org}.", "success")
     return redirect(url_for("orgs.dashboard", org=org))
+
+
+@bp.post("/admin/orgs/<org>/quota")
+@login_required
+def set_quota(org: str) -> Response | tuple[str, int]:
+    """An administrator sets an organization's limits (blank: no limit), as `envelope org quota` does."""
+    if not current_user.user.is_admin:
+        message = "Only administrators of this Envelope instance can set an organization's limits."
+        return render_template("accounts/error.html", title="Not allowed", message=message), 403
+    try:
+        with runtime().db.write() as db_session:
+            organization = organizations.get_organization(db_session, org)
+            quotas.set_limits(db_session, organization, quotas.Limits(
+                quotas.parse_limit(request.form.get("storage", "")),
+                quotas.parse_limit(request.form.get("downloads", "")),
+                quotas.parse_limit(request.form.get("members", ""), members=True),
+            ), actor=accounts.user_label(current_user.user))
+    except EnvelopeError as exc:
+        flash(f"Limits of {org} not changed: {exc}", "error")
+        return redirect(url_for("accounts.admin_settings") + "#limits")
+    flash(f"Saved the limits of {org}.", "success")
+    return redirect(url_for("accounts.admin_settings") + "#limits")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from envelope import plans, quotas
 from envelope.orgs import organizations
 from envelope.packaging import catalog
 from envelope.orgs import invitations
@@ -48,6 +49,7 @@ def dashboard(org: str) -> str:
         projects = catalog.list_projects(session, access.organization, access.principal, query)
         return render_template(
             "ui/org_dashboard.html", org=access.organization, access=access, projects=projects,
+            quota_warnings=quotas.warnings_for(session, access.organization.id),
             query=query, index_url=f"{public_base_url()}/{org}/simple/",
         )
 
@@ -164,6 +166,22 @@ def proxy(org: str) -> Response | str:
             held=held, min_age=hold.format_min_age(organization.upstream_min_age),
         )
     return page, 400 if error else 200
+
+
+@bp.get("/<org>/usage")
+@login_required
+def usage(org: str) -> str:
+    """What the organization stores and downloaded this month, against its limits (members see it)."""
+    with runtime().db.read() as session:
+        access = access_for(session, org, Capability.SEE_SETTINGS, to="see the usage")
+        limits = quotas.get_limits(session, access.organization.id)
+        used = quotas.org_usage(session, access.organization.id)
+        return render_template(
+            "ui/org_usage.html", org=access.organization, access=access, limits=limits, used=used,
+            rows=quotas.rows(limits, used), warnings=quotas.warnings(limits, used),
+            plan=plans.plan_of(session, access.organization.id),
+            resets=quotas.next_month(utcnow()), format_bytes=quotas.format_bytes,
+        )
 
 
 def _role(value: str | None) -> Role:
