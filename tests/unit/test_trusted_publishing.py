@@ -86,8 +86,9 @@ def test_a_read_publisher_mints_a_read_token_limited_to_its_projects(database, o
     (Job(environment="staging"), {}, "invalid-publisher", "No trusted publisher"),
     (Job(), {"job_workflow_ref": "evil/tools/.github/workflows/release.yml@refs/heads/main"},
      "invalid-publisher", "No trusted publisher"),
-    (Job(), {"exp": int(time.time()) - 120, "iat": int(time.time()) - 420}, "invalid-token", "expired"),
-    (Job(), {"nbf": int(time.time()) + 600}, "invalid-token", "not valid yet"),
+    # Times relative to when the test runs, not to collection: a long suite would age them.
+    (Job(), lambda now: {"exp": now - 120, "iat": now - 420}, "invalid-token", "expired"),
+    (Job(), lambda now: {"nbf": now + 600}, "invalid-token", "not valid yet"),
     (Job(), {"aud": "pypi"}, "invalid-token", "audience"),
     (Job(), {"iss": "https://token.actions.githubusercontent.com"}, "invalid-token", "not issued by"),
     (Job(), {"jti": None}, "invalid-token", "'jti'"),
@@ -97,6 +98,8 @@ def test_a_read_publisher_mints_a_read_token_limited_to_its_projects(database, o
 def test_refusals(database, organization, oidc, keys, job, claims, code, words) -> None:
     _publisher(database, organization, environment="pypi")
     oidc.job = job
+    if callable(claims):
+        claims = claims(int(time.time()))
     refusal = _refusal(database, keys, oidc.token(**claims))
     assert refusal.code == code and words in str(refusal), str(refusal)
     with database.read() as session:
