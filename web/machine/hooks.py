@@ -2,6 +2,8 @@
 POST /hooks/github/app: the GitHub App's one webhook (envelope.github.app_webhooks)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, jsonify, request
 
 from envelope.github.app import WEBHOOK_PATH as APP_WEBHOOK_PATH
@@ -19,30 +21,25 @@ MAX_PAYLOAD = 25 * 1024**2  # bytes
 
 @bp.post("/hooks/github")
 def github() -> Response:
-    rt = runtime()
-    result = receive_webhook(
-        rt.db,
-        rt.settings.secret_key,
-        event=request.headers.get("X-GitHub-Event", ""),
-        delivery_id=request.headers.get("X-GitHub-Delivery", ""),
-        signature=request.headers.get("X-Hub-Signature-256"),
-        body=read_body(MAX_PAYLOAD, "Webhook payload"),
-    )
-    return _answer(result)
+    return _receive(receive_webhook)
 
 
 @bp.post(APP_WEBHOOK_PATH)
 def github_app() -> Response:
+    return _receive(receive_app_webhook)
+
+
+def _receive(receiver: Callable[..., WebhookResult]) -> Response:
+    """Both webhooks take the same headers and the same bounded body."""
     rt = runtime()
-    result = receive_app_webhook(
+    return _answer(receiver(
         rt.db,
         rt.settings.secret_key,
         event=request.headers.get("X-GitHub-Event", ""),
         delivery_id=request.headers.get("X-GitHub-Delivery", ""),
         signature=request.headers.get("X-Hub-Signature-256"),
         body=read_body(MAX_PAYLOAD, "Webhook payload"),
-    )
-    return _answer(result)
+    ))
 
 
 def _answer(result: WebhookResult) -> Response:
