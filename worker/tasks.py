@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from envelope import mail
 from envelope.packaging import readme
-from envelope.github import sync
+from envelope.github import polling, sync
 from envelope.config import Settings
 from envelope.heartbeats import record_heartbeat
 from envelope.models import TaskName
@@ -53,7 +53,7 @@ def refresh_upstream_page(page_id: int) -> int | None:
 
 @shared_task(name=TaskName.poll_all)
 def poll_all() -> int:
-    return sync.poll_connections(runtime())
+    return polling.poll_connections(runtime())
 
 
 @shared_task(name=TaskName.housekeeping)
@@ -86,7 +86,7 @@ def reconcile() -> int:
     with runtime().db.write() as session:
         record_heartbeat(session, "worker")
     readme.queue_unrendered(runtime().db, stale_after=sync.lease_seconds(runtime()))
-    return sync.reconcile(runtime())
+    return polling.reconcile(runtime())
 
 
 @shared_task(

@@ -23,10 +23,8 @@ from envelope.errors import EnvelopeError, Forbidden, InvalidDistribution, Stora
 from envelope.github.client import Asset, DigestMismatch, GitHubClient, GitHubUnavailable, RateLimited, Release
 from envelope.models import (
     AssetOutcome,
-    ConnectionStatus,
     DigestCheck,
     FileSource,
-    OutboxMessage,
     Organization,
     RepositoryConnection,
     RunStatus,
@@ -46,7 +44,6 @@ from envelope.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6  # a run that failed transiently this often is marked failed
-POLL_RELEASES = 10  # newest releases looked at by the hourly poll
 STABLE_POLLS_TO_STOP = 2  # follow-ups stop once the assets were unchanged this often
 DONE = (RunStatus.succeeded, RunStatus.failed)
 
@@ -331,94 +328,6 @@ def _schedule_followup(session: Session, schedule: tuple[int, ...], run: SyncRun
     session.add(follow)
     session.flush()
     enqueue(session, TaskName.ingest_run, delay=delay, run_id=follow.id)
-
-
-def poll_connections(runtime: Runtime) -> int:
-    """The hourly poll: one conditional request per repository; a changed
-    release list queues a run for each recent release whose assets changed.
-    Returns the number of runs queued. Stops early when rate-limited."""
-    queued = 0
-    with runtime.db.read() as session:
-        connection_ids = session.scalars(
-            select(RepositoryConnection.id).where(RepositoryConnection.status == ConnectionStatus.active)
-        ).all()
-    for connection_id in connection_ids:
-        try:
-            queued += _poll_one(runtime, connection_id)
-        except RateLimited as exc:
-            log.warning("poll: %s; the rest waits for the next poll", exc)
-            break
-        except EnvelopeError as exc:
-            log.warning("poll: repository #%d: %s", connection_id, exc)
-    return queued
-
-
-def _poll_one(runtime: Runtime, connection_id: int) -> int:
-    with runtime.db.read() as session:
-        connection = session.get(RepositoryConnection, connection_id)
-    client = GitHubClient(runtime.settings.github_api_url, access_token(runtime.db, runtime.settings, connection))
-    try:
-        changed, etag = client.releases_changed(connection.full_name, connection.releases_etag)
-        releases = client.releases(connection.full_name, limit=POLL_RELEASES) if changed else []
-    finally:
-        client.close()
-    queued = 0
-    with runtime.db.write() as session:
-        for release in releases:
-            if release.draft or _latest_fingerprint(session, connection_id, release.id) == release.fingerprint:
-                continue
-            run = SyncRun(connection_id=connection_id, trigger=RunTrigger.poll, release_id=release.id,
-                          release_tag=release.tag, queued_at=utcnow())
-            session.add(run)
-            session.flush()
-            enqueue(session, TaskName.ingest_run, run_id=run.id)
-            queued += 1
-        row = session.get(RepositoryConnection, connection_id)
-        # Remember the ETag only once the runs it implies are recorded.
-        row.releases_etag, row.last_polled = etag, utcnow()
-    return queued
-
-
-def _latest_fingerprint(session: Session, connection_id: int, release_id: int) -> str | None:
-    return session.scalar(
-        select(SyncRun.assets_fingerprint)
-        .where(SyncRun.connection_id == connection_id, SyncRun.release_id == release_id,
-               SyncRun.status == RunStatus.succeeded)
-        .order_by(SyncRun.finished.desc())
-        .limit(1)
-    )
-
-
-def reconcile(runtime: Runtime) -> int:
-    """Re-queue runs whose worker died (lease expired) and runs whose message
-    was lost (queued and due for longer than a lease). Returns how many."""
-    now = utcnow()
-    stale = now - timedelta(seconds=lease_seconds(runtime))
-    requeued = 0
-    with runtime.db.write() as session:
-        backlog = session.scalar(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.sent.is_(None), OutboxMessage.not_before < stale)
-            .limit(1)
-        )
-        if backlog is not None:
-            log.warning("reconcile: the broker has not taken queued work for a while; waiting")
-            return 0
-        runs = session.scalars(
-            select(SyncRun).where(
-                or_(
-                    (SyncRun.status == RunStatus.running) & (SyncRun.lease_until < now),
-                    (SyncRun.status == RunStatus.queued) & (SyncRun.queued_at < stale),
-                )
-            )
-        ).all()
-        for run in runs:
-            run.status, run.lease_until, run.queued_at = RunStatus.queued, None, now
-            enqueue(session, TaskName.ingest_run, run_id=run.id)
-            requeued += 1
-    if requeued:
-        log.info("reconcile: re-queued %d sync runs", requeued)
-    return requeued
 
 
 def start_manual_run(runtime: Runtime, full_name: str, org_name: str | None = None, *, actor: str = "cli") -> int:
