@@ -32,7 +32,7 @@ class UpstreamPage(Base):
     normalized_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)  # 200, or 404 when upstream has no such project
     files: Mapped[list[dict]] = mapped_column(JSON, default=list)
-    # What the page says of the project as a whole (envelope.upstream.pages.project_meta):
+    # What the page says of the project as a whole (envelope.upstream.contents.project_meta):
     # PEP 708 tracks and alternate-locations, PEP 792 status. NULL on rows from before 0014.
     project_meta: Mapped[dict | None] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(64))

@@ -348,7 +348,7 @@ def test_status_entry_leaves_out_a_missing_reason():
 def test_upstream_tracks_are_kept_only_when_they_name_this_project(tracks, kept):
     from pypi_simple import ProjectPage
 
-    from envelope.upstream.pages import project_meta
+    from envelope.upstream.contents import project_meta
 
     page = ProjectPage(project="demo-pkg", packages=[], repository_version="1.2", last_serial=None,
                        tracks=tracks, alternate_locations=tracks)
@@ -360,7 +360,7 @@ def test_upstream_tracks_are_kept_only_when_they_name_this_project(tracks, kept)
 def test_upstream_status_is_carried_when_it_is_a_pep_792_marker():
     from pypi_simple import ProjectPage
 
-    from envelope.upstream.pages import project_meta
+    from envelope.upstream.contents import project_meta
 
     def meta(status, reason=None):
         page = ProjectPage(project="demo", packages=[], repository_version="1.4", last_serial=None)
