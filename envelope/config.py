@@ -88,6 +88,16 @@ class Settings:
     # is the only address its keys are fetched from.
     oidc_github_issuer: str = DEFAULT_OIDC_ISSUER
     oidc_audience: str = DEFAULT_OIDC_AUDIENCE
+    # Billing through Stripe (docs/billing.md): off unless both secrets are
+    # set. The API address is Stripe's unless a test points it elsewhere.
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_url: str = "https://api.stripe.com"
+    billing_grace_days: int = 14  # an unpaid subscription keeps its plan this long
+
+    @property
+    def billing_enabled(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
 
     @classmethod
     def from_env(
@@ -144,6 +154,10 @@ class Settings:
             access_log=_access_log(env.get("ENVELOPE_ACCESS_LOG")),
             oidc_github_issuer=_issuer(env.get("ENVELOPE_OIDC_GITHUB_ISSUER")),
             oidc_audience=(env.get("ENVELOPE_OIDC_AUDIENCE") or "").strip() or DEFAULT_OIDC_AUDIENCE,
+            stripe_secret_key=(env.get("ENVELOPE_STRIPE_SECRET_KEY") or "").strip() or None,
+            stripe_webhook_secret=(env.get("ENVELOPE_STRIPE_WEBHOOK_SECRET") or "").strip() or None,
+            stripe_api_url=(env.get("ENVELOPE_STRIPE_API_URL") or "https://api.stripe.com").rstrip("/"),
+            billing_grace_days=int(env.get("ENVELOPE_BILLING_GRACE_DAYS", "14")),
         )
 
     @property

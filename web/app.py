@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages.login import init_login
 
     errors.register(app)
+    app.jinja_env.globals["billing_enabled"] = settings.billing_enabled  # the Billing link
     app.after_request(no_sniffing)
     init_login(app, settings)
     csrf.init_app(app)
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # CSRF itself for cookie-authenticated requests only.
     from web import api
     from web.pages import audit
+    from web.pages import billing
     from web.pages import github_app
     from web.pages import invitations
     from web.pages import orgs
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import retention
     from web.pages import tokens
 
-    for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, retention, audit, api):
+    for module in (github_app, orgs, invitations, projects, tokens, repositories, publishers, retention, billing, audit, api):
         app.register_blueprint(module.bp)
     from web.machine import thin
 

@@ -60,14 +60,21 @@ def poll_all() -> int:
 def housekeeping() -> int:
     """Periodic (beat): removes upload spool files a killed process left
     behind, and tokens trusted publishing minted that stopped working a week
-    ago; mails owners whose organization reached 80 % of a limit (once a month per kind)."""
+    ago; mails owners whose organization reached 80 % of a limit (once a month per kind);
+    moves organizations unpaid past the grace period to the default plan."""
     from envelope.publishing.exchange import forget_spent_tokens
     from envelope.quota_warnings import mail_warnings
 
-    with runtime().db.write() as session:
+    rt = runtime()
+    with rt.db.write() as session:
         forgotten = forget_spent_tokens(session)
-    warned = mail_warnings(runtime().db, runtime().settings)
-    return remove_stale_spool_files(runtime().settings.tmp_dir) + forgotten + warned
+    warned = mail_warnings(rt.db, rt.settings)
+    downgraded = 0
+    if rt.settings.billing_enabled:
+        from envelope.billing.subscriptions import enforce_grace
+
+        downgraded = enforce_grace(rt.db, rt.settings)
+    return remove_stale_spool_files(rt.settings.tmp_dir) + forgotten + warned + downgraded
 
 
 @shared_task(name=TaskName.lifecycle)

@@ -14,6 +14,7 @@ from envelope.models.accounts import (
     UserSession,
 )
 from envelope.models.audit import AuditEvent, ServiceHeartbeat
+from envelope.models.billing import BillingAccount, StripeEvent
 from envelope.models.github import (
     AppDelivery,
     AssetOutcome,
@@ -51,6 +52,8 @@ from envelope.models.quotas import OrgQuota, Plan, RequestCount
 from envelope.models.usage import DownloadCount
 
 __all__ = [
+    "BillingAccount",
+    "StripeEvent",
     "AppDelivery",
     "ConnectionStatus",
     "DigestCheck",

@@ -1,7 +1,7 @@
 """Quotas an administrator sets per organization, and index requests counted per month."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from envelope.db import Base
@@ -19,6 +19,11 @@ class Plan(Base):
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
     download_bytes: Mapped[int | None] = mapped_column(BigInteger)
     members: Mapped[int | None] = mapped_column(Integer)
+    # Billing (envelope.billing): the Stripe price that pays for this plan, and
+    # whether this is the plan organizations are on without a subscription
+    # (new ones, and those whose subscription ended or went unpaid).
+    stripe_price: Mapped[str | None] = mapped_column(String(100), unique=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class OrgQuota(Base):

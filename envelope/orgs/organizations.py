@@ -12,6 +12,7 @@ from envelope.errors import Conflict, Forbidden, InvalidInput, NotFound
 from envelope.models import Membership, Organization, Role, User
 from envelope.names import validate_org_name
 from envelope.orgs.identity import bump_auth_epoch
+from envelope.plans import join_default_plan
 from envelope.quotas import check_members
 
 
@@ -48,6 +49,7 @@ def create_organization(
         session.add(Membership(organization_id=org.id, user_id=owner.id, role=Role.owner))
         session.flush()
         record_event(session, org.id, actor, AuditAction.member_add, owner.username, role=Role.owner.value)
+    join_default_plan(session, org, actor=actor)
     return org
 
 

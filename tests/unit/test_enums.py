@@ -34,7 +34,8 @@ SOURCES = sorted(p for folder in ("envelope", "web", "worker") for p in (ROOT / 
 # of the rows that hold it, not just an edit of the enum.
 STORED = {
     AuditAction: {
-        "org.create", "org.claim", "org.quota", "instance.signup", "member.set", "member.add", "member.role", "member.leave",
+        "org.create", "org.claim", "org.quota", "billing.checkout", "billing.plan", "billing.unpaid", "billing.downgrade",
+        "instance.signup", "member.set", "member.add", "member.role", "member.leave",
         "member.remove", "invitation.create", "invitation.revoke", "invitation.accept", "user.create", "user.admin",
         "user.disable", "user.enable",
         "user.password_change", "user.password_reset", "user.email_verify", "user.session_revoke",

@@ -56,7 +56,7 @@ def test_plans_from_the_console_script(world):
     assert out.strip() == "acme is on plan team: storage 10 GB, downloads 100 GB a month, members 20."
     assert envelope(world, "org", "quota", "acme").stdout.startswith("Plan: team.\n")
     listed = json.loads(envelope(world, "plan", "list", "--json").stdout)
-    assert listed == [{"name": "team", "organizations": 1, "limits": {
+    assert listed == [{"name": "team", "organizations": 1, "stripe_price": None, "default": False, "limits": {
         "storage_bytes": 10**10, "download_bytes_per_month": 10**11, "members": 20}}]
     assert cli_error(envelope(world, "org", "plan", "acme", "gold", ok=False)) == (
         "No plan named 'gold' (plans: team); define it with `envelope plan set gold …`.")

@@ -102,6 +102,17 @@ SCHEMAS: dict[str, Any] = {
         plan={"type": ["string", "null"], "description": "The plan whose limits apply; null: the organization's own"},
         resets=WHEN,
         warnings={"type": "array", "items": STRING, "description": "A sentence per limit used to 80 % or more"},
+        billing={
+            "oneOf": [{"type": "null"}, _obj(
+                status={"type": ["string", "null"], "description": "Stripe's subscription status"},
+                plan={"type": ["string", "null"]},
+                past_due_since={"type": ["string", "null"], "format": "date-time"},
+                downgrade_on={"type": ["string", "null"], "format": "date-time",
+                              "description": "When an unpaid subscription falls back to the default plan"},
+                current_period_end={"type": ["string", "null"], "format": "date-time"},
+            )],
+            "description": "null unless the instance bills through Stripe (docs/billing.md)",
+        },
     ),
     "Invitation": _obj(id={"type": "integer"}, email=STRING, role=ROLE, created=WHEN, expires=WHEN),
     "NewInvitation": {

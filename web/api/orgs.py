@@ -58,11 +58,18 @@ def usage(org: str) -> Response:
         access = org_access(session, org, Capability.SEE_SETTINGS, to="see the usage")
         limits = quotas.get_limits(session, access.organization.id)
         used = quotas.org_usage(session, access.organization.id)
+        settings = runtime().settings
+        billing = None
+        if settings.billing_enabled:
+            from envelope.billing.subscriptions import billing_state
+
+            billing = billing_state(session, settings, access.organization.id).json()
         return jsonify(
             month=used.month, usage=quotas.usage_json(used), limits=quotas.limits_json(limits),
             plan=plans.plan_of(session, access.organization.id),
             resets=shapes.when(quotas.next_month(utcnow())),
             warnings=[w.sentence for w in quotas.warnings(limits, used)],
+            billing=billing,
         )
 
 

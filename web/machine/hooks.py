@@ -1,5 +1,6 @@
 """POST /hooks/github: repository webhooks (logic in envelope.github.webhooks);
-POST /hooks/github/app: the GitHub App's one webhook (envelope.github.app_webhooks)."""
+POST /hooks/github/app: the GitHub App's one webhook (envelope.github.app_webhooks);
+POST /hooks/stripe: Stripe's billing events (envelope.billing.webhooks), 404 while billing is off."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,6 +18,7 @@ bp = Blueprint("hooks", __name__)
 # GitHub caps webhook payloads at 25 MB; the body is read before its signature
 # can be checked, so anyone may send one: read no more than GitHub would send.
 MAX_PAYLOAD = 25 * 1024**2  # bytes
+MAX_STRIPE_PAYLOAD = 1024**2  # bytes; Stripe's events are a few kilobytes
 
 
 @bp.post("/hooks/github")
@@ -27,6 +29,17 @@ def github() -> Response:
 @bp.post(APP_WEBHOOK_PATH)
 def github_app() -> Response:
     return _receive(receive_app_webhook)
+
+
+@bp.post("/hooks/stripe")
+def stripe() -> Response:
+    from envelope.billing.webhooks import receive_stripe_event
+
+    rt = runtime()
+    return _answer(receive_stripe_event(
+        rt.db, rt.settings, signature=request.headers.get("Stripe-Signature"),
+        body=read_body(MAX_STRIPE_PAYLOAD, "Webhook payload"),
+    ))
 
 
 def _receive(receiver: Callable[..., WebhookResult]) -> Response:
