@@ -156,7 +156,7 @@ class Settings:
             oidc_audience=(env.get("ENVELOPE_OIDC_AUDIENCE") or "").strip() or DEFAULT_OIDC_AUDIENCE,
             stripe_secret_key=(env.get("ENVELOPE_STRIPE_SECRET_KEY") or "").strip() or None,
             stripe_webhook_secret=(env.get("ENVELOPE_STRIPE_WEBHOOK_SECRET") or "").strip() or None,
-            stripe_api_url=(env.get("ENVELOPE_STRIPE_API_URL") or "https://api.stripe.com").rstrip("/"),
+            stripe_api_url=(env.get("ENVELOPE_STRIPE_API_URL") or "https://api.stripe.com").rstrip("/"),  # tests: the fake
             billing_grace_days=int(env.get("ENVELOPE_BILLING_GRACE_DAYS", "14")),
         )
 

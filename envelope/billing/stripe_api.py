@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from envelope.config import Settings
 from envelope.errors import EnvelopeError
@@ -21,6 +22,20 @@ class BillingUnavailable(EnvelopeError):
 
     status = 503
     retry_after = 30  # seconds
+
+
+STRIPE_API = "https://api.stripe.com"
+STRIPE_PAGES = ("https://checkout.stripe.com", "https://billing.stripe.com")
+
+
+def page_origins(settings: Settings) -> tuple[str, ...]:
+    """Where Checkout and the portal live, for the billing page's form-action:
+    Stripe's own hosts, or the configured API's origin when it is not Stripe's
+    (a test's fake, a proxy that serves both)."""
+    if settings.stripe_api_url == STRIPE_API:
+        return STRIPE_PAGES
+    parts = urlsplit(settings.stripe_api_url)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def _client(settings: Settings) -> Any:

@@ -102,6 +102,14 @@ class FakeStripe:
             self._server.shutdown()
             self._server.server_close()
 
+    def reset(self) -> None:
+        """Forget every object and delivery (a module-wide fake, between backends)."""
+        with self._lock:
+            for store in (self.customers, self.subscriptions, self.checkout_sessions, self.portal_sessions):
+                store.clear()
+            self.deliveries.clear()
+            self.requests.clear()
+
     def __enter__(self) -> "FakeStripe":
         return self.start()
 

@@ -15,7 +15,7 @@ from envelope.models import BillingAccount
 from envelope.orgs.capabilities import Capability
 from envelope.accounts.users import user_label
 
-from web.pages.org_pages import access_for, html_pages, signed_in_user
+from web.pages.org_pages import CONTENT_SECURITY_POLICY, access_for, html_pages, signed_in_user
 from web.runtime import runtime
 
 bp = html_pages(Blueprint("billing", __name__))
@@ -25,6 +25,16 @@ bp = html_pages(Blueprint("billing", __name__))
 def billing_is_on() -> None:
     if not runtime().settings.billing_enabled:
         abort(404)
+
+
+@bp.after_request
+def stripe_may_receive_the_forms(response: Response) -> Response:
+    """The checkout and portal forms answer with a redirect to Stripe: the
+    browser follows it only if form-action allows Stripe's page hosts."""
+    origins = " ".join(stripe_api.page_origins(runtime().settings))
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {origins}")
+    return response
 
 
 @bp.get("/<org>/billing")
