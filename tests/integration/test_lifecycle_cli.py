@@ -1,21 +1,57 @@
 """`envelope retention` and `envelope collect` as an operator runs them: a
-real subprocess on a data dir of its own, with files brought in by `envelope import`."""
+real subprocess on a data dir of its own, with files brought in by `envelope
+import`, on both backends (embedded SQLite + files, PostgreSQL + S3)."""
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
+from envelope.db import Database
 from envelope.models import BlobCandidate, File
 from envelope.models.base import utcnow
-from tests.integration.test_cli import Cli, cli  # noqa: F401  (the fixture)
+from tests.conftest import make_backend
+from tests.integration.test_cli import Cli
+from tests.services.envelope_server import Backend
 from tests.unit.archives import wheel_bytes, wheel_filename
 
 VERSIONS = ["1.0", "1.1a1", "1.1a2", "2.0.dev1"]
 
 
-def test_retention_dry_run_real_run_and_collect(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+@pytest.fixture(params=["sqlite-file", "postgres-s3"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return make_backend(request.param, request)
+
+
+class BackendCli(Cli):
+    """`envelope` with the backend's database and storage in its environment."""
+
+    def __init__(self, backend: Backend, data_dir: Path, cwd: Path) -> None:
+        super().__init__(data_dir, cwd, **backend.env())
+        self.backend = backend
+
+    def database(self) -> Database:
+        return Database(self.backend.database_url) if self.backend.database_url else super().database()
+
+    def stored(self) -> list[str]:
+        """The names of every stored object (blobs and .metadata), whichever the storage."""
+        if self.backend.s3 is not None:
+            return sorted(key.rsplit("/", 1)[-1] for key in self.backend.s3.list_keys(self.backend.bucket or ""))
+        return sorted(p.name for p in (self.data_dir / "files").rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def cli(backend: Backend, tmp_path: Path) -> BackendCli:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli = BackendCli(backend, tmp_path / "data", elsewhere)
+    cli.run("migrate")
+    return cli
+
+
+def test_retention_dry_run_real_run_and_collect(cli: BackendCli, tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     for version in VERSIONS:
@@ -50,15 +86,12 @@ def test_retention_dry_run_real_run_and_collect(cli: Cli, tmp_path: Path) -> Non
     again = cli.run("import", "--org", "acme", str(wheels / wheel_filename("demo", "1.1a1")), ok=False)
     assert "cannot be reused" in again.stdout + again.stderr
 
-    blobs = cli.data_dir / "files"
-    stored = sorted(p.name for p in blobs.rglob("*") if p.is_file())
-    assert len(stored) == 8  # four wheels, four .metadata
+    assert len(cli.stored()) == 8  # four wheels, four .metadata
     assert cli.run("collect").stdout == "Removed 0 unreferenced blobs; 0 were in use again.\n"  # grace period
     db = cli.database()
     with db.write() as session:  # as if the grace period had passed
         session.execute(update(BlobCandidate).values(marked=utcnow() - timedelta(hours=1)))
     db.dispose()
     assert cli.run("collect").stdout == "Removed 2 unreferenced blobs; 0 were in use again.\n"
-    left = sorted(p.name for p in blobs.rglob("*") if p.is_file())
-    assert left == sorted([wheel_filename("demo", "1.0"), wheel_filename("demo", "1.0") + ".metadata",
+    assert cli.stored() == sorted([wheel_filename("demo", "1.0"), wheel_filename("demo", "1.0") + ".metadata",
                            wheel_filename("demo", "2.0.dev1"), wheel_filename("demo", "2.0.dev1") + ".metadata"])
