@@ -17,7 +17,7 @@ from envelope.audit import AuditAction, record_event
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.errors import Conflict, EnvelopeError, Forbidden, InvalidInput, NotFound
-from envelope.github.app_client import AppClient, convert_manifest, installation_repositories
+from envelope.github.app_client import AppClient, convert_manifest, installation_repositories, user_installations
 from envelope.github.repositories import NewConnection, add_repository, github_token, parse_full_name
 from envelope.models import (
     ConnectionStatus,
@@ -54,6 +54,10 @@ def manifest(settings: Settings, name: str) -> dict:
         "redirect_url": base + CREATED_PATH,
         "setup_url": base + INSTALLED_PATH,
         "setup_on_update": True,
+        # GitHub then sends the installing person to the callback URL with an
+        # OAuth code, which proves which installations their account manages.
+        "request_oauth_on_install": True,
+        "callback_urls": [base + INSTALLED_PATH],
         "public": False,
         "default_permissions": {"contents": "read", "metadata": "read"},
         "default_events": ["release"],
@@ -95,6 +99,8 @@ def create_app(db: Database, settings: Settings, code: str, *, actor: str) -> Gi
             owner_login=converted.owner_login, created_by=actor,
             private_key_sealed=seal(settings.secret_key, converted.pem),
             webhook_secret_sealed=seal(settings.secret_key, converted.webhook_secret),
+            client_id=converted.client_id,
+            client_secret_sealed=seal(settings.secret_key, converted.client_secret) if converted.client_secret else None,
         )
         session.add(app)
         session.flush()
@@ -114,13 +120,26 @@ def _require_app(session: Session) -> GitHubApp:
 
 
 def bind_installation(
-    db: Database, settings: Settings, organization_id: int, installation_id: int, *, actor: str
+    db: Database, settings: Settings, organization_id: int, installation_id: int, *, actor: str,
+    oauth_code: str | None,
 ) -> GitHubInstallation:
     """The installation GitHub just sent an owner back from becomes their
-    organization's. Refused when another organization holds it, when GitHub
-    does not know it, or when it is older than BIND_WINDOW and unbound."""
+    organization's. Refused when the owner's GitHub account does not manage
+    it (the OAuth code GitHub sent back proves which ones it does: the
+    installation id in the URL alone proves nothing, anyone can type one),
+    when another organization holds it, when GitHub does not know it, or
+    when it is older than BIND_WINDOW and unbound."""
     with db.read() as session:
         app = _require_app(session)
+    if app.client_id and app.client_secret_sealed:
+        if not oauth_code:
+            raise InvalidInput("GitHub did not say who installed the App (no code came back); "
+                               "install it again from the repositories page.")
+        managed = user_installations(settings.github_api_url, settings.github_web_url, app.client_id,
+                                     unseal(settings.secret_key, app.client_secret_sealed), oauth_code)
+        if installation_id not in managed:
+            raise Forbidden(f"Your GitHub account does not manage installation {installation_id} of the App; "
+                            "install it from an account that administers the GitHub organization.")
     client = app_client(settings, app)
     try:
         info = client.installation(installation_id)

@@ -4,7 +4,8 @@ short-lived tokens, the repositories an installation can see. No database.
 App authentication (a JWT signed RS256 with the App's private key) and the
 installation tokens come from PyGithub's `Auth.AppAuth` / `GithubIntegration`;
 the manifest conversion and the repository list are plain requests to the
-configured API root, the only host any of this talks to.
+configured API root; the OAuth code exchange goes to GitHub's web root for
+that API (github.com, or the Enterprise server itself).
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class ConvertedApp:
     owner_login: str | None
     pem: str
     webhook_secret: str
+    client_id: str | None
+    client_secret: str | None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def convert_manifest(api_url: str, code: str) -> ConvertedApp:
             app_id=int(data["id"]), slug=str(data["slug"]), name=str(data["name"]),
             html_url=str(data["html_url"]), owner_login=(data.get("owner") or {}).get("login"),
             pem=str(data["pem"]), webhook_secret=str(data["webhook_secret"]),
+            client_id=data.get("client_id"), client_secret=data.get("client_secret"),
         )
     except (KeyError, TypeError, ValueError):
         raise EnvelopeError("GitHub's answer for the App manifest code lacks the App's id, key or secret.") from None
@@ -156,3 +160,38 @@ def installation_repositories(api_url: str, token: str) -> list[str]:
             if url and not url.startswith(api_url.rstrip("/") + "/"):
                 url = None
     return names
+
+
+def user_installations(api_url: str, web_url: str, client_id: str, client_secret: str, code: str) -> set[int]:
+    """The installations of the App that the GitHub user who was given `code`
+    may manage: the code is traded for a user token (used for this one
+    listing, then dropped), which lists them (GET /user/installations)."""
+    if not code.isalnum() or len(code) > 100:
+        raise EnvelopeError("The code GitHub sent back is malformed; install the App again from the repositories page.")
+    try:
+        traded = requests.post(f"{web_url.rstrip('/')}/login/oauth/access_token", timeout=TIMEOUT,
+                               data={"client_id": client_id, "client_secret": client_secret, "code": code},
+                               headers={"Accept": "application/json", "User-Agent": "envelope-index"},
+                               allow_redirects=False)
+    except requests.RequestException as exc:
+        raise GitHubUnavailable(f"Cannot reach GitHub to check who installed the App: {exc}") from None
+    with traded:
+        token = _json(traded, "OAuth code").get("access_token")
+    if not token:  # GitHub answers 200 with an "error" field for a used, expired or foreign code
+        raise EnvelopeError("GitHub did not accept the sign-in code it sent back (used or expired); "
+                            "install the App again from the repositories page.")
+    ids: set[int] = set()
+    url: str | None = f"{api_url.rstrip('/')}/user/installations?per_page=100"
+    with requests.Session() as http:
+        while url and len(ids) < MAX_REPOSITORIES:
+            try:
+                response = http.get(url, headers=_headers(token), timeout=TIMEOUT, allow_redirects=False)
+            except requests.RequestException as exc:
+                raise GitHubUnavailable(f"Cannot reach GitHub to check who installed the App: {exc}") from None
+            with response:
+                data = _json(response, "installations of the signed-in GitHub user")
+                url = response.links.get("next", {}).get("url")
+            ids.update(int(i["id"]) for i in data.get("installations", []))
+            if url and not url.startswith(api_url.rstrip("/") + "/"):
+                url = None
+    return ids

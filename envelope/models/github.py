@@ -144,6 +144,11 @@ class GitHubApp(Base):
     # that mint installation tokens, the secret signs the App's webhooks.
     private_key_sealed: Mapped[str] = mapped_column(Text)
     webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+    # The App's OAuth client: an installing owner's OAuth code, traded with
+    # it, proves which installations their GitHub account manages. NULL on
+    # Apps made before 0024 (those bind within BIND_WINDOW, unverified).
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    client_secret_sealed: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

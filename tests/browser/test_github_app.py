@@ -189,7 +189,12 @@ def test_github_app_from_creation_to_uninstall(tab, app_server, fake, tmp_path) 
     credentials = {r.header("Authorization").split(" ", 1)[1] for r in fake.requests if r.header("Authorization")}
     tokens = set(fake.installation_tokens())
     jwts = {c for c in credentials if c.count(".") == 2}  # the App's own JWT, only for minting tokens
-    assert jwts and credentials - jwts and credentials - jwts <= tokens, credentials
+    # The installing owner's OAuth token: used once, to list the installations their account manages.
+    user_tokens = {r.header("Authorization").split(" ", 1)[1] for r in fake.requests
+                   if (r.header("Authorization") or "").startswith("Bearer ghu_")}
+    assert [r.path for r in fake.requests if (r.header("Authorization") or "").startswith("Bearer ghu_")] == [
+        "/user/installations?per_page=100"]
+    assert jwts and credentials - jwts - user_tokens and credentials - jwts - user_tokens <= tokens, credentials
     assert repo.token not in credentials
     owner.goto(f"/{ORG}/repositories/{repo.full_name.lower()}")
     owner.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")

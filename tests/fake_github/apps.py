@@ -6,13 +6,17 @@ the App's webhooks, as GitHub serves and sends them.
   GitHub App": ``302`` to the manifest's ``redirect_url`` with ``?code=…&state=S``.
   ``GET /apps/{slug}/installations/new?state=S`` installs the App on the account the test
   prepared (``prepare_installation``), delivers the ``installation`` webhook, then
-  redirects to the manifest's ``setup_url`` with ``installation_id``, ``setup_action`` and ``state``.
+  redirects to the manifest's ``setup_url`` with ``installation_id``, ``setup_action`` and ``state``;
+  with ``request_oauth_on_install`` in the manifest, to its first ``callback_urls`` entry instead,
+  adding an OAuth ``code`` for the GitHub user who installed it. ``POST /login/oauth/access_token``
+  trades that code (once, with the App's client id and secret) for a user token (``ghu_…``).
 * API: ``POST /app-manifests/{code}/conversions`` (no auth; the code works once, for an hour);
   ``GET /app``, ``GET /app/installations``, ``GET /app/installations/{id}`` and
   ``POST /app/installations/{id}/access_tokens`` with a JWT (RS256, checked against the App's
   public key; ``iss`` the App id or client id; ``iat``/``exp`` at most 10 minutes apart and
   not expired); ``GET /installation/repositories`` with an installation token (``ghs_…``,
-  one hour), which also opens the installation's repositories on the repository routes.
+  one hour), which also opens the installation's repositories on the repository routes;
+  ``GET /user/installations`` with a user token: the installations that user may manage.
 * Webhooks: installation, installation_repositories and release events are POSTed to the
   App's webhook URL, signed with its webhook secret (``X-Hub-Signature-256``), with
   ``X-GitHub-Hook-Installation-Target-Type: integration``.
@@ -65,6 +69,7 @@ class FakeInstallation:
     repos: list[str]  # full names, as added
     created_at: datetime
     suspended_at: datetime | None = None
+    managers: set[str] = field(default_factory=set)  # GitHub users who may manage it (its installer)
 
 
 @dataclass
@@ -79,7 +84,9 @@ class AppsState:
     codes: dict[str, tuple[dict[str, Any], str, str, float]] = field(default_factory=dict)
     installations: dict[int, FakeInstallation] = field(default_factory=dict)
     tokens: dict[str, InstallationToken] = field(default_factory=dict)
-    prepared: tuple[str, str, list[str]] | None = None
+    prepared: tuple[str, str, list[str], str] | None = None  # account, type, repos, installing user
+    oauth_codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # code -> (user, expires)
+    user_tokens: dict[str, str] = field(default_factory=dict)  # ghu_ token -> user
     deliveries: list[tuple[str, str, int]] = field(default_factory=list)  # (event, action, status)
     jwt_refusals: list[str] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(1_200_001))
@@ -102,11 +109,21 @@ class AppsMixin:
     def app(self) -> FakeApp | None:
         return self._apps.app
 
-    def prepare_installation(self, account: str, repos: list[str], *, account_type: str = "Organization") -> None:
+    def prepare_installation(self, account: str, repos: list[str], *, account_type: str = "Organization",
+                             installer: str = "octo-admin") -> None:
         """What the next visit of ``/apps/{slug}/installations/new`` installs: on ``account``,
-        with access to the repositories ``repos`` (full names of the fake's repos)."""
+        with access to the repositories ``repos`` (full names of the fake's repos), by the
+        GitHub user ``installer``."""
         with self._lock:
-            self._apps.prepared = (account, account_type, list(repos))
+            self._apps.prepared = (account, account_type, list(repos), installer)
+
+    def oauth_code(self, user: str) -> str:
+        """An OAuth code for ``user``, as GitHub gives one to anyone who authorizes the App:
+        what a person who did not install an installation can still get."""
+        with self._lock:
+            code = secrets.token_hex(10)
+            self._apps.oauth_codes[code] = (user, time.time() + 600)
+            return code
 
     def installation(self, installation_id: int) -> FakeInstallation:
         return self._apps.installations[installation_id]
@@ -207,7 +224,23 @@ class AppsMixin:
         m = re.fullmatch(r"/apps/([^/]+)/installations/new", path)
         if m and method == "GET":
             return self._install(m.group(1), query)
+        if path == "/login/oauth/access_token" and method == "POST":
+            return self._user_token(form), None
         return None
+
+    def _user_token(self, form: dict[str, str]) -> Response:
+        """GitHub answers 200 with an ``error`` field when the exchange fails."""
+        app = self._apps.app
+        if app is None or form.get("client_id") != app.client_id or form.get("client_secret") != app.client_secret:
+            body = {"error": "incorrect_client_credentials",
+                    "error_description": "The client_id and/or client_secret passed are incorrect."}
+        elif (entry := self._apps.oauth_codes.pop(form.get("code", ""), None)) is None or entry[1] < time.time():
+            body = {"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}
+        else:
+            token = "ghu_" + secrets.token_hex(18)
+            self._apps.user_tokens[token] = entry[0]
+            body = {"access_token": token, "token_type": "bearer", "scope": ""}
+        return Response(200, [("Content-Type", "application/json; charset=utf-8")], json.dumps(body).encode())
 
     def _manifest_submitted(self, org: str | None, query: dict[str, str], form: dict[str, str]) -> Response:
         try:
@@ -230,7 +263,7 @@ class AppsMixin:
             return _page(404, "Not Found"), None
         if self._apps.prepared is None:
             return _page(400, "The test did not prepare_installation()."), None
-        account, account_type, repos = self._apps.prepared
+        account, account_type, repos, installer = self._apps.prepared
         self._apps.prepared = None
         existing = next((i for i in self._apps.installations.values() if i.account.lower() == account.lower()),
                         None)
@@ -241,10 +274,17 @@ class AppsMixin:
             action, webhook = "install", ("installation", self._installation_event_payload(inst, "created"))
         else:
             inst, action, webhook = existing, "update", None
+        inst.managers.add(installer)
         params = {"installation_id": str(inst.id), "setup_action": action}
         if "state" in query:
             params["state"] = query["state"]
-        return Response(302, [("Location", _with_query(app.manifest["setup_url"], params))]), webhook
+        back = app.manifest["setup_url"]
+        if app.manifest.get("request_oauth_on_install"):  # GitHub then ignores setup_url
+            back = app.manifest["callback_urls"][0]
+            code = secrets.token_hex(10)
+            self._apps.oauth_codes[code] = (installer, time.time() + 600)
+            params = {"code": code, **params}
+        return Response(302, [("Location", _with_query(back, params))]), webhook
 
     # ------------------------------------------------------------------ API host
 
@@ -256,6 +296,12 @@ class AppsMixin:
             return self._convert(method, m.group(1), common) if method == "POST" else self._not_found(common)
         if path == "/installation/repositories" and method == "GET":
             return self._installation_repositories(token, common)
+        if path == "/user/installations" and method == "GET":
+            user = self._apps.user_tokens.get(token or "")
+            if user is None:
+                return self._error(401, "Bad credentials", DOCS, common)
+            mine = [self._installation_json(i) for i in self._apps.installations.values() if user in i.managers]
+            return self._json_response(200, {"total_count": len(mine), "installations": mine}, common, None)
         if path != "/app" and not path.startswith("/app/"):
             return None
         app, refusal = self._verify_jwt(token)

@@ -188,3 +188,41 @@ def test_app_webhook_without_an_app_is_refused(world, fake):
         "X-GitHub-Event": "installation", "X-GitHub-Delivery": "d",
         "X-Hub-Signature-256": "sha256=" + "0" * 64})
     assert response.status_code == 403
+
+
+def test_an_installation_id_alone_claims_nothing(world, admin, fake):
+    """An owner of another organization, with a state of their own session and a
+    GitHub account of their own, types the id of acme's fresh installation into
+    the callback: GitHub's list of what their account manages does not have it,
+    so nothing is bound; the real installer's callback still works after."""
+    create_app(admin, fake)
+    assert fake.app.manifest["request_oauth_on_install"] is True
+    assert fake.app.manifest["callback_urls"] == ["https://pkgs.example.com/github-app/installed"]
+    repo = fake.add_repo("acme-gh", "billing", private=True)
+    olivia = world.browser("olivia")
+    page = olivia.get("/acme/repositories").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="([^"]+/installations/new[^"]*)"', page).group(1))
+    fake.prepare_installation("acme-gh", [repo.full_name], installer="acme-admin")
+    back = urlsplit(requests.get(link, allow_redirects=False, timeout=10).headers["Location"])
+    assert back.path == "/github-app/installed" and "code" in parse_qs(back.query)
+    installation_id = parse_qs(back.query)["installation_id"][0]
+
+    otto = world.browser("otto")
+    page = otto.get("/other/repositories").get_data(as_text=True)
+    otto_state = parse_qs(urlsplit(html.unescape(
+        re.search(r'href="([^"]+/installations/new[^"]*)"', page).group(1))).query)["state"][0]
+    forged = f"/github-app/installed?installation_id={installation_id}&setup_action=install&state={otto_state}"
+    stolen = otto.get(f"{forged}&code={fake.oauth_code('mallory')}")
+    assert stolen.status_code == 403
+    assert f"Your GitHub account does not manage installation {installation_id}" in stolen.get_data(as_text=True)
+    assert otto.get(forged).status_code == 400  # no code: GitHub did not say who installed it
+    assert otto.get(f"{forged}&code={fake.oauth_code('mallory')}x").status_code == 400  # not GitHub's code
+    with world.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(GitHubInstallation)) == 0
+
+    assert olivia.get(f"{back.path}?{back.query}").status_code == 302
+    with world.db.read() as session:
+        assert session.scalar(select(GitHubInstallation.organization_id)) == world.acme.id
+    # The code works once: replaying the owner's own callback binds nothing new and says why.
+    replay = olivia.get(f"{back.path}?{back.query}")
+    assert replay.status_code == 400 and "used or expired" in replay.get_data(as_text=True)

@@ -112,7 +112,7 @@ def installed() -> Response:
         access = access_for(db_session, org, Capability.MANAGE_REPOSITORIES, to="install the GitHub App")
         organization_id = access.organization.id
     row = github_app.bind_installation(runtime().db, runtime().settings, organization_id, installation_id,
-                                       actor=access.actor)
+                                       actor=access.actor, oauth_code=request.args.get("code"))
     flash(f"The GitHub App is installed on {row.account_login}: choose the repositories to connect below.",
           "success")
     return redirect(url_for("repositories.index", org=org) + "#app")
