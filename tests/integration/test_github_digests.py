@@ -76,6 +76,9 @@ def test_matching_digest_publishes_verified_and_records_an_immutable_release(
     assert (recorded["outcome"], recorded["digest"]) == ("published", "verified")
     assert filenames(server, read_token, "sealed") == {wheel.name}
     assert immutability(server, wheel.name) is True
+    api = requests.get(server.url(f"/api/v1/orgs/{ORG}/projects/sealed/releases/1.0.0"),
+                       headers={"Authorization": f"Bearer {read_token}"}, timeout=30)
+    assert api.status_code == 200 and api.json()["github_immutable"] is True, api.text
 
 
 def test_mismatching_digest_is_refused_and_recorded(server, read_token, fake_github, tmp_path) -> None:
@@ -115,3 +118,6 @@ def test_missing_digest_is_accepted_as_unverified(server, read_token, fake_githu
     assert (recorded["outcome"], recorded["digest"]) == ("published", "unverified")
     assert filenames(server, read_token, "olderghes") == {wheel.name}
     assert immutability(server, wheel.name) is False
+    api = requests.get(server.url(f"/api/v1/orgs/{ORG}/projects/olderghes/releases/1.0.0"),
+                       headers={"Authorization": f"Bearer {read_token}"}, timeout=30)
+    assert api.json()["github_immutable"] is False

@@ -81,6 +81,8 @@ SCHEMAS: dict[str, Any] = {
         version=STRING, yanked={"type": "boolean"}, prerelease={"type": "boolean"}, uploaded=WHEN,
         downloads_30d=DOWNLOADS,
         summary=NULLABLE_STRING, requires_python=NULLABLE_STRING, description_content_type=NULLABLE_STRING,
+        github_immutable={"type": ["boolean", "null"],
+                          "description": "Whether GitHub marks the release it came from immutable; null: not from GitHub"},
         files={"type": "array", "items": _ref("File")},
         coverage=_ref("Coverage"),
         downloaders_30d={

@@ -82,6 +82,7 @@ def release(r: ReleaseView, matrix: Coverage, usage: ReleaseUsage) -> dict[str, 
         "summary": r.release.summary,
         "requires_python": r.release.requires_python,
         "description_content_type": r.release.description_content_type,
+        "github_immutable": r.release.github_immutable,
         "files": [file(f, usage.files) for f in r.files],
         "coverage": coverage(matrix),
         "downloaders_30d": None if usage.downloaders is None else [
