@@ -164,6 +164,7 @@ class GitHubClient:
             per_page=100,
             seconds_between_requests=None,
             seconds_between_writes=None,
+            lazy=True,  # get_repo() makes no request: the release calls below say what is needed
         )
         self._http = requests.Session()
         self._http.headers["User-Agent"] = "envelope-index"
@@ -197,7 +198,7 @@ class GitHubClient:
 
     def release(self, full_name: str, release_id: int) -> Release:
         def fetch() -> Release:
-            repo = self._github.get_repo(full_name, lazy=True)
+            repo = self._github.get_repo(full_name)
             item = repo.get_release(release_id)
             item.raw_data  # a lazy repository gives a lazy release: fetch it now, whole
             return _release(item)
@@ -208,7 +209,7 @@ class GitHubClient:
         """Newest first; drafts included (callers decide), at most `limit`."""
 
         def fetch() -> list[Release]:
-            repo = self._github.get_repo(full_name, lazy=True)
+            repo = self._github.get_repo(full_name)
             found = []
             for item in repo.get_releases():
                 found.append(_release(item))

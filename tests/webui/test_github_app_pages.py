@@ -226,3 +226,35 @@ def test_an_installation_id_alone_claims_nothing(world, admin, fake):
     # The code works once: replaying the owner's own callback binds nothing new and says why.
     replay = olivia.get(f"{back.path}?{back.query}")
     assert replay.status_code == 400 and "used or expired" in replay.get_data(as_text=True)
+
+
+def test_the_hourly_poll_reads_app_connections_with_installation_tokens(world, admin, fake):
+    """A release GitHub never sent a webhook for (a missed delivery) is found by
+    the poll, which reads the repository as the installation: a fresh token,
+    no JWT on the repository routes, no personal token anywhere."""
+    from envelope.github import polling
+    from envelope.models import SyncRun
+
+    create_app(admin, fake)
+    repo = fake.add_repo("acme-gh", "billing", private=True)
+    installation_id = install(world, world.browser("olivia"), fake, [repo.full_name])
+    assert world.browser("olivia").post("/acme/repositories/app", {"installation_id": str(installation_id),
+                                                                   "full_name": repo.full_name}).status_code == 302
+    release = fake.add_release(repo.full_name, "v2.0.0")
+    fake.add_asset(repo.full_name, release, "billing-2.0.0-py3-none-any.whl", b"not read by the poll")
+    fake.clear_requests()
+    runtime = world.app.extensions["envelope"]
+    assert polling.poll_connections(runtime) == 1
+    with world.db.read() as session:
+        run = session.scalar(select(SyncRun))
+        assert (run.trigger, run.release_tag) == ("poll", "v2.0.0")
+    listing = fake.matching("/releases?per_page=100", host="api")
+    assert listing and all(r.header("Authorization").split(" ", 1)[1].startswith("ghs_") for r in listing), listing
+    assert polling.poll_connections(runtime) == 0  # nothing changed: the conditional request says so
+    # Taken out of the installation (its webhook lost too): GitHub hides the repository from
+    # the installation's token, the poll says so in the log and queues nothing.
+    fake.remove_installation_repos(installation_id, [repo.full_name])
+    fake.add_release(repo.full_name, "v2.1.0")
+    assert polling.poll_connections(runtime) == 0
+    with world.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(SyncRun)) == 1
