@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
@@ -98,6 +98,9 @@ def create_user(
     return user
 
 
+FIRST_ACCOUNT_LOCK = 0x656E76_01  # "env" 1: any constant no other lock uses
+
+
 def create_account(
     session: Session,
     username: str,
@@ -116,7 +119,13 @@ def create_account(
     without --owner on a fresh install), so the quick start's CLI and its
     first browser sign-up meet in the same organization; a caller that gives
     the account roles of its own passes claim_ownerless=False and calls
-    claim_ownerless_organizations once they are set."""
+    claim_ownerless_organizations once they are set.
+
+    Two sign-ups on a fresh instance must not both find it empty: on
+    PostgreSQL a transaction-scoped advisory lock makes the second wait for
+    the first's commit (SQLite's write transactions are serialized whole)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_ACCOUNT_LOCK})
     first = not has_accounts(session)
     user = create_user(session, username, email=email, password=password, is_admin=is_admin or first, actor=actor)
     if first and claim_ownerless:
