@@ -6,15 +6,24 @@ which pip reports at once (no Retry-After: urllib3 would sleep until the month e
 from __future__ import annotations
 
 import json
+import time
+from email import message_from_bytes
 from pathlib import Path
 from urllib.parse import urljoin
 
+import pytest
 import requests
 
 from tests.builders import make_wheel
 from tests.integration.clients import pip, twine_upload
 
 ORG = "quota-co"
+HOUSEKEEPING = 2  # seconds: how often beat runs the warnings here (an hour by default)
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    return {"ENVELOPE_HOUSEKEEPING_INTERVAL": str(HOUSEKEEPING)}
 
 
 def test_cli_sets_limits_and_twine_reads_the_storage_refusal(server, tmp_path: Path) -> None:
@@ -71,6 +80,30 @@ def test_a_download_past_the_monthly_limit_is_429_with_retry_after(server, tmp_p
     assert response.status_code == 429 and int(response.headers["RateLimit-Reset"]) > 0
     assert "Retry-After" not in response.headers  # pip and uv would sleep until the month ends
     assert response.text.startswith("Download quota exceeded: this organization may download 0 bytes a month")
+
+
+def test_owners_get_one_warning_mail_at_80_percent(server, tmp_path: Path) -> None:
+    """Beat's housekeeping finds the organization past 80 % of its storage and
+    mails its owner, once this month however often it runs."""
+    org = "warned-co"
+    server.cli("user", "create", "wanda", "--email", "wanda@example.com")
+    server.cli("org", "create", org, "--owner", "wanda")
+    wheel = make_wheel(tmp_path / "dist", "heavy", "1.0")
+    server.cli("import", "--org", org, str(wheel))
+    server.cli("org", "quota", org, "--storage", str(wheel.stat().st_size * 10 // 9))  # 90 % used
+
+    def warnings_sent() -> list:
+        found = [message_from_bytes(p.read_bytes()) for p in sorted((server.data_dir / "mail").glob("*.eml"))]
+        return [m for m in found if m["Subject"] == f"{org}: 80 % of a limit reached"]
+
+    deadline = time.monotonic() + 60
+    while not warnings_sent() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    (mail,) = warnings_sent()
+    assert mail["To"] == "wanda@example.com"
+    assert "Storage: " in mail.get_payload() and f"/{org}/usage" in mail.get_payload()
+    time.sleep(HOUSEKEEPING * 3)  # several more runs
+    assert len(warnings_sent()) == 1
 
 
 def _fmt(size: int) -> str:
