@@ -61,7 +61,8 @@ def housekeeping() -> int:
     """Periodic (beat): removes upload spool files a killed process left
     behind, and tokens trusted publishing minted that stopped working a week
     ago; mails owners whose organization reached 80 % of a limit (once a month per kind);
-    moves organizations unpaid past the grace period to the default plan."""
+    moves organizations unpaid past the grace period to the default plan, and
+    forgets Stripe events older than any redelivery."""
     from envelope.publishing.exchange import forget_spent_tokens
     from envelope.quota_warnings import mail_warnings
 
@@ -72,8 +73,10 @@ def housekeeping() -> int:
     downgraded = 0
     if rt.settings.billing_enabled:
         from envelope.billing.subscriptions import enforce_grace
+        from envelope.billing.webhooks import forget_old_events
 
         downgraded = enforce_grace(rt.db, rt.settings)
+        forget_old_events(rt.db)
     return remove_stale_spool_files(rt.settings.tmp_dir) + forgotten + warned + downgraded
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from envelope.models import BillingAccount, Organization, StripeEvent
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds a signature stays acceptable (Stripe's own default)
+KEEP_EVENTS = timedelta(days=30)  # Stripe retries for 3 days; a replay older than 5 minutes fails its signature
 ORG_KEY = "envelope_organization"  # metadata key Checkout sets on the session and the subscription
 
 
@@ -105,3 +106,10 @@ def _organization(session: Session, event_type: str, obj: dict[str, Any], subscr
     if reference is not None and str(reference).isdigit():
         return session.get(Organization, int(reference))
     return None
+
+
+def forget_old_events(db: Database, now: datetime | None = None) -> int:
+    """Periodic: drop event records no redelivery can need any more."""
+    cutoff = (now or datetime.now(timezone.utc)) - KEEP_EVENTS
+    with db.write() as session:
+        return session.execute(delete(StripeEvent).where(StripeEvent.received < cutoff)).rowcount or 0

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from envelope import plans, quotas
 from envelope.billing.subscriptions import enforce_grace
+from envelope.billing.webhooks import forget_old_events
 from envelope.config import Settings
 from envelope.models import AuditEvent, BillingAccount, File, MailMessage, Organization, StripeEvent
 from envelope.models.base import utcnow
@@ -169,6 +170,8 @@ def test_the_webhook_takes_only_fresh_signed_events_once(billed: World, stripe_f
     with world.db.read() as session:
         assert session.scalar(select(func.count()).select_from(StripeEvent)) == 1
         assert session.get(StripeEvent, event["id"]).outcome == "plan-changed"
+    assert forget_old_events(world.db, now=utcnow() + timedelta(days=29)) == 0
+    assert forget_old_events(world.db, now=utcnow() + timedelta(days=31)) == 1  # no redelivery comes that late
 
     # An event for a customer no one here knows is recorded and changes nothing.
     stranger = {**sub, "id": "sub_unknown", "customer": "cus_unknown", "metadata": {}}
