@@ -46,13 +46,15 @@ class BillingState:
     past_due_since: datetime | None
     downgrade_on: datetime | None  # when an unpaid subscription falls back to the default plan
     current_period_end: datetime | None
+    ends: bool  # cancelled in the portal: ends at current_period_end instead of renewing
 
     def json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
             return None if value is None else value.isoformat().replace("+00:00", "Z")
 
         return {"status": self.status, "plan": self.plan, "past_due_since": iso(self.past_due_since),
-                "downgrade_on": iso(self.downgrade_on), "current_period_end": iso(self.current_period_end)}
+                "downgrade_on": iso(self.downgrade_on), "current_period_end": iso(self.current_period_end),
+                "cancel_at_period_end": self.ends}
 
 
 def billing_state(session: Session, settings: Settings, organization_id: int) -> BillingState:
@@ -65,6 +67,7 @@ def billing_state(session: Session, settings: Settings, organization_id: int) ->
         past_due_since=past_due,
         downgrade_on=None if past_due is None else past_due + timedelta(days=settings.billing_grace_days),
         current_period_end=account.current_period_end if account else None,
+        ends=bool(account and account.cancel_at_period_end),
     )
 
 
@@ -100,6 +103,7 @@ def apply_subscription(session: Session, settings: Settings, org: Organization, 
     account.price_id = subscription_price(subscription)
     period_end = subscription.get("current_period_end") or _item_period_end(subscription)
     account.current_period_end = datetime.fromtimestamp(period_end, timezone.utc) if period_end else None
+    account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
     if status in PAYING:
         account.past_due_since = None
         plan = plan_for_price(session, account.price_id)

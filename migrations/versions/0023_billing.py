@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column('status', sa.String(30), nullable=True),
         sa.Column('price_id', sa.String(100), nullable=True),
         sa.Column('current_period_end', sa.DateTime(), nullable=True),
+        sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column('past_due_since', sa.DateTime(), nullable=True),
         sa.Column('updated', sa.DateTime(), nullable=False),
     )

@@ -241,6 +241,13 @@ class FakeStripe:
             sub["items"]["data"][0]["price"] = {**sub["items"]["data"][0]["price"], "id": price}
         self.send(self.event("customer.subscription.updated", sub, previous))
 
+    def cancel_at_period_end(self, subscription_id: str) -> None:
+        """The portal's default cancellation: the subscription runs to the period's end."""
+        with self._lock:
+            sub = self.subscriptions[subscription_id]
+            sub["cancel_at_period_end"] = True
+        self.send(self.event("customer.subscription.updated", sub, {"cancel_at_period_end": False}))
+
     def cancel(self, subscription_id: str) -> None:
         with self._lock:
             sub = self.subscriptions[subscription_id]

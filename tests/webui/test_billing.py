@@ -136,7 +136,11 @@ def test_an_owner_subscribes_switches_and_cancels_through_stripe(billed: World, 
 
     stripe_fake.switch_price(sub["id"], "price_business")
     assert plan_of(world) == "business"
-    stripe_fake.cancel(sub["id"])
+    stripe_fake.cancel_at_period_end(sub["id"])  # cancelled in the portal: runs to the period's end
+    assert plan_of(world) == "business"
+    page = " ".join(world.browser("rita").get("/acme/billing").get_data(as_text=True).split())
+    assert "<dt>Ends</dt>" in page and ", then acme is on the free plan</dd>" in page
+    stripe_fake.cancel(sub["id"])  # the period ends
     assert plan_of(world) == "free"  # the default plan: nothing deleted, smaller limits
     assert actions(world)[-2:] == [("billing.plan", "Stripe"), ("billing.downgrade", "Stripe")]
     assert mails(world)[-1][:2] == ("olivia@example.com", "acme is now on the free plan")

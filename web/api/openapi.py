@@ -112,6 +112,8 @@ SCHEMAS: dict[str, Any] = {
                 downgrade_on={"type": ["string", "null"], "format": "date-time",
                               "description": "When an unpaid subscription falls back to the default plan"},
                 current_period_end={"type": ["string", "null"], "format": "date-time"},
+                cancel_at_period_end={"type": "boolean",
+                                      "description": "Cancelled in the portal: ends at current_period_end"},
             )],
             "description": "null unless the instance bills through Stripe (docs/billing.md)",
         },
