@@ -18,6 +18,7 @@ import requests
 
 from envelope.index.pages import API_VERSION
 from tests.builders import make_wheel, sha256_file
+from tests.integration.fake_upstream import Recorder
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
 from tests.services import EnvelopeServer
 
@@ -209,45 +210,17 @@ def _upstream_url(setup: Setup) -> str:
 # --- a hand-written upstream: HTML pages, files on another host ----------------------
 
 
-class _Recorder(ThreadingHTTPServer):
-    """Serves fixed responses by path and remembers each request's headers."""
-
-    def __init__(self, routes: dict[str, tuple[str, bytes]]) -> None:
-        self.routes = routes
-        self.seen: list[tuple[str, dict[str, str]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler) -> None:  # noqa: N805
-                self.seen.append((handler.path, dict(handler.headers)))
-                content_type, body = self.routes.get(handler.path, ("text/plain", b""))
-                handler.send_response(200 if handler.path in self.routes else 404)
-                handler.send_header("Content-Type", content_type)
-                handler.send_header("Content-Length", str(len(body)))
-                handler.end_headers()
-                handler.wfile.write(body)
-
-            def log_message(handler, *args) -> None:  # noqa: N805
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 def test_html_upstream_credentials_stay_on_its_host_and_bad_bytes_are_refused(setup: Setup, tmp_path: Path) -> None:
     good = make_wheel(tmp_path, "htmlpkg", "1.0")
     bad = make_wheel(tmp_path, "htmlpkg", "1.1")
-    files_host = _Recorder({
+    files_host = Recorder({
         "/f/" + good.name: ("application/octet-stream", good.read_bytes()),
         "/f/" + bad.name: ("application/octet-stream", b"not the bytes the page promised"),
     })
     links = "".join(
         f'<a href="{files_host.base}/f/{p.name}#sha256={sha256_file(p)}">{p.name}</a>\n' for p in (good, bad)
     )
-    index_host = _Recorder({"/simple/htmlpkg/": ("text/html", f"<html><body>{links}</body></html>".encode())})
+    index_host = Recorder({"/simple/htmlpkg/": ("text/html", f"<html><body>{links}</body></html>".encode())})
     org = "htmlorg"
     setup.server.cli("org", "create", org)
     upstream = f"http://mirror:s3cret@127.0.0.1:{index_host.server_address[1]}/simple/"
@@ -277,7 +250,7 @@ def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_new
     default, its alternate locations and PEP 792 status are carried, foreign
     URLs are dropped, and uv's --exclude-newer sees the upstream's upload times."""
     old, new = make_wheel(tmp_path, "timedpkg", "1.0"), make_wheel(tmp_path, "timedpkg", "2.0")
-    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in (old, new)})
+    files_host = Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in (old, new)})
     times = {old.name: "2020-01-02T03:04:05.000000Z", new.name: "2024-06-01T00:00:00.000000Z"}
     upstream_page = {
         "meta": {"api-version": "1.4",
@@ -289,7 +262,7 @@ def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_new
         "files": [{"filename": p.name, "url": f"{files_host.base}/f/{p.name}", "hashes": {"sha256": sha256_file(p)},
                    "size": p.stat().st_size, "upload-time": times[p.name]} for p in (old, new)],
     }
-    index_host = _Recorder({"/simple/timedpkg/": ("application/vnd.pypi.simple.v1+json",
+    index_host = Recorder({"/simple/timedpkg/": ("application/vnd.pypi.simple.v1+json",
                                                   json.dumps(upstream_page).encode())})
     org = "timeorg"
     setup.server.cli("org", "create", org)
@@ -437,12 +410,12 @@ def _stamp(moment: float) -> str:
 
 
 def _json_upstream(tmp_path: Path, releases: dict[str, list[tuple[str, str | None]]],
-                   index_host: _Recorder | None = None) -> tuple[_Recorder, _Recorder, dict[str, Path]]:
+                   index_host: Recorder | None = None) -> tuple[Recorder, Recorder, dict[str, Path]]:
     """A PEP 691 upstream: project -> [(version, upload-time or None)], files on a second host;
     the pages are added to `index_host` when given."""
     wheels = {f"{name}-{version}": make_wheel(tmp_path, name, version)
               for name, versions in releases.items() for version, _ in versions}
-    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in wheels.values()})
+    files_host = Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in wheels.values()})
     routes = {}
     for name, versions in releases.items():
         entries = []
@@ -456,7 +429,7 @@ def _json_upstream(tmp_path: Path, releases: dict[str, list[tuple[str, str | Non
         page = {"meta": {"api-version": "1.1"}, "name": name, "versions": [v for v, _ in versions], "files": entries}
         routes[f"/simple/{name}/"] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
     if index_host is None:
-        return _Recorder(routes), files_host, wheels
+        return Recorder(routes), files_host, wheels
     index_host.routes.update(routes)
     return index_host, files_host, wheels
 
@@ -523,7 +496,7 @@ def test_a_held_version_comes_of_age_on_a_cached_page_whose_upstream_never_chang
     the serial also counts the upload times past the cut, so a held file
     appears the moment it is old enough, with a new ETag, though the upstream
     answered the very same page all along."""
-    index_host = _Recorder({})
+    index_host = Recorder({})
     org = "agingorg"
     setup.server.cli("org", "create", org)
     setup.server.cli("org", "proxy", org, "--upstream", f"{index_host.base}/simple/", "--min-age", "8s")
