@@ -102,12 +102,14 @@ def collect(dry_run: bool) -> None:
     from envelope.quotas import format_bytes
 
     rt = open_runtime()
-    verb = "Would evict" if dry_run else "Evicted"
+    verb = "would evict" if dry_run else "evicted"
     evictions = upstream_cache.evict_all(rt.db, dry_run=dry_run)
     for org in evictions:
         for e in org.evicted:
-            click.echo(f"{org.organization}: {verb.lower()} {e.obj.filename} ({format_bytes(e.obj.size)}): {e.reason}")
-        click.echo(f"{org.organization}: {verb.lower()} {len(org.evicted)} cached upstream files "
+            click.echo(f"{org.organization}: {verb} {e.obj.filename} ({format_bytes(e.obj.size)}): {e.reason}")
+        if not org.evicted and not dry_run:
+            continue
+        click.echo(f"{org.organization}: {verb} {len(org.evicted)} cached upstream files "
                    f"({format_bytes(org.freed)}); {org.kept_files} files ({format_bytes(org.kept_bytes)}) stay, "
                    f"budget {org.budget.describe()}.")
     if dry_run:

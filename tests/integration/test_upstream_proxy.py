@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -16,7 +17,13 @@ import pytest
 import redis
 import requests
 
+from sqlalchemy import select, update
+
+from envelope.config import Settings
+from envelope.db import Database
 from envelope.index.pages import API_VERSION
+from envelope.models import AuditEvent, BlobCandidate
+from envelope.models.base import utcnow
 from tests.builders import make_wheel, sha256_file
 from tests.integration.fake_upstream import Recorder
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
@@ -200,6 +207,52 @@ def test_disabling_the_proxy_hides_upstream_names(setup: Setup) -> None:
         assert _get(setup, f"/{ORG}/simple/sharedlib/").status_code == 404
     finally:
         setup.server.cli("org", "proxy", ORG, "--upstream", _upstream_url(setup))
+
+
+def test_an_evicted_upstream_file_is_fetched_again_when_pip_and_uv_install_it(setup: Setup, tmp_path: Path) -> None:
+    """The cache budget end to end, as an operator runs it: `envelope org
+    proxy --cache-max-size`, `envelope collect`, the blobs gone after the
+    grace period, and installs that fetch the files from upstream again. Its
+    own organization, and a name (acme-secrets) acme never proxies, so no
+    other organization's copy keeps the blobs."""
+    server, org = setup.server, "cacheorg"
+    server.cli("org", "create", org)
+    server.cli("org", "proxy", org, "--upstream", _upstream_url(setup))
+    url = index_url(server.base_url, org, server.token(org, "--scope", "read"))
+    pip(server.client_env, "install", "--target", str(tmp_path / "first"), "--index-url", url, "acme-secrets")
+    shown = server.cli("org", "proxy", org).stdout
+    assert "Cache budget: none, kept forever; cached now: " in shown and " in 2 files." in shown  # wheel, .metadata
+
+    shown = server.cli("org", "proxy", org, "--cache-max-size", "0", "--cache-max-age", "90d").stdout
+    assert "Cache budget: at most 0 bytes, each used within 90d; cached now: " in shown
+    dry = server.cli("collect", "--dry-run").stdout
+    assert f"{org}: would evict acme_secrets-1.0-py3-none-any.whl (" in dry and "over the 0 bytes budget" in dry
+    assert "cached now: 0 bytes" not in server.cli("org", "proxy", org).stdout  # a dry run evicts nothing
+    out = server.cli("collect").stdout
+    assert f"{org}: evicted 2 cached upstream files (" in out and "0 files (0 bytes) stay" in out
+    assert "Removed 0 unreferenced blobs" in out and "removed by the first run 10 minutes from now" in out
+    assert "cached now: 0 bytes in 0 files." in server.cli("org", "proxy", org).stdout
+
+    db = Database(Settings.from_env(server.env).database_url)
+    try:
+        with db.write() as session:  # as if the grace period had passed
+            session.execute(update(BlobCandidate).values(marked=utcnow() - timedelta(hours=1)))
+        with db.read() as session:
+            events = session.scalars(select(AuditEvent).where(AuditEvent.action == "proxy.cache_evict")).all()
+            assert [e.detail["files"] for e in events] == [2]
+    finally:
+        db.dispose()
+    assert server.cli("collect").stdout == "Removed 2 unreferenced blobs; 0 were in use again.\n"
+
+    pip(server.client_env, "install", "--target", str(tmp_path / "pip"), "--index-url", url, "acme-secrets")
+    assert installed_version(tmp_path / "pip", "acme_secrets") == "1.0"
+    assert " in 2 files." in server.cli("org", "proxy", org).stdout  # fetched from upstream again
+    uv(server.client_env, "pip", "install", "--target", str(tmp_path / "uv"), "--index-url", url, "acme-secrets")
+    assert installed_version(tmp_path / "uv", "acme_secrets") == "1.0"
+
+    shown = server.cli("org", "proxy", org, "--cache-max-size", "none", "--cache-max-age", "none").stdout
+    assert "Cache budget: none, kept forever; cached now: " in shown and " in 2 files." in shown
+    assert org not in server.cli("collect").stdout  # no budget: nothing of it is evicted
 
 
 def _upstream_url(setup: Setup) -> str:
