@@ -92,7 +92,7 @@ def test_filename_keys_are_backfilled(database_url: str) -> None:
 
 
 def test_upstream_objects_last_used_starts_as_when_they_were_cached(database_url: str) -> None:
-    """0023 gives cached upstream files a last use: the time they were cached,
+    """0025 gives cached upstream files a last use: the time they were cached,
     so the cache budget's first run evicts the oldest fetched first; budgets start unset."""
     from datetime import datetime
 

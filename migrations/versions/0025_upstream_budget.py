@@ -1,8 +1,8 @@
 """the upstream cache budget: per organization a maximum size and age of
 cached upstream files, and when each was last used
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 Create Date: 2027-03-01 10:00:00
 
 organizations.upstream_cache_max_bytes and upstream_cache_max_age (seconds)
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0023'
-down_revision = '0022'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
