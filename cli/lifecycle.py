@@ -91,11 +91,31 @@ def retention_run(org_name: str, dry_run: bool) -> None:
 
 
 @click.command("collect")
+@click.option("--dry-run", is_flag=True,
+              help="Only list the cached upstream files the budgets would evict; nothing is removed.")
 @friendly_errors
-def collect() -> None:
-    """Remove stored blobs no file refers to any more (beat does this on its own)."""
-    from envelope.lifecycle.collector import collect as run_collector
+def collect(dry_run: bool) -> None:
+    """Evict cached upstream files past their organization's budget, then remove stored
+    blobs nothing refers to any more (beat does both on its own)."""
+    from envelope.lifecycle import upstream_cache
+    from envelope.lifecycle.collector import GRACE, collect as run_collector
+    from envelope.quotas import format_bytes
 
     rt = open_runtime()
+    verb = "would evict" if dry_run else "evicted"
+    evictions = upstream_cache.evict_all(rt.db, dry_run=dry_run)
+    for org in evictions:
+        for e in org.evicted:
+            click.echo(f"{org.organization}: {verb} {e.obj.filename} ({format_bytes(e.obj.size)}): {e.reason}")
+        if not org.evicted and not dry_run:
+            continue
+        click.echo(f"{org.organization}: {verb} {len(org.evicted)} cached upstream files "
+                   f"({format_bytes(org.freed)}); {org.kept_files} files ({format_bytes(org.kept_bytes)}) stay, "
+                   f"budget {org.budget.describe()}.")
+    if dry_run:
+        return
     result = run_collector(rt.db, rt.storage)
     click.echo(f"Removed {len(result.removed)} unreferenced blobs; {len(result.kept)} were in use again.")
+    if any(org.evicted for org in evictions):
+        click.echo(f"The evicted files' blobs are removed by the first run {GRACE.seconds // 60} minutes from now "
+                   "(no request can still be serving them then), unless another organization keeps them.")

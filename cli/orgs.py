@@ -64,33 +64,51 @@ def org_add_member(name: str, username: str, role: str) -> None:
 @click.option("--unreserve", multiple=True, metavar="PATTERN", help="Remove a reserved pattern. Repeatable.")
 @click.option("--min-age", metavar="AGE",
               help="Offer upstream files only this long after the upstream published them, e.g. 3d, 12h; 0 turns it off.")
+@click.option("--cache-max-size", metavar="SIZE",
+              help="Keep at most this much of cached upstream files, e.g. 5GB (least recently used go first); 'none': no limit.")
+@click.option("--cache-max-age", metavar="AGE",
+              help="Evict cached upstream files unused for this long, e.g. 90d; 'none': no limit.")
 @friendly_errors
 def org_proxy(name: str, enable: bool, upstream: str | None, disable: bool,
-              reserve: tuple[str, ...], unreserve: tuple[str, ...], min_age: str | None) -> None:
+              reserve: tuple[str, ...], unreserve: tuple[str, ...], min_age: str | None,
+              cache_max_size: str | None, cache_max_age: str | None) -> None:
     """Show or change the organization's upstream proxy (off until enabled)."""
     from envelope.orgs.membership import operator_access
     from envelope.upstream import proxy
+    from envelope.lifecycle import upstream_cache
+    from envelope.quotas import format_bytes, upstream_cached
     from envelope.upstream.hold import format_min_age, parse_min_age
 
     if disable and (enable or upstream):
         raise InvalidInput("Give either --disable or --enable/--upstream, not both.")
     age = parse_min_age(min_age) if min_age is not None else None
+    max_size = upstream_cache.parse_max_size(cache_max_size) if cache_max_size is not None else None
+    max_age = upstream_cache.parse_max_age(cache_max_age) if cache_max_age is not None else None
     runtime = open_runtime()
     with runtime.db.write() as session:
         organization = organizations.get_organization(session, name)
-        if enable or upstream or disable or reserve or unreserve or age is not None:
+        budget = None
+        if cache_max_size is not None or cache_max_age is not None:  # an option left out stays as it is
+            current = upstream_cache.budget_of(organization)
+            budget = upstream_cache.Budget(max_size if cache_max_size is not None else current.max_bytes,
+                                           max_age if cache_max_age is not None else current.max_age)
+        if enable or upstream or disable or reserve or unreserve or age is not None or budget is not None:
             proxy.change_settings(
                 session, operator_access(organization, actor()), runtime.settings,
                 enabled=False if disable else True if enable or upstream else None,
-                upstream_url=upstream, reserve=reserve, unreserve=unreserve, min_age=age,
+                upstream_url=upstream, reserve=reserve, unreserve=unreserve, min_age=age, cache_budget=budget,
             )
         url, sealed, reserved = organization.upstream_url, organization.upstream_credentials_sealed, organization.reserved_names
         shown_age, held_total = organization.upstream_min_age, organization.upstream_held_total
+        shown_budget = upstream_cache.budget_of(organization)
+        cached_bytes, cached_files = upstream_cached(session, organization.id)
     state = f"on, {url}" + (" (with credentials)" if sealed else "") if url else "off"
     click.echo(f"Upstream proxy for {name}: {state}.")
     click.echo("Reserved names, never proxied: " + (", ".join(reserved) or "none") + ".")
     click.echo(f"Minimum age of upstream files: {format_min_age(shown_age) if shown_age else 'none, offered at once'}"
                f" ({held_total} version{'s' if held_total != 1 else ''} held back so far).")
+    click.echo(f"Cache budget: {shown_budget.describe()}; cached now: {format_bytes(cached_bytes)} "
+               f"in {cached_files} file{'s' if cached_files != 1 else ''}.")
 
 
 @org.command("quota")

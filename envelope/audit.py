@@ -70,6 +70,8 @@ class AuditAction(enum.StrEnum):
     proxy_reserve = "proxy.reserve"
     proxy_unreserve = "proxy.unreserve"
     proxy_min_age = "proxy.min_age"
+    proxy_cache_budget = "proxy.cache_budget"
+    proxy_cache_evict = "proxy.cache_evict"  # the collector evicted cached upstream files past the budget
 
 
 def record_event(

@@ -80,6 +80,8 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.proxy_reserve: "Reserved a name",
     AuditAction.proxy_unreserve: "Released a reserved name",
     AuditAction.proxy_min_age: "Changed the upstream files' minimum age",
+    AuditAction.proxy_cache_budget: "Changed the upstream cache budget",
+    AuditAction.proxy_cache_evict: "Evicted cached upstream files",
 }
 # Actions whose subject begins with the project's name ("billing 1.0.0").
 _PROJECT_SUBJECT_ACTIONS = (

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
 from envelope.errors import EnvelopeError, InvalidInput
-from envelope.models import DownloadCount, File, Membership, OrgQuota, Organization, Plan, Project, RequestCount
+from envelope.models import (
+    DownloadCount, File, Membership, OrgQuota, Organization, Plan, Project, RequestCount, UpstreamObject,
+)
 from envelope.models.base import utcnow
 
 CACHE_SECONDS = 30.0
@@ -75,6 +77,8 @@ class Usage:
     requests: int  # index pages this month
     members: int
     month: str  # "2026-12"
+    upstream_bytes: int = 0  # the upstream proxy's cache (upstream_cached): not counted in stored_bytes
+    upstream_files: int = 0
 
 
 # --- sizes -------------------------------------------------------------------------------------
@@ -199,6 +203,18 @@ def stored(session: Session, organization_id: int) -> tuple[int, int]:
     return int(total), int(count)
 
 
+def upstream_cached(session: Session, organization_id: int) -> tuple[int, int]:
+    """(bytes, files) of the organization's upstream cache: files the upstream
+    proxy fetched and keeps. Shown beside, not counted against, the storage
+    limit: the cache has its own budget (envelope.lifecycle.upstream_cache),
+    and a blob several organizations fetched is counted by each."""
+    total, count = session.execute(
+        select(func.coalesce(func.sum(UpstreamObject.size), 0), func.count(UpstreamObject.id))
+        .where(UpstreamObject.organization_id == organization_id)
+    ).one()
+    return int(total), int(count)
+
+
 def downloaded(session: Session, organization_id: int, now: datetime) -> tuple[int, int]:
     """(bytes, downloads) of the organization's files this month, as flushed so far."""
     total, count = session.execute(
@@ -222,8 +238,9 @@ def org_usage(session: Session, organization_id: int, now: datetime | None = Non
     downloaded_bytes, downloads = downloaded(session, organization_id, now)
     requests = session.scalar(select(RequestCount.requests).where(
         RequestCount.organization_id == organization_id, RequestCount.month == month_of(now))) or 0
+    upstream_bytes, upstream_files = upstream_cached(session, organization_id)
     return Usage(stored_bytes, files, downloaded_bytes, downloads, int(requests),
-                 member_count(session, organization_id), month_of(now))
+                 member_count(session, organization_id), month_of(now), upstream_bytes, upstream_files)
 
 
 @dataclass(frozen=True)
@@ -338,7 +355,8 @@ def limits_json(limits: Limits) -> dict:
 def usage_json(usage: Usage) -> dict:
     return {"month": usage.month, "stored_bytes": usage.stored_bytes, "files": usage.files,
             "downloaded_bytes": usage.downloaded_bytes, "downloads": usage.downloads,
-            "index_requests": usage.requests, "members": usage.members}
+            "index_requests": usage.requests, "members": usage.members,
+            "upstream_cache_bytes": usage.upstream_bytes, "upstream_cache_files": usage.upstream_files}
 
 
 def describe_limits(limits: Limits) -> str:
@@ -360,6 +378,8 @@ def describe(limits: Limits, usage: Usage) -> list[str]:
         f"Downloads in {usage.month}: {of(format_bytes(usage.downloaded_bytes), limits.download_bytes, format_bytes)}"
         f" ({usage.downloads} downloads, {usage.requests} index requests).",
         f"Members: {of(str(usage.members), limits.members, str)}.",
+        f"Upstream cache: {format_bytes(usage.upstream_bytes)} in {usage.upstream_files} files "
+        "(not counted in storage; `envelope org proxy` sets its budget).",
     ]
 
 

@@ -1,5 +1,6 @@
 """Who downloads what: counted per file, day and credential, off the request path;
-and index page requests per organization and month, the same way.
+and index page requests per organization and month, the same way; and when
+a cached upstream file was last used (for the cache budget), the same way.
 
 A download adds one to a counter in this process's memory; a daemon thread
 writes the counters every few seconds as one upsert per row (and once more
@@ -22,10 +23,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from envelope.models import AccessToken, DownloadCount, File, Organization, RequestCount, User
+from envelope.models import AccessToken, DownloadCount, File, Organization, RequestCount, UpstreamObject, User
 from envelope.orgs.capabilities import Capability
 from envelope.orgs.membership import OrgAccess
 from envelope.models.base import utcnow
@@ -122,6 +123,22 @@ class RequestTally(DownloadTally):
         ))
 
 
+class UseTally(DownloadTally):
+    """Upstream cache objects used since the last flush: their last_used is
+    set to the flush's time, so a request that serves one costs a dict update
+    (and only once last_used is older than USE_RESOLUTION, see envelope.upstream.files)."""
+
+    def record_use(self, db, object_id: int) -> None:
+        with self._lock:
+            self._counts[object_id][0] += 1  # type: ignore[index]
+            if self._thread is None:
+                self._start(db)
+
+    def _write(self, session: Session, key, uses: int, size: int) -> None:
+        # A row evicted meanwhile matches nothing: nothing to do.
+        session.execute(update(UpstreamObject).where(UpstreamObject.id == key).values(last_used=utcnow()))
+
+
 def _insert_for(session: Session):
     """The dialect's INSERT, which has on_conflict_do_update on SQLite and PostgreSQL alike."""
     if session.get_bind().dialect.name == "postgresql":
@@ -157,6 +174,7 @@ def tally_for(db) -> DownloadTally:
 
 
 _request_tallies: dict[int, RequestTally] = {}
+_use_tallies: dict[int, UseTally] = {}
 
 
 def record_index_request(db, organization_id: int) -> None:
@@ -169,9 +187,16 @@ def record_index_request(db, organization_id: int) -> None:
 def flush_all() -> None:
     """Write every tally of this process now (tests; the threads do it every few seconds)."""
     with _tallies_lock:
-        tallies = [*_tallies.values(), *_request_tallies.values()]
+        tallies = [*_tallies.values(), *_request_tallies.values(), *_use_tallies.values()]
     for tally in tallies:
         tally.flush()
+
+
+def record_upstream_use(db, object_id: int) -> None:
+    """Note that a cached upstream file was served (its last_used, written within FLUSH_SECONDS)."""
+    with _tallies_lock:
+        tally = _use_tallies.setdefault(id(db), UseTally())
+    tally.record_use(db, object_id)
 
 
 def record_download(db, file_id: int, token_id: int | None, user_id: int | None, size: int) -> None:

@@ -82,12 +82,14 @@ def housekeeping() -> int:
 
 @shared_task(name=TaskName.lifecycle)
 def lifecycle() -> int:
-    """Periodic (beat): applies every retention policy, then removes the blobs
-    no file refers to any more (docs/lifecycle.md). Harmless to rerun."""
-    from envelope.lifecycle import collector, retention
+    """Periodic (beat): applies every retention policy and upstream cache
+    budget, then removes the blobs nothing refers to any more
+    (docs/lifecycle.md). Harmless to rerun."""
+    from envelope.lifecycle import collector, retention, upstream_cache
 
     deleted = retention.run_all(runtime().db)
-    return deleted + len(collector.collect(runtime().db, runtime().storage).removed)
+    evicted = sum(len(org.evicted) for org in upstream_cache.evict_all(runtime().db))
+    return deleted + evicted + len(collector.collect(runtime().db, runtime().storage).removed)
 
 
 @shared_task(name=TaskName.reconcile)

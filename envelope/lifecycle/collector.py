@@ -24,6 +24,14 @@ upload or a GitHub sync racing it:
    transaction began (and found no candidate) before the key was marked,
    still uncommitted when the collector looks. Only candidates marked longer
    ago than any publish transaction lasts are examined.
+
+The upstream proxy's cache goes the same way (envelope.lifecycle.upstream_cache):
+eviction deletes an organization's UpstreamObject rows and marks their keys
+(under "upstream/", never a file's key, but shared by every organization
+that fetched the same bytes); an upstream fetch claims its key in the
+transaction that records its row, as a publish does. So the re-check counts
+UpstreamObject rows as references too, and the grace period also covers a
+request that found a row just before its eviction and is still serving it.
 """
 from __future__ import annotations
 
@@ -34,7 +42,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from envelope.db import Database
-from envelope.models import BlobCandidate, File
+from envelope.models import BlobCandidate, File, UpstreamObject
 from envelope.models.base import utcnow
 from envelope.models.packaging import metadata_key
 from envelope.storage import Storage
@@ -42,6 +50,7 @@ from envelope.storage import Storage
 # Far longer than a publish transaction (a few row inserts) takes.
 GRACE = timedelta(minutes=10)
 BATCH = 500  # candidates examined per run; the next run takes the rest
+UPSTREAM_PREFIX = "upstream/"  # keys of the upstream proxy's cache (envelope.upstream.files)
 
 
 @dataclass
@@ -67,7 +76,7 @@ def mark_unreferenced(session: Session, keys: list[str]) -> None:
 
 def claim_for_publish(session: Session, key: str) -> None:
     """Called by publish_file in the transaction that records a file with
-    `key`, before it checks the blob is stored: waits for a collector holding
+    `key` (and by an upstream fetch recording its UpstreamObject), before it checks the blob is stored: waits for a collector holding
     the key, and takes the key off the list so no later run examines it."""
     session.execute(delete(BlobCandidate).where(BlobCandidate.storage_key == key))
 
@@ -98,9 +107,13 @@ def _collect_one(session: Session, storage: Storage, key: str, cutoff: datetime)
     row = session.scalar(select(BlobCandidate).where(BlobCandidate.storage_key == key).with_for_update())
     if row is None or row.marked > cutoff:
         return None
-    referenced = session.scalar(select(File.id).where(File.storage_key == key).limit(1)) is not None
+    referenced = (
+        session.scalar(select(File.id).where(File.storage_key == key).limit(1)) is not None
+        or session.scalar(select(UpstreamObject.id).where(UpstreamObject.storage_key == key).limit(1)) is not None
+    )
     if not referenced:
         storage.delete(key)
-        storage.delete(metadata_key(key))
+        if not key.startswith(UPSTREAM_PREFIX):  # an upstream `.metadata` is an object with a key of its own
+            storage.delete(metadata_key(key))
     session.delete(row)
     return not referenced

@@ -60,6 +60,11 @@ class Organization(Base):
     upstream_min_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # How many upstream versions the minimum age has held back, each counted once.
     upstream_held_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The budget of the upstream cache (envelope.lifecycle.upstream_cache): at
+    # most this many bytes of cached upstream files, each used within this
+    # many seconds; NULL: no limit of that kind (kept forever).
+    upstream_cache_max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    upstream_cache_max_age: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from envelope.db import Base
@@ -56,12 +56,18 @@ class UpstreamObject(Base):
     own upstream served them."""
 
     __tablename__ = "upstream_objects"
-    __table_args__ = (UniqueConstraint("organization_id", "sha256", "filename"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "sha256", "filename"),
+        Index("ix_upstream_objects_last_used", "organization_id", "last_used"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(300))
-    storage_key: Mapped[str] = mapped_column(String(500))
+    storage_key: Mapped[str] = mapped_column(String(500), index=True)  # the collector asks who refers to a key
     size: Mapped[int] = mapped_column(BigInteger)
     cached: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a request last asked for it, to within USE_RESOLUTION
+    # (envelope.upstream.files): the cache budget evicts the least recently used.
+    last_used: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,6 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,14 +21,11 @@ from envelope.names import parse_filename
 from envelope.storage.media_types import METADATA_SUFFIX, content_type
 from envelope.runtime import Runtime
 from envelope.storage.base import content_addressed_key
-from envelope.upstream.client import (
-    download,
-)
-
-if TYPE_CHECKING:
-    pass
-
+from envelope import usage
+from envelope.lifecycle.collector import UPSTREAM_PREFIX, claim_for_publish
+from envelope.lifecycle.upstream_cache import USE_RESOLUTION
 from envelope.models.base import utcnow
+from envelope.upstream.client import download
 from envelope.upstream import hold
 from envelope.upstream.pages import current_page, fetch_slots
 from envelope.upstream.proxy import Proxy, address_policy, proxy_for
@@ -87,8 +83,10 @@ def _stored_object(rt: Runtime, proxy: Proxy, url: str, sha256: str, filename: s
     with rt.db.read() as session:
         row = _object_row(session, proxy.organization_id, sha256, filename)
     if row is not None:
+        if row.last_used < utcnow() - USE_RESOLUTION:  # the cache budget evicts the least recently used
+            usage.record_upstream_use(rt.db, row.id)  # written by a thread, not by this request
         return row
-    key = "upstream/" + content_addressed_key(sha256, filename)
+    key = UPSTREAM_PREFIX + content_addressed_key(sha256, filename)
     fd, spool_name = tempfile.mkstemp(dir=rt.settings.tmp_dir, prefix="upload-upstream-", suffix=".part")
     spool = Path(spool_name)
     try:
@@ -105,17 +103,33 @@ def _stored_object(rt: Runtime, proxy: Proxy, url: str, sha256: str, filename: s
                 "nothing was stored."
             )
         rt.storage.put_file(key, spool, content_type=content_type)
+        row = _record(rt, proxy.organization_id, sha256, filename, key, size, spool, content_type)
     finally:
         spool.unlink(missing_ok=True)
+    log.info("Cached %s from organization %d's upstream index (%d bytes).", filename, proxy.organization_id, size)
+    return row
+
+
+def _record(rt: Runtime, organization_id: int, sha256: str, filename: str, key: str, size: int,
+            spool: Path, content_type: str) -> UpstreamObject:
+    """Record the organization's row for bytes already put at `key`. The key
+    may be one an eviction marked for the collector (envelope.lifecycle.collector):
+    the transaction that inserts the row first claims the key, waiting for a
+    collector holding it, then stores the bytes again from the spool if a
+    collector removed them after our put. Whichever commits first, the blob
+    the row names is stored."""
     try:
         with rt.db.write() as session:
-            row = UpstreamObject(organization_id=proxy.organization_id, sha256=sha256, filename=filename,
+            claim_for_publish(session, key)
+            row = UpstreamObject(organization_id=organization_id, sha256=sha256, filename=filename,
                                  storage_key=key, size=size)
             session.add(row)
-    except IntegrityError:  # another request of this organization stored the same bytes first
+            session.flush()
+            if not rt.storage.exists(key):
+                rt.storage.put_file(key, spool, content_type=content_type)
+    except IntegrityError:  # another request of this organization stored the same bytes first (and claimed the key)
         with rt.db.read() as session:
-            row = _object_row(session, proxy.organization_id, sha256, filename)
-    log.info("Cached %s from organization %d's upstream index (%d bytes).", filename, proxy.organization_id, size)
+            row = _object_row(session, organization_id, sha256, filename)
     return row
 
 

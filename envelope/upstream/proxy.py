@@ -13,7 +13,8 @@ revalidates it with If-None-Match, so only a page never seen waits for the
 upstream, and when the upstream is down the organization's last copy keeps
 serving. Files are
 fetched once per organization, on first download, verified against the
-sha256 the upstream page gave, and served from Envelope's storage from then on.
+sha256 the upstream page gave, and served from Envelope's storage from then on,
+until the organization's cache budget evicts them (envelope.lifecycle.upstream_cache).
 
 An upstream may be private, so everything kept is kept per organization:
 another organization naming the same URL fetches its own copy with its own
@@ -48,6 +49,8 @@ from envelope.audit import AuditAction, record_event
 from envelope.orgs.capabilities import Capability
 from envelope.config import Settings
 from envelope.errors import InvalidInput
+from envelope.lifecycle import upstream_cache
+from envelope.lifecycle.upstream_cache import Budget
 from envelope.models import Organization, Project, UpstreamPage
 from envelope.sealing import seal, unseal
 from envelope.upstream.client import (
@@ -111,6 +114,7 @@ def change_settings(
     reserve: Iterable[str] = (),
     unreserve: Iterable[str] = (),
     min_age: int | None = None,
+    cache_budget: Budget | None = None,
 ) -> None:
     """Change the organization's upstream proxy: the one way, for the
     settings page and `envelope org proxy`. Owners and the operator.
@@ -121,13 +125,16 @@ def change_settings(
     `reserved` replaces the reserved patterns (the page's list); `reserve`
     and `unreserve` add and remove some (the CLI's options). `min_age`
     (seconds, envelope.upstream.hold.parse_min_age) sets the minimum age of
-    upstream files; None leaves it. Every pattern
+    upstream files; None leaves it. `cache_budget` replaces the upstream
+    cache's budget (envelope.lifecycle.upstream_cache); None leaves it. Every pattern
     is checked before anything changes; InvalidInput for a bad pattern, a
     malformed URL or one on an address `settings` do not allow (each fetch
     checks again: DNS may change)."""
     access.require(Capability.MANAGE_SETTINGS, "change the upstream proxy")
     if min_age is not None and not 0 <= min_age <= MAX_MIN_AGE:
         raise InvalidInput("The minimum age must be between 0 and 90 days.")
+    if cache_budget is not None:
+        upstream_cache.check(cache_budget)
     organization = access.organization
     current = list(organization.reserved_names or [])
     add = [normalize_pattern(p) for p in reserve if p.strip()]
@@ -157,6 +164,10 @@ def change_settings(
     if min_age is not None and min_age != organization.upstream_min_age:
         organization.upstream_min_age = min_age
         record_event(session, organization.id, access.actor, AuditAction.proxy_min_age, format_min_age(min_age))
+    if cache_budget is not None and cache_budget != upstream_cache.budget_of(organization):
+        organization.upstream_cache_max_bytes = cache_budget.max_bytes
+        organization.upstream_cache_max_age = cache_budget.max_age
+        record_event(session, organization.id, access.actor, AuditAction.proxy_cache_budget, cache_budget.describe())
 
 
 def _set_upstream(session: Session, organization: Organization, url: str, settings: Settings, actor: str) -> None:

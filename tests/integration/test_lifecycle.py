@@ -93,6 +93,7 @@ class Interleaved:
 
     def put_file(self, key, path, *, content_type):
         self._storage.put_file(key, path, content_type=content_type)
+        self._maybe("put_file", key)
 
     def put_bytes(self, key, data, *, content_type):
         self._storage.put_bytes(key, data, content_type=content_type)

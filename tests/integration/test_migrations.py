@@ -89,3 +89,37 @@ def test_filename_keys_are_backfilled(database_url: str) -> None:
         db.dispose()
     assert [tuple(r) for r in file_keys] == [(1, "billing-1-py2.py3-none-any.whl"), (2, "billing-1.sdist")]
     assert deleted_keys == ["billing-1.9.post1-py3-none-any.whl"]
+
+
+def test_upstream_objects_last_used_starts_as_when_they_were_cached(database_url: str) -> None:
+    """0025 gives cached upstream files a last use: the time they were cached,
+    so the cache budget's first run evicts the oldest fetched first; budgets start unset."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    config = alembic_config(database_url)
+    command.upgrade(config, "0022")
+    db = Database(database_url)
+    try:
+        tables = MetaData()
+        organizations, objects = (Table(n, tables, autoload_with=db.engine) for n in ("organizations", "upstream_objects"))
+        with db.engine.begin() as connection:
+            connection.execute(organizations.insert().values(id=1, name="acme", serial=0, created=datetime(2026, 1, 1)))
+            connection.execute(objects.insert(), [
+                {"id": i, "organization_id": 1, "sha256": str(i) * 64, "filename": f"p-{i}.0-py3-none-any.whl",
+                 "storage_key": f"upstream/k{i}", "size": 10, "cached": datetime(2026, i, 1)} for i in (1, 2)
+            ])
+    finally:
+        db.dispose()
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        with db.engine.connect() as connection:
+            used = connection.exec_driver_sql("SELECT id, last_used FROM upstream_objects ORDER BY id").all()
+            budget = connection.exec_driver_sql(
+                "SELECT upstream_cache_max_bytes, upstream_cache_max_age FROM organizations").one()
+    finally:
+        db.dispose()
+    assert [(i, str(when)[:10]) for i, when in used] == [(1, "2026-01-01"), (2, "2026-02-01")]
+    assert tuple(budget) == (None, None)

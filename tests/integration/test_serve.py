@@ -125,6 +125,39 @@ def test_retention_policies_run_on_beat(server, tmp_path: Path) -> None:
     assert "envelope.lifecycle" in server.log_text()
 
 
+def test_upstream_cache_budgets_are_applied_on_beat(server) -> None:
+    """The same lifecycle task evicts cached upstream files past their
+    organization's budget (here: none may stay) and audits it."""
+    from sqlalchemy import select
+
+    from envelope.db import Database
+    from envelope.models import AuditEvent, Organization, UpstreamObject
+
+    server.cli("org", "create", "budgeted")
+    server.cli("org", "proxy", "budgeted", "--enable", "--cache-max-size", "0")
+    db = Database(f"sqlite:///{server.data_dir / 'envelope.db'}")
+    try:
+        with db.write() as session:
+            org = session.scalar(select(Organization).where(Organization.name == "budgeted"))
+            session.add(UpstreamObject(organization_id=org.id, sha256="e" * 64, filename="gone-1.0-py3-none-any.whl",
+                                       storage_key="upstream/ee/ee/" + "e" * 64 + "/gone-1.0-py3-none-any.whl",
+                                       size=123))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.read() as session:
+                left = session.scalars(select(UpstreamObject).where(UpstreamObject.organization_id == org.id)).all()
+            if not left:
+                break
+            time.sleep(0.3)
+        assert left == [], server.log_text()[-3000:]
+        with db.read() as session:
+            event = session.scalar(select(AuditEvent).where(AuditEvent.action == "proxy.cache_evict",
+                                                            AuditEvent.organization_id == org.id))
+        assert event.detail["bytes"] == 123 and event.actor == "system"
+    finally:
+        db.dispose()
+
+
 def test_a_killed_worker_is_restarted(server) -> None:
     (worker_pid,) = [pid for pid, cmd in _children(server.pid) if "worker" in cmd.split() and "celery" in cmd]
     os.kill(worker_pid, signal.SIGKILL)

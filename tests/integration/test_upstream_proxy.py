@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -16,8 +17,15 @@ import pytest
 import redis
 import requests
 
+from sqlalchemy import select, update
+
+from envelope.config import Settings
+from envelope.db import Database
 from envelope.index.pages import API_VERSION
+from envelope.models import AuditEvent, BlobCandidate
+from envelope.models.base import utcnow
 from tests.builders import make_wheel, sha256_file
+from tests.integration.fake_upstream import Recorder
 from tests.integration.clients import index_url, installed_version, pip, twine_upload, uv
 from tests.services import EnvelopeServer
 
@@ -201,6 +209,52 @@ def test_disabling_the_proxy_hides_upstream_names(setup: Setup) -> None:
         setup.server.cli("org", "proxy", ORG, "--upstream", _upstream_url(setup))
 
 
+def test_an_evicted_upstream_file_is_fetched_again_when_pip_and_uv_install_it(setup: Setup, tmp_path: Path) -> None:
+    """The cache budget end to end, as an operator runs it: `envelope org
+    proxy --cache-max-size`, `envelope collect`, the blobs gone after the
+    grace period, and installs that fetch the files from upstream again. Its
+    own organization, and a name (acme-secrets) acme never proxies, so no
+    other organization's copy keeps the blobs."""
+    server, org = setup.server, "cacheorg"
+    server.cli("org", "create", org)
+    server.cli("org", "proxy", org, "--upstream", _upstream_url(setup))
+    url = index_url(server.base_url, org, server.token(org, "--scope", "read"))
+    pip(server.client_env, "install", "--target", str(tmp_path / "first"), "--index-url", url, "acme-secrets")
+    shown = server.cli("org", "proxy", org).stdout
+    assert "Cache budget: none, kept forever; cached now: " in shown and " in 2 files." in shown  # wheel, .metadata
+
+    shown = server.cli("org", "proxy", org, "--cache-max-size", "0", "--cache-max-age", "90d").stdout
+    assert "Cache budget: at most 0 bytes, each used within 90d; cached now: " in shown
+    dry = server.cli("collect", "--dry-run").stdout
+    assert f"{org}: would evict acme_secrets-1.0-py3-none-any.whl (" in dry and "over the 0 bytes budget" in dry
+    assert "cached now: 0 bytes" not in server.cli("org", "proxy", org).stdout  # a dry run evicts nothing
+    out = server.cli("collect").stdout
+    assert f"{org}: evicted 2 cached upstream files (" in out and "0 files (0 bytes) stay" in out
+    assert "Removed 0 unreferenced blobs" in out and "removed by the first run 10 minutes from now" in out
+    assert "cached now: 0 bytes in 0 files." in server.cli("org", "proxy", org).stdout
+
+    db = Database(Settings.from_env(server.env).database_url)
+    try:
+        with db.write() as session:  # as if the grace period had passed
+            session.execute(update(BlobCandidate).values(marked=utcnow() - timedelta(hours=1)))
+        with db.read() as session:
+            events = session.scalars(select(AuditEvent).where(AuditEvent.action == "proxy.cache_evict")).all()
+            assert [e.detail["files"] for e in events] == [2]
+    finally:
+        db.dispose()
+    assert server.cli("collect").stdout == "Removed 2 unreferenced blobs; 0 were in use again.\n"
+
+    pip(server.client_env, "install", "--target", str(tmp_path / "pip"), "--index-url", url, "acme-secrets")
+    assert installed_version(tmp_path / "pip", "acme_secrets") == "1.0"
+    assert " in 2 files." in server.cli("org", "proxy", org).stdout  # fetched from upstream again
+    uv(server.client_env, "pip", "install", "--target", str(tmp_path / "uv"), "--index-url", url, "acme-secrets")
+    assert installed_version(tmp_path / "uv", "acme_secrets") == "1.0"
+
+    shown = server.cli("org", "proxy", org, "--cache-max-size", "none", "--cache-max-age", "none").stdout
+    assert "Cache budget: none, kept forever; cached now: " in shown and " in 2 files." in shown
+    assert org not in server.cli("collect").stdout  # no budget: nothing of it is evicted
+
+
 def _upstream_url(setup: Setup) -> str:
     token = setup.upstream.token(PUBLIC, "--scope", "read")
     return f"http://__token__:{quote(token, safe='')}@{setup.upstream.host}:{setup.upstream.port}/{PUBLIC}/simple/"
@@ -209,45 +263,17 @@ def _upstream_url(setup: Setup) -> str:
 # --- a hand-written upstream: HTML pages, files on another host ----------------------
 
 
-class _Recorder(ThreadingHTTPServer):
-    """Serves fixed responses by path and remembers each request's headers."""
-
-    def __init__(self, routes: dict[str, tuple[str, bytes]]) -> None:
-        self.routes = routes
-        self.seen: list[tuple[str, dict[str, str]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler) -> None:  # noqa: N805
-                self.seen.append((handler.path, dict(handler.headers)))
-                content_type, body = self.routes.get(handler.path, ("text/plain", b""))
-                handler.send_response(200 if handler.path in self.routes else 404)
-                handler.send_header("Content-Type", content_type)
-                handler.send_header("Content-Length", str(len(body)))
-                handler.end_headers()
-                handler.wfile.write(body)
-
-            def log_message(handler, *args) -> None:  # noqa: N805
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 def test_html_upstream_credentials_stay_on_its_host_and_bad_bytes_are_refused(setup: Setup, tmp_path: Path) -> None:
     good = make_wheel(tmp_path, "htmlpkg", "1.0")
     bad = make_wheel(tmp_path, "htmlpkg", "1.1")
-    files_host = _Recorder({
+    files_host = Recorder({
         "/f/" + good.name: ("application/octet-stream", good.read_bytes()),
         "/f/" + bad.name: ("application/octet-stream", b"not the bytes the page promised"),
     })
     links = "".join(
         f'<a href="{files_host.base}/f/{p.name}#sha256={sha256_file(p)}">{p.name}</a>\n' for p in (good, bad)
     )
-    index_host = _Recorder({"/simple/htmlpkg/": ("text/html", f"<html><body>{links}</body></html>".encode())})
+    index_host = Recorder({"/simple/htmlpkg/": ("text/html", f"<html><body>{links}</body></html>".encode())})
     org = "htmlorg"
     setup.server.cli("org", "create", org)
     upstream = f"http://mirror:s3cret@127.0.0.1:{index_host.server_address[1]}/simple/"
@@ -277,7 +303,7 @@ def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_new
     default, its alternate locations and PEP 792 status are carried, foreign
     URLs are dropped, and uv's --exclude-newer sees the upstream's upload times."""
     old, new = make_wheel(tmp_path, "timedpkg", "1.0"), make_wheel(tmp_path, "timedpkg", "2.0")
-    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in (old, new)})
+    files_host = Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in (old, new)})
     times = {old.name: "2020-01-02T03:04:05.000000Z", new.name: "2024-06-01T00:00:00.000000Z"}
     upstream_page = {
         "meta": {"api-version": "1.4",
@@ -289,7 +315,7 @@ def test_a_json_upstream_s_708_keys_status_and_upload_times_reach_uv_exclude_new
         "files": [{"filename": p.name, "url": f"{files_host.base}/f/{p.name}", "hashes": {"sha256": sha256_file(p)},
                    "size": p.stat().st_size, "upload-time": times[p.name]} for p in (old, new)],
     }
-    index_host = _Recorder({"/simple/timedpkg/": ("application/vnd.pypi.simple.v1+json",
+    index_host = Recorder({"/simple/timedpkg/": ("application/vnd.pypi.simple.v1+json",
                                                   json.dumps(upstream_page).encode())})
     org = "timeorg"
     setup.server.cli("org", "create", org)
@@ -437,12 +463,12 @@ def _stamp(moment: float) -> str:
 
 
 def _json_upstream(tmp_path: Path, releases: dict[str, list[tuple[str, str | None]]],
-                   index_host: _Recorder | None = None) -> tuple[_Recorder, _Recorder, dict[str, Path]]:
+                   index_host: Recorder | None = None) -> tuple[Recorder, Recorder, dict[str, Path]]:
     """A PEP 691 upstream: project -> [(version, upload-time or None)], files on a second host;
     the pages are added to `index_host` when given."""
     wheels = {f"{name}-{version}": make_wheel(tmp_path, name, version)
               for name, versions in releases.items() for version, _ in versions}
-    files_host = _Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in wheels.values()})
+    files_host = Recorder({"/f/" + p.name: ("application/octet-stream", p.read_bytes()) for p in wheels.values()})
     routes = {}
     for name, versions in releases.items():
         entries = []
@@ -456,7 +482,7 @@ def _json_upstream(tmp_path: Path, releases: dict[str, list[tuple[str, str | Non
         page = {"meta": {"api-version": "1.1"}, "name": name, "versions": [v for v, _ in versions], "files": entries}
         routes[f"/simple/{name}/"] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
     if index_host is None:
-        return _Recorder(routes), files_host, wheels
+        return Recorder(routes), files_host, wheels
     index_host.routes.update(routes)
     return index_host, files_host, wheels
 
@@ -523,7 +549,7 @@ def test_a_held_version_comes_of_age_on_a_cached_page_whose_upstream_never_chang
     the serial also counts the upload times past the cut, so a held file
     appears the moment it is old enough, with a new ETag, though the upstream
     answered the very same page all along."""
-    index_host = _Recorder({})
+    index_host = Recorder({})
     org = "agingorg"
     setup.server.cli("org", "create", org)
     setup.server.cli("org", "proxy", org, "--upstream", f"{index_host.base}/simple/", "--min-age", "8s")

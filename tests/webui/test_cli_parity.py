@@ -175,3 +175,26 @@ def test_minimum_age_refusals_and_audit_events_are_the_same_from_the_cli_and_the
     web_events = events(world, "proxy.", after=mark)
     assert [(e.action, e.subject) for e in cli_events] == [(e.action, e.subject) for e in web_events] == [
         ("proxy.min_age", "3d"), ("proxy.min_age", "0")]
+
+
+def test_cache_budget_refusals_and_audit_events_are_the_same_from_the_cli_and_the_page(world):
+    message = cli_error(envelope(world, "org", "proxy", "acme", "--cache-max-age", "30m", ok=False))
+    assert "between 1h and 10 years" in message
+    owner = world.browser("olivia")
+    page = owner.post("/acme/proxy", {"upstream_url": "", "reserved": "", "cache_max_size": "", "cache_max_age": "30m"})
+    assert page.status_code == 400 and message in html.unescape(page.get_data(as_text=True))
+    assert events(world, "proxy.") == []
+
+    out = envelope(world, "org", "proxy", "acme", "--cache-max-size", "5GB")
+    assert "Cache budget: at most 5 GB; cached now: 0 bytes in 0 files." in out.stdout
+    out = envelope(world, "org", "proxy", "acme", "--cache-max-age", "90d")  # the size stays
+    assert "Cache budget: at most 5 GB, each used within 90d;" in out.stdout
+    envelope(world, "org", "proxy", "acme", "--cache-max-size", "none", "--cache-max-age", "none")
+    cli_events = events(world, "proxy.")
+    mark = last_event_id(world)
+    for size, age in (("5GB", ""), ("5GB", "90d"), ("", "")):
+        owner.post("/acme/proxy", {"upstream_url": "", "reserved": "", "cache_max_size": size, "cache_max_age": age})
+    web_events = events(world, "proxy.", after=mark)
+    assert [(e.action, e.subject) for e in cli_events] == [(e.action, e.subject) for e in web_events] == [
+        ("proxy.cache_budget", "at most 5 GB"), ("proxy.cache_budget", "at most 5 GB, each used within 90d"),
+        ("proxy.cache_budget", "none, kept forever")]

@@ -168,3 +168,41 @@ def test_a_page_stored_before_upload_times_were_kept_is_held_back_too(world):
         assert row.upload_times is not None and len(row.upload_times) == 2
     held = client.get(f"/acme/files/{'2' * 64}/oldrow-2.0-py3-none-any.whl", headers=auth)
     assert held.status_code == 404
+
+
+def test_owner_sets_the_cache_budget_and_everyone_sees_it(world):
+    owner = world.browser("olivia")
+    saved = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "",
+                                       "cache_max_size": " 5GB ", "cache_max_age": "12w"})
+    assert saved.status_code == 302
+    org = _org(world)
+    assert (org.upstream_cache_max_bytes, org.upstream_cache_max_age) == (5 * 10**9, 12 * 7 * 86400)
+    page = owner.get("/acme/proxy").get_data(as_text=True)
+    assert 'name="cache_max_size" value="5GB"' in page and 'name="cache_max_age" value="12w"' in page
+    assert "Cached now: 0 bytes in 0 files" in page
+    with world.db.read() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "proxy.cache_budget")).one()
+    assert event.subject == "at most 5 GB, each used within 12w" and event.actor == "user olivia"
+    # A form without the fields leaves the budget alone; blank fields keep every file.
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": ""})
+    assert _org(world).upstream_cache_max_bytes == 5 * 10**9
+    reader_page = world.browser("rita").get("/acme/proxy").get_data(as_text=True)
+    assert "Cache budget</dt><dd>at most 5 GB, each used within 12w; cached now: 0 bytes in 0 files" in reader_page
+    owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "",
+                               "cache_max_size": "", "cache_max_age": "none"})
+    org = _org(world)
+    assert org.upstream_cache_max_bytes is None and org.upstream_cache_max_age is None
+
+
+def test_a_bad_cache_budget_is_refused_as_typed_and_changes_nothing(world):
+    owner = world.browser("olivia")
+    for size, age, says in (("lots", "", "is not a size"), ("", "30m", "between 1h and 10 years"),
+                            ("1GB", "soon", "Invalid cache age")):
+        refused = owner.post("/acme/proxy", {"enabled": "on", "upstream_url": "", "reserved": "",
+                                             "cache_max_size": size, "cache_max_age": age})
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and says in page
+        assert f'name="cache_max_size" value="{size}"' in page and f'name="cache_max_age" value="{age}"' in page
+        org = _org(world)
+        assert org.upstream_cache_max_bytes is None and org.upstream_cache_max_age is None
+        assert org.upstream_url is None

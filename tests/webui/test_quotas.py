@@ -121,7 +121,8 @@ def test_usage_page_and_api_show_figures_limits_and_warnings(world):
     api = rita.api("GET", "/api/v1/orgs/acme/usage").get_json()
     month = utcnow().strftime("%Y-%m")
     assert api["usage"] == {"month": month, "stored_bytes": wheel.size, "files": 1, "downloaded_bytes": wheel.size,
-                            "downloads": 1, "index_requests": 2, "members": 3}
+                            "downloads": 1, "index_requests": 2, "members": 3,
+                            "upstream_cache_bytes": 0, "upstream_cache_files": 0}
     assert api["limits"] == {"storage_bytes": None, "download_bytes_per_month": None, "members": None}
     assert api["plan"] is None
     assert api["warnings"] == [] and api["resets"].startswith(quotas.next_month(utcnow()).date().isoformat())

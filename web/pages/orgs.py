@@ -10,6 +10,7 @@ from envelope.packaging import catalog
 from envelope.orgs import invitations
 from envelope.orgs import membership
 from envelope.models.base import utcnow
+from envelope.lifecycle import upstream_cache
 from envelope.upstream import hold
 from envelope.upstream import proxy as upstream
 from envelope.upstream.client import without_credentials
@@ -139,6 +140,10 @@ def proxy(org: str) -> Response | str:
                     reserved=request.form.get("reserved", "").splitlines(),
                     # Absent (a form from before the field): left as it is.
                     min_age=hold.parse_min_age(request.form["min_age"]) if "min_age" in request.form else None,
+                    cache_budget=upstream_cache.Budget(
+                        upstream_cache.parse_max_size(request.form["cache_max_size"]),
+                        upstream_cache.parse_max_age(request.form.get("cache_max_age", "")),
+                    ) if "cache_max_size" in request.form else None,
                 )
             flash("Saved the upstream proxy settings.", "success")
             return redirect(url_for("orgs.proxy", org=org))
@@ -149,6 +154,8 @@ def proxy(org: str) -> Response | str:
                 "upstream_url": without_credentials(request.form.get("upstream_url", "")),
                 "reserved": request.form.get("reserved", ""),
                 "min_age": request.form.get("min_age", "")[:20],
+                "cache_max_size": request.form.get("cache_max_size", "")[:20],
+                "cache_max_age": request.form.get("cache_max_age", "")[:20],
             }
     with rt.db.read() as session:
         access = access_for(session, org, Capability.SEE_SETTINGS, to="see the upstream proxy")
@@ -158,12 +165,16 @@ def proxy(org: str) -> Response | str:
             "upstream_url": organization.upstream_url or "",
             "reserved": "\n".join(organization.reserved_names or []),
             "min_age": hold.format_min_age(organization.upstream_min_age),
+            "cache_max_size": upstream_cache.format_max_size(organization.upstream_cache_max_bytes),
+            "cache_max_age": upstream_cache.format_max_age(organization.upstream_cache_max_age),
         }
         held = hold.held_now(session, organization.id, utcnow())
         page = render_template(
             "ui/org_proxy.html", org=organization, access=access, error=error, shown=shown,
             is_owner=access.allows(Capability.MANAGE_MEMBERS), default_upstream=upstream.DEFAULT_UPSTREAM,
             held=held, min_age=hold.format_min_age(organization.upstream_min_age),
+            budget=upstream_cache.budget_of(organization), cached=quotas.upstream_cached(session, organization.id),
+            format_bytes=quotas.format_bytes,
         )
     return page, 400 if error else 200
 
