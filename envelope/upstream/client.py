@@ -20,7 +20,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 
 from envelope.errors import FileTooLarge, InvalidInput, UpstreamError
-from envelope.upstream.network import AddressPolicy, UpstreamFetch
+from envelope.upstream.network import AddressPolicy
+from envelope.upstream.transport import UpstreamFetch
 
 if TYPE_CHECKING:
     from pypi_simple import ProjectPage
