@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from index_scale import wrk  # noqa: E402
 from tests.builders import make_wheel  # noqa: E402
 from tests.services import EnvelopeServer, client_environ, descendants  # noqa: E402
 
+PASSWORD = "bench-password-1"
 SETTLE = 5  # seconds after the last request: beat ticks and the worker runs its tasks
 
 
@@ -59,8 +61,11 @@ def label(pid: int) -> str:
 
 
 def light_use(server: EnvelopeServer, workdir: Path) -> tuple[str, str]:
-    """An org, a read token, one upload, a few index requests; returns (token, project path)."""
+    """An org, a read token, one upload, a few index requests, a download, a
+    sign-in and two pages of the web UI; returns (token, project path)."""
     server.cli("org", "create", "bench")
+    server.cli("user", "create", "bea", "--email", "bea@example.com", "--org", "bench:reader",
+               "--password-stdin", input=PASSWORD + "\n")
     uploader = server.token("bench", "--scope", "upload")
     reader = server.token("bench", "--scope", "read")
     wheel = make_wheel(workdir / "dist", "benchlib", "1.0")
@@ -72,6 +77,16 @@ def light_use(server: EnvelopeServer, workdir: Path) -> tuple[str, str]:
     for path in ("/bench/simple/", "/bench/simple/benchlib/") * 10:
         response = requests.get(server.url(path), auth=("__token__", reader), timeout=10)
         response.raise_for_status()
+    page = requests.get(server.url("/bench/simple/benchlib/"), auth=("__token__", reader), timeout=10).text
+    href = re.search(r'href="([^"#]+)', page).group(1)
+    requests.get(requests.compat.urljoin(server.url("/bench/simple/benchlib/"), href),
+                 auth=("__token__", reader), timeout=10).raise_for_status()
+    ui = requests.Session()
+    csrf = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', ui.get(server.url("/login"), timeout=10).text)
+    ui.post(server.url("/login"), data={"login": "bea", "password": PASSWORD, "csrf_token": csrf.group(1)},
+            timeout=30).raise_for_status()
+    for path in ("/bench/", "/bench/projects/benchlib/"):
+        ui.get(server.url(path), timeout=30).raise_for_status()
     requests.get(server.url("/healthz"), timeout=10).raise_for_status()
     return reader, "/bench/simple/benchlib/"
 
@@ -84,9 +99,13 @@ def measure(server: EnvelopeServer) -> list[tuple[int, str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS", help="also run wrk for this long per page")
+    parser.add_argument("--workers", type=int, default=None, help="envelope serve --workers (default: its own)")
+    parser.add_argument("--pythonpath", help="run another checkout's code (git archive REV | tar -x -C DIR) with this venv")
     args = parser.parse_args()
+    serve_args = ("--workers", str(args.workers)) if args.workers else ()
+    extra_env = {"PYTHONPATH": str(Path(args.pythonpath).resolve())} if args.pythonpath else {}
     with tempfile.TemporaryDirectory(prefix="envelope-memory-") as tmp:
-        with EnvelopeServer(Path(tmp) / "data") as server:
+        with EnvelopeServer(Path(tmp) / "data", serve_args=serve_args, extra_env=extra_env) as server:
             token, project = light_use(server, Path(tmp))
             time.sleep(SETTLE)
             rows = measure(server)
