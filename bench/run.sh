@@ -8,6 +8,7 @@ make -s dev-install
 mkdir -p bench/results
 bash bench/index_vs_peers.sh --reps 3 "$@"
 .venv/bin/python bench/serve_memory.py --wrk 10 | tee bench/results/serve-memory.md
+.venv/bin/python bench/serve_memory.py --ui | tee bench/results/serve-memory-ui.md
 .venv/bin/python bench/index_scale.py | tee bench/results/index-scale.md
 .venv/bin/python bench/big_upload.py | tee bench/results/big-upload.md
 { .venv/bin/python bench/release_ingest.py --wheels 30 --size-mb 8 --reps 3

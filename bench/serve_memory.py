@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from index_scale import wrk  # noqa: E402
 from tests.builders import make_wheel  # noqa: E402
 from tests.services import EnvelopeServer, client_environ, descendants  # noqa: E402
 
+PASSWORD = "bench-password-1"
 SETTLE = 5  # seconds after the last request: beat ticks and the worker runs its tasks
 
 
@@ -58,8 +60,9 @@ def label(pid: int) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-def light_use(server: EnvelopeServer, workdir: Path) -> tuple[str, str]:
-    """An org, a read token, one upload, a few index requests; returns (token, project path)."""
+def light_use(server: EnvelopeServer, workdir: Path, ui: bool = False) -> tuple[str, str]:
+    """An org, a read token, one upload, a few index requests (and with `ui`
+    a download, a sign-in and two pages of the web UI); returns (token, project path)."""
     server.cli("org", "create", "bench")
     uploader = server.token("bench", "--scope", "upload")
     reader = server.token("bench", "--scope", "read")
@@ -72,8 +75,26 @@ def light_use(server: EnvelopeServer, workdir: Path) -> tuple[str, str]:
     for path in ("/bench/simple/", "/bench/simple/benchlib/") * 10:
         response = requests.get(server.url(path), auth=("__token__", reader), timeout=10)
         response.raise_for_status()
+    if ui:
+        browse(server, reader)
     requests.get(server.url("/healthz"), timeout=10).raise_for_status()
     return reader, "/bench/simple/benchlib/"
+
+
+def browse(server: EnvelopeServer, reader: str) -> None:
+    """A file download, a sign-in (argon2) and two pages of the web UI."""
+    server.cli("user", "create", "bea", "--email", "bea@example.com", "--org", "bench:reader",
+               "--password-stdin", input=PASSWORD + "\n")
+    page = requests.get(server.url("/bench/simple/benchlib/"), auth=("__token__", reader), timeout=10).text
+    href = re.search(r'href="([^"#]+)', page).group(1)
+    requests.get(requests.compat.urljoin(server.url("/bench/simple/benchlib/"), href),
+                 auth=("__token__", reader), timeout=10).raise_for_status()
+    ui = requests.Session()
+    csrf = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', ui.get(server.url("/login"), timeout=10).text)
+    ui.post(server.url("/login"), data={"login": "bea", "password": PASSWORD, "csrf_token": csrf.group(1)},
+            timeout=30).raise_for_status()
+    for path in ("/bench/", "/bench/projects/benchlib/"):
+        ui.get(server.url(path), timeout=30).raise_for_status()
 
 
 def measure(server: EnvelopeServer) -> list[tuple[int, str, int]]:
@@ -84,10 +105,15 @@ def measure(server: EnvelopeServer) -> list[tuple[int, str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS", help="also run wrk for this long per page")
+    parser.add_argument("--workers", type=int, default=None, help="envelope serve --workers (default: its own)")
+    parser.add_argument("--ui", action="store_true", help="light use includes a download, a sign-in and web UI pages")
+    parser.add_argument("--pythonpath", help="run another checkout's code (git archive REV | tar -x -C DIR) with this venv")
     args = parser.parse_args()
+    serve_args = ("--workers", str(args.workers)) if args.workers else ()
+    extra_env = {"PYTHONPATH": str(Path(args.pythonpath).resolve())} if args.pythonpath else {}
     with tempfile.TemporaryDirectory(prefix="envelope-memory-") as tmp:
-        with EnvelopeServer(Path(tmp) / "data") as server:
-            token, project = light_use(server, Path(tmp))
+        with EnvelopeServer(Path(tmp) / "data", serve_args=serve_args, extra_env=extra_env) as server:
+            token, project = light_use(server, Path(tmp), ui=args.ui)
             time.sleep(SETTLE)
             rows = measure(server)
             speed, loaded = {}, {}
@@ -106,7 +132,8 @@ def main() -> None:
     print(f"| **total, {len(rows)} processes** | **{total / 1024:.0f} MB** |{after}")
     for path, row in speed.items():
         print(f"\n`{path}`: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms")
-    out = Path(__file__).parent / "results" / "serve-memory.json"  # for bench/summary.py
+    # For bench/summary.py, whose budget is measured without --ui.
+    out = Path(__file__).parent / "results" / ("serve-memory-ui.json" if args.ui else "serve-memory.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
         "processes": len(rows), "pss_mb": round(total / 1024, 1),

@@ -21,7 +21,7 @@ NAMES = ("web", "worker", "beat")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_WEB_WORKERS = 2  # `envelope process web`; `envelope serve` runs SERVE_WEB_WORKERS
-SERVE_WEB_WORKERS = 1  # one gunicorn worker keeps make serve under 200 MB (two: 207 MB, bench/README.md)
+SERVE_WEB_WORKERS = 2  # about 193 MB PSS for make serve after light use, a third more req/s than one (bench/README.md)
 WEB_THREADS = 4  # threads per web worker (2 x 4 beat 2 x 8 here: bench/README.md); a slow request holds one
 DEFAULT_WORKER_CONCURRENCY = 2
 

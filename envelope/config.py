@@ -4,9 +4,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import secrets
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, TypeVar, Union
@@ -385,6 +383,12 @@ def _stored_secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    # Imported here, once per install: `serve`'s supervisor reads settings
+    # for as long as the index runs, and secrets brings hashlib and OpenSSL
+    # (about 4 MB; bench/README.md).
+    import secrets
+    import tempfile
+
     # mkstemp creates the file 0600, so the key is never readable by others,
     # even for the moment before it is linked into place.
     fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret_key-")

@@ -5,11 +5,16 @@ port=443): Max retries exceeded … NameResolutionError(…)`) reached the
 repository page and the CLI as they were; every face shows this instead."""
 from __future__ import annotations
 
-import requests
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
 
 
 def describe(exc: requests.RequestException) -> str:
     """A lowercase clause: "the host name does not resolve"."""
+    import requests  # loaded already by whoever raised `exc`
+
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         return "its TLS certificate is not trusted here (give the CA bundle in REQUESTS_CA_BUNDLE or SSL_CERT_FILE)"

@@ -14,9 +14,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyotp
-import qrcode
-import qrcode.image.svg
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -64,8 +61,15 @@ def _actor(user: User) -> str:
 
 
 def _enrolment(secret: str, user: User) -> Enrolment:
+    import pyotp
+
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP)
     uri = totp.provisioning_uri(name=user.username, issuer_name=ISSUER)
+    # qrcode (and its image modules) only here: an enrolment is rare, and
+    # every web process imports this module.
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
     return Enrolment(secret, uri, image.to_string(encoding="unicode"))
 
@@ -87,6 +91,8 @@ def start_enrolment(session: Session, user: User, secret_key: str) -> Enrolment:
     Conflict when two-factor authentication is already on."""
     if user.totp_enabled:
         raise Conflict("Two-factor authentication is already on; turn it off first to use a new device.")
+    import pyotp
+
     secret = pyotp.random_base32()
     user.totp_secret_sealed = seal(secret_key, secret)
     user.totp_last_step = None
@@ -107,6 +113,8 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     code = "".join(code.split())
     if len(code) != DIGITS or not code.isdigit():
         return None
+    import pyotp  # only for accounts with two-factor authentication, like qrcode in _enrolment
+
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP)
     current = int(now.timestamp()) // STEP
     found = None

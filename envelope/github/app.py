@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,7 +18,6 @@ from envelope.audit import AuditAction, record_event
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.errors import Conflict, EnvelopeError, Forbidden, InvalidInput, NotFound
-from envelope.github.app_client import AppClient, convert_manifest, installation_repositories, user_installations
 from envelope.github.repositories import NewConnection, add_repository, github_token, parse_full_name
 from envelope.models import (
     ConnectionStatus,
@@ -29,6 +29,9 @@ from envelope.models import (
 )
 from envelope.models.base import utcnow
 from envelope.sealing import seal, unseal
+
+if TYPE_CHECKING:
+    from envelope.github.app_client import AppClient
 
 # An owner binds an installation to their organization when GitHub sends them
 # back from installing it; an installation nobody bound within this time
@@ -90,6 +93,8 @@ def create_app(db: Database, settings: Settings, code: str, *, actor: str) -> Gi
     with db.read() as session:
         if current_app(session) is not None:
             raise Conflict("This instance has a GitHub App already.")
+    from envelope.github.app_client import convert_manifest  # on use: requests, PyGithub (see app_client)
+
     converted = convert_manifest(settings.github_api_url, code)
     with db.write() as session:
         if current_app(session) is not None:
@@ -109,6 +114,11 @@ def create_app(db: Database, settings: Settings, code: str, *, actor: str) -> Gi
 
 
 def app_client(settings: Settings, app: GitHubApp) -> AppClient:
+    """The App's client. app_client.py (requests) is imported on use: every
+    web process imports this module for the webhook route, and requests and
+    urllib3 are about 4 MB that an instance without an App never needs."""
+    from envelope.github.app_client import AppClient
+
     return AppClient(settings.github_api_url, app.app_id, unseal(settings.secret_key, app.private_key_sealed))
 
 
@@ -132,6 +142,8 @@ def bind_installation(
     with db.read() as session:
         app = _require_app(session)
     if app.client_id and app.client_secret_sealed:
+        from envelope.github.app_client import user_installations  # on use: requests
+
         if not oauth_code:
             raise InvalidInput("GitHub did not say who installed the App (no code came back); "
                                "install it again from the repositories page.")
@@ -196,6 +208,8 @@ def installation_token(db: Database, settings: Settings, installation: GitHubIns
 
 def available_repositories(db: Database, settings: Settings, installation: GitHubInstallation) -> list[str]:
     """What the installation can see, as GitHub says now."""
+    from envelope.github.app_client import installation_repositories
+
     token = installation_token(db, settings, installation)
     return installation_repositories(settings.github_api_url, token)
 

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from envelope.errors import EnvelopeError, NotFound
-from envelope.github.client import RETRY, TIMEOUT, GitHubUnavailable
+from envelope.github.client import TIMEOUT, GitHubUnavailable, retry
 
 MAX_REPOSITORIES = 1000  # listed per installation: ten pages of GitHub's largest
 
@@ -98,7 +98,7 @@ class AppClient:
 
         self.api_url = api_url.rstrip("/")
         self._integration = GithubIntegration(
-            auth=Auth.AppAuth(app_id, private_key), base_url=self.api_url, retry=RETRY, timeout=TIMEOUT
+            auth=Auth.AppAuth(app_id, private_key), base_url=self.api_url, retry=retry(), timeout=TIMEOUT
         )
 
     def close(self) -> None:
@@ -145,8 +145,8 @@ def installation_repositories(api_url: str, token: str) -> list[str]:
     names: list[str] = []
     url: str | None = f"{api_url.rstrip('/')}/installation/repositories?per_page=100"
     with requests.Session() as http:
-        http.mount("http://", requests.adapters.HTTPAdapter(max_retries=RETRY))
-        http.mount("https://", requests.adapters.HTTPAdapter(max_retries=RETRY))
+        http.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry()))
+        http.mount("https://", requests.adapters.HTTPAdapter(max_retries=retry()))
         while url and len(names) < MAX_REPOSITORIES:
             try:
                 response = http.get(url, headers=_headers(token), timeout=TIMEOUT, allow_redirects=False)

@@ -7,34 +7,47 @@ storage host a redirect names, nor to an asset URL that names another origin.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import BinaryIO, Callable, Mapping
+from typing import TYPE_CHECKING, BinaryIO, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
-
-import requests
-from urllib3.util.retry import Retry
 
 from envelope.http_errors import describe
 from envelope.errors import EnvelopeError, FileTooLarge, NotFound
 
+if TYPE_CHECKING:
+    import requests
+    from urllib3.util.retry import Retry
+
 TIMEOUT = 30  # seconds per request
 MAX_REDIRECTS = 5
 CHUNK = 1024 * 1024  # bytes per read while downloading
-RETRY = Retry(
-    total=3,
-    backoff_factor=0.5,
-    status_forcelist=(500, 502, 503, 504),
-    allowed_methods=frozenset({"GET", "HEAD"}),
-    raise_on_status=False,
-    # A rate limit's Retry-After can be minutes: the run is re-queued to wait
-    # (envelope.github.sync), rather than a worker sleeping inside a request.
-    respect_retry_after_header=False,
-)
 SECONDARY_WAIT = 60  # seconds: GitHub's advice when a rate-limit answer names no time
+
+
+
+@functools.cache
+def retry() -> Retry:
+    """GitHub's retry policy. Made on first use, like the HTTP session:
+    requests, urllib3 and PyGithub (about 22 MB) load only in a process that
+    talks to GitHub, never in a worker or web process of an instance without
+    a GitHub connection."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=3,
+        backoff_factor=0.5,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+        # A rate limit's Retry-After can be minutes: the run is re-queued to wait
+        # (envelope.github.sync), rather than a worker sleeping inside a request.
+        respect_retry_after_header=False,
+    )
 
 
 class GitHubUnavailable(EnvelopeError):
@@ -159,13 +172,15 @@ class GitHubClient:
         self._github = Github(
             base_url=self.api_url,
             auth=Auth.Token(token) if token else None,
-            retry=RETRY,
+            retry=retry(),
             timeout=TIMEOUT,
             per_page=100,
             seconds_between_requests=None,
             seconds_between_writes=None,
             lazy=True,  # get_repo() makes no request: the release calls below say what is needed
         )
+        import requests
+
         self._http = requests.Session()
         self._http.headers["User-Agent"] = "envelope-index"
         self._http.headers["X-GitHub-Api-Version"] = "2022-11-28"
@@ -179,6 +194,7 @@ class GitHubClient:
 
     def _call(self, what: str, fn: Callable):
         from github import GithubException, RateLimitExceededException
+        from requests import RequestException
 
         try:
             return fn()
@@ -193,7 +209,7 @@ class GitHubClient:
             if exc.status in (401, 403):
                 raise EnvelopeError(f"GitHub refused access to {what} ({exc.status}); check the token.") from None
             raise GitHubUnavailable(f"GitHub answered {exc.status} for {what}.") from None
-        except requests.RequestException as exc:
+        except RequestException as exc:
             raise GitHubUnavailable(f"Cannot reach GitHub for {what}: {describe(exc)}.") from None
 
     def release(self, full_name: str, release_id: int) -> Release:
@@ -228,9 +244,11 @@ class GitHubClient:
         if etag:
             headers["If-None-Match"] = etag
         url = f"{self.api_url}/repos/{full_name}/releases?per_page=100"
+        from requests import RequestException  # loaded by __init__
+
         try:
             response = self._http.get(url, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as exc:
+        except RequestException as exc:
             raise GitHubUnavailable(f"Cannot reach GitHub for releases of {full_name}: {describe(exc)}.") from None
         with response:
             if response.status_code == 304:
@@ -261,6 +279,8 @@ class GitHubClient:
         token is sent to the configured API origin only: the asset's URL comes
         from the API's answer (a hostile or misconfigured GitHub Enterprise,
         a proxy) and may name any server."""
+        from requests import RequestException  # loaded by __init__
+
         url = asset.api_url
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"Accept": "application/octet-stream"}
@@ -268,7 +288,7 @@ class GitHubClient:
                 headers.update(self._auth_headers())
             try:
                 response = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=TIMEOUT)
-            except requests.RequestException as exc:
+            except RequestException as exc:
                 raise GitHubUnavailable(f"Cannot download {asset.name}: {describe(exc)}.") from None
             with response:
                 if response.is_redirect:
@@ -303,6 +323,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: int, progress) -> bool:
+    from requests import RequestException
+
     size = 0
     sha256 = hashlib.sha256()
     try:
@@ -314,7 +336,7 @@ def _copy(response: requests.Response, out: BinaryIO, asset: Asset, max_size: in
             out.write(chunk)
             if progress:
                 progress(len(chunk))
-    except requests.RequestException as exc:
+    except RequestException as exc:
         raise GitHubUnavailable(f"Download of {asset.name} failed: {describe(exc)}.") from None
     if size != asset.size:
         raise GitHubUnavailable(f"Download of {asset.name} is {size} bytes, GitHub announced {asset.size}.")

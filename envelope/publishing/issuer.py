@@ -10,13 +10,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-import jwt
-import requests
-
 from envelope.errors import EnvelopeError, MintRefused
+
+if TYPE_CHECKING:
+    import jwt
 
 KEYS_TTL = 10 * 60  # seconds a fetched key set is used before it is fetched again
 REFRESH_AFTER_UNKNOWN_KID = 60  # seconds: an unknown key id refetches the set at most this often
@@ -38,6 +38,8 @@ Fetch = Callable[[str], dict[str, Any]]
 def fetch_json(url: str) -> dict[str, Any]:
     """GET a JSON object, without following redirects (a redirect could
     leave the issuer's origin), at most MAX_DOCUMENT bytes."""
+    import requests  # on use: every web process imports this module, few publish with OIDC
+
     try:
         with requests.get(url, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True,
                           headers={"Accept": "application/json"}) as response:
@@ -96,6 +98,8 @@ class IssuerKeys:
         jwks_uri = discovery.get("jwks_uri")
         if not isinstance(jwks_uri, str) or _origin(jwks_uri) != _origin(self.issuer):
             raise IssuerUnavailable(f"The discovery document of {self.issuer} names keys outside the issuer.")
+        import jwt  # on use, as in verification.py: PyJWT loads cryptography's X.509 and key types
+
         keys: dict[str, jwt.PyJWK] = {}
         for entry in self.fetch(jwks_uri).get("keys") or []:
             if not isinstance(entry, dict) or entry.get("kty") != "RSA" or not isinstance(entry.get("kid"), str):

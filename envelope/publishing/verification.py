@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from envelope.errors import MintRefused
 from envelope.publishing.issuer import IssuerKeys
 
@@ -46,7 +44,13 @@ class GitHubClaims:
 def verify_token(token: Any, keys: IssuerKeys, *, audience: str) -> GitHubClaims:
     """The claims of `token` once its signature, issuer, audience, times and
     shape are verified; MintRefused saying which check failed otherwise.
-    (IssuerUnavailable when the issuer's keys cannot be fetched.)"""
+    (IssuerUnavailable when the issuer's keys cannot be fetched.)
+
+    PyJWT is imported here, not with the module: with cryptography's X.509
+    and key types it is about 12 MB, and every web process imports this
+    module while few instances publish with OIDC."""
+    import jwt
+
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
         raise MintRefused("invalid-payload", "The request must be a JSON object with the OIDC token in \"token\".")
     try:

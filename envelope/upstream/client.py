@@ -17,13 +17,14 @@ from importlib import metadata
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import requests
-
 from envelope.errors import FileTooLarge, InvalidInput, UpstreamError
-from envelope.upstream.network import AddressPolicy, UpstreamFetch
+from envelope.upstream.network import AddressPolicy
 
 if TYPE_CHECKING:
+    import requests
     from pypi_simple import ProjectPage
+
+    from envelope.upstream.transport import UpstreamFetch
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,13 @@ def fetch_project_page(index: UpstreamIndex, normalized_name: str, *, policy: Ad
     same sentence (UNREACHABLE), so nobody learns from it whether a port is
     closed, an address refused or an HTTP server answered 500. The log says
     which."""
-    from pypi_simple import ACCEPT_JSON_PREFERRED  # here: pypi_simple brings pydantic (~16 MB per process)
+    # Here, not with the module: pypi_simple brings pydantic (~16 MB per
+    # process), requests and urllib3 about 4 MB, and every web process
+    # imports this module whether or not an organization proxies an upstream.
+    import requests
+    from pypi_simple import ACCEPT_JSON_PREFERRED
+
+    from envelope.upstream.transport import UpstreamFetch
 
     url = index.project_url(normalized_name)
     headers = {"Accept": ACCEPT_JSON_PREFERRED}
@@ -147,6 +154,7 @@ def _read_bounded(response: requests.Response, limit: int, fetch: UpstreamFetch)
 
 
 def _parse_page(response: requests.Response, body: bytes, normalized_name: str) -> ProjectPage:
+    import requests
     from pypi_simple import ProjectPage
     from pypi_simple.errors import UnparsableFilenameError, UnsupportedContentTypeError, UnsupportedRepoVersionError
 
@@ -170,6 +178,10 @@ def download(index: UpstreamIndex, url: str, out: BinaryIO, *, policy: AddressPo
     Never holds the file in memory; connects only where `policy` permits and
     gives up after FILE_DEADLINE. Raises FileTooLarge beyond `max_size`,
     UpstreamError (UNREACHABLE, details logged) when the upstream fails."""
+    import requests  # on use, as in fetch_project_page
+
+    from envelope.upstream.transport import UpstreamFetch
+
     digest, size = hashlib.sha256(), 0
     try:
         with UpstreamFetch(policy, deadline=FILE_DEADLINE, user_agent=USER_AGENT) as fetch, \

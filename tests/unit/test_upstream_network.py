@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from envelope.config import Settings
-from envelope.upstream.network import AddressPolicy, AddressRefused, UpstreamFetch, is_public
+from envelope.upstream.network import AddressPolicy, AddressRefused, is_public
+from envelope.upstream.transport import UpstreamFetch
 
 DENY_ALL = AddressPolicy()
 
