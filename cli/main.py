@@ -16,7 +16,7 @@ from envelope.config import Settings
 @click.group()
 def main() -> None:
     """Envelope: a private Python package index."""
-    from envelope.config import restrict_new_files_to_owner
+    from envelope.data_dir import restrict_new_files_to_owner
 
     restrict_new_files_to_owner()
 

@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 
 from cli.processes import commands
-from envelope.config import WILDCARD_HOSTS, Settings, restrict_new_files_to_owner, served_environ
+from envelope.config import WILDCARD_HOSTS, Settings, served_environ
+from envelope.data_dir import restrict_new_files_to_owner
 from envelope.errors import EnvelopeError
 from envelope.parent_death import die_with_parent
 

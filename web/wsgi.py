@@ -1,7 +1,7 @@
 """WSGI entry point for the web server: `web.wsgi:app`."""
 import gc
 
-from envelope.config import restrict_new_files_to_owner
+from envelope.data_dir import restrict_new_files_to_owner
 from envelope.parent_death import die_with_parent
 from web import access_log, create_app
 
