@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -140,26 +141,35 @@ class AppClient:
         )
 
 
-def installation_repositories(api_url: str, token: str) -> list[str]:
-    """Full names (lowercased) of the repositories the installation can see."""
-    names: list[str] = []
-    url: str | None = f"{api_url.rstrip('/')}/installation/repositories?per_page=100"
+def _pages(api_url: str, path: str, token: str, key: str, what: str, reaching: str) -> Iterator[dict]:
+    """The items under `key` of every page of a GitHub list (at most
+    MAX_REPOSITORIES), following `next` links on the API root only: a link
+    is the answer's, not ours."""
+    root = api_url.rstrip("/")
+    url: str | None = f"{root}{path}?per_page=100"
+    seen = 0
     with requests.Session() as http:
         http.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry()))
         http.mount("https://", requests.adapters.HTTPAdapter(max_retries=retry()))
-        while url and len(names) < MAX_REPOSITORIES:
+        while url and seen < MAX_REPOSITORIES:
             try:
                 response = http.get(url, headers=_headers(token), timeout=TIMEOUT, allow_redirects=False)
             except requests.RequestException as exc:
-                raise GitHubUnavailable(f"Cannot reach GitHub for the installation's repositories: {exc}") from None
+                raise GitHubUnavailable(f"Cannot reach GitHub {reaching}: {exc}") from None
             with response:
-                data = _json(response, "repository list of the installation")
+                items = _json(response, what).get(key, [])
                 url = response.links.get("next", {}).get("url")
-            names.extend(str(r["full_name"]).lower() for r in data.get("repositories", []))
-            # Only follow pages on the API root: a link is the answer's, not ours.
-            if url and not url.startswith(api_url.rstrip("/") + "/"):
+            seen += len(items)
+            yield from items
+            if url and not url.startswith(root + "/"):
                 url = None
-    return names
+
+
+def installation_repositories(api_url: str, token: str) -> list[str]:
+    """Full names (lowercased) of the repositories the installation can see."""
+    return [str(r["full_name"]).lower() for r in _pages(
+        api_url, "/installation/repositories", token, "repositories",
+        "repository list of the installation", "for the installation's repositories")]
 
 
 def user_installations(api_url: str, web_url: str, client_id: str, client_secret: str, code: str) -> set[int]:
@@ -180,18 +190,6 @@ def user_installations(api_url: str, web_url: str, client_id: str, client_secret
     if not token:  # GitHub answers 200 with an "error" field for a used, expired or foreign code
         raise EnvelopeError("GitHub did not accept the sign-in code it sent back (used or expired); "
                             "install the App again from the repositories page.")
-    ids: set[int] = set()
-    url: str | None = f"{api_url.rstrip('/')}/user/installations?per_page=100"
-    with requests.Session() as http:
-        while url and len(ids) < MAX_REPOSITORIES:
-            try:
-                response = http.get(url, headers=_headers(token), timeout=TIMEOUT, allow_redirects=False)
-            except requests.RequestException as exc:
-                raise GitHubUnavailable(f"Cannot reach GitHub to check who installed the App: {exc}") from None
-            with response:
-                data = _json(response, "installations of the signed-in GitHub user")
-                url = response.links.get("next", {}).get("url")
-            ids.update(int(i["id"]) for i in data.get("installations", []))
-            if url and not url.startswith(api_url.rstrip("/") + "/"):
-                url = None
-    return ids
+    return {int(i["id"]) for i in _pages(api_url, "/user/installations", token, "installations",
+                                         "installations of the signed-in GitHub user",
+                                         "to check who installed the App")}
