@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
+from pathlib import Path
 from typing import NoReturn
 
 from envelope.config import Settings
@@ -40,23 +42,7 @@ def command(
     the worker runs beat too, on a thread, as `envelope serve` wants it."""
     python = sys.executable
     if name == "web":
-        return [
-            # gunicorn, not granian: granian was faster here (bench/README.md)
-            # but sends every status with its standard reason phrase, and
-            # Envelope's refusals live in the reason phrase twine and pip print
-            # ("400 File already exists", "403 …"). The access log is
-            # web/access_log.py's WSGI middleware (web/wsgi.py); gunicorn logs
-            # no access lines of its own.
-            # --reuse-port: a listening socket per worker, so the kernel spreads
-            # connections evenly; with one shared socket, one worker can take
-            # every keep-alive connection and leave the other core idle.
-            # --preload: the app is imported once, before the workers fork,
-            # so they share its pages; no connection is opened at import, so
-            # none is shared across the fork.
-            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--reuse-port", "--preload",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
-            "--graceful-timeout", "10", "--no-control-socket", "web.wsgi:app",
-        ]
+        return web_command(host, port, workers)
     if name == "worker" and embedded_beat:
         # `envelope serve`: one process. Tasks wait on GitHub, S3 and the
         # database, so threads do what prefork's processes did for a third of
@@ -80,6 +66,35 @@ def command(
             "--schedule", str(settings.data_dir / "celerybeat-schedule"),
         ]
     raise ValueError(f"Unknown process {name!r}; expected one of {', '.join(NAMES)}.")
+
+
+def web_command(host: str, port: int, workers: int) -> list[str]:
+    """uWSGI (the pyuwsgi wheel) serving web.wsgi:app.
+
+    Why uWSGI: its HTTP parsing, keep-alive and accept loop are C, so a
+    request costs the app's own work and little more; on two cores it
+    answered the index about 2-3x gunicorn gthread's req/s with a third of
+    its p99 (bench/README.md). It sends the status line exactly as the app
+    gives it, and Envelope's refusals live in the reason phrase that twine
+    and pip print ("400 File already exists"): granian, faster still, cannot.
+    """
+    bind = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
+    return [
+        sys.executable, str(Path(sysconfig.get_path("scripts")) / "pyuwsgi"),  # this interpreter, its script
+        "--http11-socket", bind,  # HTTP/1.1 with keep-alive, no router process in front
+        "--master", "--processes", str(workers), "--threads", str(WEB_THREADS),
+        # The app is imported once, in the master, before the workers fork
+        # (not --lazy-apps), so they share its pages; nothing connects at import.
+        "--module", "web.wsgi:app", "--need-app", "--single-interpreter", "--strict",
+        "--die-on-term",  # SIGTERM stops (uWSGI's own default reloads); serve sends it
+        "--no-orphans",  # workers exit when their master is gone
+        "--reload-mercy", "10", "--worker-reload-mercy", "10",  # graceful stop bound, as serve's grace
+        "--buffer-size", "65535",  # request headers up to 64 KB (uWSGI's default is 4 KB)
+        "--socket-timeout", "60",  # a stalled client's read or write; a large download is many writes
+        # The access log is web/access_log.py's WSGI middleware (credentials
+        # redacted); a client that hangs up mid-download is not an error.
+        "--disable-logging", "--ignore-sigpipe", "--ignore-write-errors", "--disable-write-exception",
+    ]
 
 
 def commands(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, list[str]]:
