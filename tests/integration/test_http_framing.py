@@ -1,0 +1,77 @@
+"""HTTP/1.1 framing through the real `envelope serve` (uWSGI's HTTP router in
+front of the workers): a response of unknown length, the audit export,
+arrives chunked on a connection that stays usable; `Connection: close` is
+honoured; the workers' socket is a Unix socket only this user can reach.
+
+uWSGI's --http11-socket, where the workers speak HTTP themselves, fails the
+first two: it frames no response of unknown length and ignores
+`Connection: close`, so the client waits until the socket times out (60 s),
+past these tests' 20 s timeouts.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import stat
+import uuid
+
+import pytest
+import requests
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+TIMEOUT = 20  # seconds; an unframed answer would hold the connection for the server's 60
+
+
+@pytest.fixture(scope="module")
+def signed_in(server) -> tuple[str, str]:
+    """An owner signed in to a new organization: (org, Cookie header)."""
+    org = "framing-" + uuid.uuid4().hex[:8]
+    name, password = "owner" + uuid.uuid4().hex[:6], "pw-" + uuid.uuid4().hex
+    server.cli("org", "create", org)
+    server.cli("user", "create", name, "--email", f"{name}@example.com", "--org", f"{org}:owner",
+               "--password-stdin", input=password + "\n")
+    server.token(org)  # something in the audit log
+    browser = requests.Session()
+    csrf = CSRF_INPUT.search(browser.get(server.url("/login"), timeout=TIMEOUT).text).group(1)
+    answer = browser.post(server.url("/login"), data={"csrf_token": csrf, "login": name, "password": password},
+                          timeout=TIMEOUT)
+    assert answer.status_code == 200 and not answer.url.endswith("/login"), answer.text[:500]
+    return org, "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+
+
+def test_a_response_of_unknown_length_is_chunked_and_the_connection_kept(server, signed_in) -> None:
+    org, cookie = signed_in
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+    conn.request("GET", f"/{org}/audit/export.json", headers={"Cookie": cookie})
+    export = conn.getresponse()
+    assert export.status == 200
+    assert export.getheader("Transfer-Encoding") == "chunked" and export.getheader("Content-Length") is None
+    events = json.loads(export.read())
+    assert any(event["action"] == "token.create" for event in events), events
+    first_socket = conn.sock
+    conn.request("GET", "/healthz")  # the same connection, still framed correctly
+    health = conn.getresponse()
+    assert health.status == 200 and json.loads(health.read())["status"] == "ok"
+    assert conn.sock is first_socket, "the connection was not kept alive"
+    conn.close()
+
+
+def test_connection_close_is_honoured(server) -> None:
+    request = (f"GET /healthz HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):  # ends only when the server closes
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "ok"
+
+
+def test_the_workers_socket_is_private(server) -> None:
+    run = server.data_dir / "run"
+    sockets = list(run.iterdir())
+    assert [path.name for path in sockets] == [f"web-{server.port}.sock"]
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
+    assert stat.S_ISSOCK(sockets[0].stat().st_mode) and stat.S_IMODE(sockets[0].stat().st_mode) == 0o600
