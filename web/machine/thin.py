@@ -33,6 +33,7 @@ from werkzeug.wsgi import get_host
 from envelope.names import normalize
 from envelope.orgs.authentication import cached_caller
 from envelope.orgs.identity import Caller
+from envelope.storage.local import LocalStorage
 from web.app import no_sniffing
 from web.machine import files, simple
 from web.machine.negotiation import choose_format
@@ -53,7 +54,7 @@ class ThinPath:
         self.trusted_hosts = app.config.get("TRUSTED_HOSTS")
         self.secret_key = self.runtime.settings.secret_key
         self.cached = self.runtime.settings.auth_cache_seconds > 0
-        self.local_files = not hasattr(self.runtime.storage, "presigned_url")
+        self.local_files = isinstance(self.runtime.storage, LocalStorage)
         adapter = app.url_map.bind("localhost")
 
         @functools.lru_cache(maxsize=4096)
