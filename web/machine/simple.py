@@ -22,15 +22,11 @@ from envelope.orgs.identity import Caller
 from envelope.runtime import Runtime
 from envelope.upstream import pages as upstream_pages
 from web.errors import error_response
-from web.machine.auth import basic_auth, confirm
+from web.machine.auth import Confirm, basic_auth, confirm
 from web.machine.negotiation import accepts_gzip, choose_format, is_json
 from web.runtime import runtime
 
 bp = Blueprint("simple", __name__)
-
-# Confirms a cached Caller against the organization's current auth epoch (web.machine.auth.confirm's shape).
-Confirm = Callable[[Caller, int], Caller]
-
 
 @bp.get("/<org>/simple/")
 def project_list(org: str) -> Response:
