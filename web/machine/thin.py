@@ -4,15 +4,15 @@ request context, sessions, limiter and routing hooks.
 
 On an index page, Flask's machinery cost more than the page itself (about
 half of a request's CPU, bench/README.md). Only the common case takes this
-path: Basic credentials the auth cache already verified, a private page, an
-acceptable format. It calls the views' own functions (web.machine.simple's
+path: Basic credentials the auth cache already verified, a page (or a stored
+proxied one), an acceptable format. It calls the views' own functions (web.machine.simple's
 list_answer and detail_answer, the auth cache, the serial lookup, the page
 cache, gzip, ETags), and the answer is the same Response object, finished
 as Flask finishes it, so both paths send the same bytes (tests/web/
 test_thin_index.py). Anything else goes to Flask, which answers as before:
 unknown or failing credentials (rate limits, 401, the last-used record),
 an auth epoch that moved (a revocation: verified again on this very
-request), a proxied name, a redirect, a 406, an untrusted Host.
+request), an unstored proxied page, a 404, a redirect, a 406, an untrusted Host.
 """
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ from werkzeug.datastructures import Authorization
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wsgi import get_host
 
+from envelope.errors import EnvelopeError
 from envelope.names import normalize
 from envelope.orgs.authentication import cached_caller
 from envelope.orgs.identity import Caller
+from envelope.runtime import Runtime
 from web.app import no_sniffing
 from web.machine import simple
 from web.machine.negotiation import choose_format
@@ -95,9 +97,11 @@ class ThinIndex:
             project = args["project"]
             if normalize(project) != project:
                 return None  # Flask's view redirects to the normal spelling
+            upstream = functools.partial(_upstream, self.runtime, project, content_type, accept_encoding,
+                                         if_none_match)
             response = simple.detail_answer(self.runtime, caller, _confirmed, project, content_type,
-                                            accept_encoding, if_none_match, _upstream)
-        return _as_flask_finishes(response)
+                                            accept_encoding, if_none_match, upstream)
+        return _as_flask_finishes(response) if response is not None else None
 
     def caller(self, org: str, header: str | None) -> Caller:
         """The Caller the auth cache holds for these Basic credentials."""
@@ -124,8 +128,16 @@ def _confirmed(caller: Caller, auth_epoch: int) -> Caller:
     return caller
 
 
-def _upstream(_caller: Caller) -> Response:
-    raise Fallback  # proxied names: Flask's view, which reaches the upstream machinery
+def _upstream(rt: Runtime, project: str, content_type: str, accept_encoding: str | None,
+              if_none_match: str | None, caller: Caller) -> Response | None:
+    """A proxied name whose page is stored (warm, or stale: the worker is
+    asked to refresh it), answered as Flask's view answers it; a page that
+    would wait for the upstream, and any error (a 404), are Flask's."""
+    try:
+        return simple.upstream_answer(rt, caller, project, content_type, accept_encoding, if_none_match,
+                                      stored_only=True)
+    except EnvelopeError:
+        return None
 
 
 def _as_flask_finishes(response: Response) -> Response:
