@@ -6,17 +6,18 @@ context, sessions, limiter and routing hooks.
 On an index page or a file's authorisation (nginx then sends the bytes),
 Flask's machinery cost more than the answer itself (bench/README.md). Only
 the common case takes this path: Basic credentials the auth cache already
-verified, a private page or file, an acceptable format, local storage. It
-calls the views' own functions (web.machine.simple's list_answer and
-detail_answer, web.machine.files' file_answer: the auth cache, the serial
-and file lookups, the page cache, gzip, ETags, quotas and download counts),
-and the answer is the same Response object, finished as Flask finishes it,
-so both paths send the same bytes (tests/webui/test_thin_index.py,
-tests/webui/test_thin_files.py). Anything else goes to Flask, which answers
-as before: unknown or failing credentials (rate limits, 401, the last-used
-record), an auth epoch that moved (a revocation: verified again on this very
-request), a proxied name or file, a 404, a redirect, a 406, an exceeded
-download quota, files on S3, an untrusted Host.
+verified, a private page or file or a stored proxied page, an acceptable
+format, local storage. It calls the views' own functions (web.machine.simple's
+list_answer, detail_answer and upstream_answer, web.machine.files'
+file_answer: the auth cache, the serial and file lookups, the page cache,
+gzip, ETags, quotas and download counts), and the answer is the same
+Response object, finished as Flask finishes it, so both paths send the same
+bytes (tests/webui/test_thin_index.py, test_thin_files.py,
+test_thin_proxied.py). Anything else goes to Flask, which answers as before:
+unknown or failing credentials (rate limits, 401, the last-used record), an
+auth epoch that moved (a revocation: verified again on this very request), a
+proxied file, a proxied page not stored yet, a 404, a redirect, a 406, an
+exceeded download quota, files on S3, an untrusted Host.
 """
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ from werkzeug.datastructures import Authorization
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wsgi import get_host
 
+from envelope.errors import EnvelopeError
 from envelope.names import normalize
 from envelope.orgs.authentication import cached_caller
 from envelope.orgs.identity import Caller
 from envelope.storage.local import LocalStorage
+from envelope.runtime import Runtime
 from web.app import no_sniffing
 from web.machine import files, simple
 from web.machine.negotiation import choose_format
@@ -96,7 +99,7 @@ class ThinPath:
             if not self.local_files:
                 return None  # S3 and CDNs: presigned URLs and streamed objects stay Flask's
             response = files.file_answer(self.runtime, caller, _confirmed, Request(environ), args["sha256"],
-                                         args["filename"], _upstream)
+                                         args["filename"], _not_here)
             return _as_flask_finishes(response)
         content_type = choose_format(environ.get("HTTP_ACCEPT"))
         if content_type is None:
@@ -109,9 +112,11 @@ class ThinPath:
             project = args["project"]
             if normalize(project) != project:
                 return None  # Flask's view redirects to the normal spelling
+            upstream = functools.partial(_upstream, self.runtime, project, content_type, accept_encoding,
+                                         if_none_match)
             response = simple.detail_answer(self.runtime, caller, _confirmed, project, content_type,
-                                            accept_encoding, if_none_match, _upstream)
-        return _as_flask_finishes(response)
+                                            accept_encoding, if_none_match, upstream)
+        return _as_flask_finishes(response) if response is not None else None
 
     def caller(self, org: str, header: str | None) -> Caller:
         """The Caller the auth cache holds for these Basic credentials."""
@@ -138,8 +143,20 @@ def _confirmed(caller: Caller, auth_epoch: int) -> Caller:
     return caller
 
 
-def _upstream(_caller: Caller) -> NoReturn:
-    raise Fallback  # proxied names and files, and 404s: Flask's view, which reaches the upstream machinery
+def _not_here(_caller: Caller) -> NoReturn:
+    raise Fallback  # proxied files and 404s: Flask's view, which reaches the upstream machinery
+
+
+def _upstream(rt: Runtime, project: str, content_type: str, accept_encoding: str | None,
+              if_none_match: str | None, caller: Caller) -> Response | None:
+    """A proxied name whose page is stored (warm, or stale: the worker is
+    asked to refresh it), answered as Flask's view answers it; a page that
+    would wait for the upstream, and any error (a 404), are Flask's."""
+    try:
+        return simple.upstream_answer(rt, caller, project, content_type, accept_encoding, if_none_match,
+                                      stored_only=True)
+    except EnvelopeError:
+        return None
 
 
 def _as_flask_finishes(response: Response) -> Response:
