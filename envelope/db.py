@@ -1,8 +1,11 @@
 """Engine and session factory, shared by web, worker and CLI."""
 from __future__ import annotations
 
+import collections
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from sqlalchemy import MetaData, create_engine, event
@@ -115,13 +118,15 @@ class HotReads:
     keeps, outside any transaction: one statement is its own snapshot (WAL),
     so a change committed by any process is seen by the next read, as with
     autocommit(). Statements are compiled once; `execute(...).first()` is all
-    of a Connection this offers. A statement with an expanding parameter (a
-    restricted token's project names) goes through autocommit() instead."""
+    of a Connection this offers, and the row reads like SQLAlchemy's (by
+    position or column name, with the columns' types applied: datetimes,
+    enums). A statement with an expanding parameter (a restricted token's
+    project names) goes through autocommit() instead."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._local = threading.local()
-        self._compiled: dict[Executable, tuple[str, tuple[str, ...]] | None] = {}
+        self._compiled: dict[Executable, _Compiled | None] = {}
 
     def execute(self, statement: Executable, params: dict[str, Any]) -> _Row:
         compiled = self._compiled.get(statement, False)
@@ -130,13 +135,16 @@ class HotReads:
         if compiled is None:
             with self._db.autocommit() as connection:
                 return _Row(connection.execute(statement, params).first())
-        sql, names = compiled
-        return _Row(self._connection().execute(sql, [params[name] for name in names]).fetchone())
+        raw = self._connection().execute(compiled.sql, [params[name] for name in compiled.names]).fetchone()
+        return _Row(None if raw is None else compiled.row(raw))
 
-    def _compile(self, statement: Executable) -> tuple[str, tuple[str, ...]] | None:
-        result = statement.compile(dialect=self._db.engine.dialect)
-        compiled = None if result.literal_execute_params or result.post_compile_params else (
-            result.string, tuple(result.positiontup or ()))
+    def _compile(self, statement: Executable) -> _Compiled | None:
+        dialect = self._db.engine.dialect
+        result = statement.compile(dialect=dialect)
+        compiled = None if result.literal_execute_params or result.post_compile_params else _Compiled(
+            result.string, tuple(result.positiontup or ()),
+            collections.namedtuple("HotRow", [column.keyname for column in result._result_columns], rename=True),
+            tuple(column.type._cached_result_processor(dialect, None) for column in result._result_columns))
         self._compiled[statement] = compiled
         return compiled
 
@@ -149,6 +157,22 @@ class HotReads:
             _sqlite_pragmas(connection, None)
             self._local.connection = connection
         return connection
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement as sqlite3 runs it, and how its raw row becomes SQLAlchemy's."""
+
+    sql: str
+    names: tuple[str, ...]  # the parameters, in order
+    row_type: type[tuple]
+    processors: tuple[Callable[[Any], Any] | None, ...]  # the columns' result processors (None: as stored)
+
+    def row(self, raw: tuple) -> tuple:
+        return self.row_type._make(
+            value if process is None or value is None else process(value)
+            for value, process in zip(raw, self.processors)
+        )
 
 
 class _Row:

@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(module.bp)
     from web.machine import thin
 
-    thin.install(app)  # index pages without Flask's machinery when the credentials are cached
+    thin.install(app)  # index pages and files without Flask's machinery when the credentials are cached
     if settings.trusted_proxies:
         # Behind N proxies, the client address (rate limits, the sessions
         # list), the scheme and the host come from their X-Forwarded-*

@@ -26,14 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from packaging.version import Version
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from envelope.index import pages as index
 from envelope.orgs.identity import Caller
 from envelope.errors import NotFound, UpstreamBusy, UpstreamError
-from envelope.models import Organization, ProjectStatus, TaskName, UpstreamPage
+from envelope.models import Organization, Project, ProjectStatus, TaskName, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 from envelope.runtime import Runtime
@@ -42,7 +42,9 @@ from envelope.upstream.client import (
     REFUSED, UNREACHABLE, FetchedPage, fetch_project_page,
 )
 
-from envelope.upstream.proxy import MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, Proxy, address_policy, proxy_for
+from envelope.upstream.proxy import (
+    MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, Proxy, address_policy, proxy_for, settings_proxy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,9 @@ class ProxiedPage:
     normalized_name: str
     row_id: int
     # The stored page's digest, which changes whenever the upstream page does,
-    # and with a minimum age how many upload times are past the cut, which
-    # changes when a held file comes of age (envelope.upstream.hold).
+    # the upstream's URL (_url_tag), and with a minimum age how many upload
+    # times are past the cut, which changes when a held file comes of age
+    # (envelope.upstream.hold).
     serial: str
     cut: int | None = None  # files uploaded after this epoch second are held back
 
@@ -83,27 +86,80 @@ class ProxiedPage:
         return page_data(self.proxy, self.principal, self.normalized_name, files, meta, cut=self.cut)
 
 
-def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str) -> ProxiedPage:
+def project_page(rt: Runtime, organization_id: int, principal: Caller, normalized_name: str, *,
+                 wait: bool = True) -> ProxiedPage | None:
     """The upstream's page for a name this organization proxies, limited to
     what `principal` may read; NotFound otherwise, exactly like a missing
     private project. Only a page never fetched before waits for the upstream
-    (see current_page)."""
+    (see current_page); without `wait`, None instead."""
     if not principal.may_read_project(normalized_name):
         raise NotFound("Not Found")
-    with rt.db.read() as session:  # one transaction for the rule and the stored page's state
-        proxy = proxy_for(session, organization_id, normalized_name, rt.settings.secret_key)
-        row = _page_row(session, proxy, normalized_name, with_files=False) if proxy is not None else None
+    proxy, row = _proxy_state(rt, organization_id, normalized_name)
     if proxy is None:
         raise NotFound("Not Found")
-    page = current_page(rt, proxy, normalized_name, with_files=False, stored=row)
+    page = current_page(rt, proxy, normalized_name, stored=row, wait=wait)
+    if page is None:
+        return None
     if page.status != 200:
         raise NotFound("Not Found")
+    serial = f"{page.digest}.{_url_tag(proxy)}"
     cut_at = hold.cut(proxy.min_age, utcnow())
     if cut_at is None:
-        return ProxiedPage(rt, proxy, principal, normalized_name, page.id, page.digest)
+        return ProxiedPage(rt, proxy, principal, normalized_name, page.id, serial)
     times = page.upload_times if page.upload_times is not None else _fill_upload_times(rt, page.id)
-    serial = f"{page.digest}.{hold.released(times, cut_at)}"
-    return ProxiedPage(rt, proxy, principal, normalized_name, page.id, serial, cut_at)
+    return ProxiedPage(rt, proxy, principal, normalized_name, page.id, f"{serial}.{hold.released(times, cut_at)}",
+                       cut_at)
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """What a request needs of a stored page to serve it from the page cache
+    (its files and project keys are read only to render it)."""
+
+    id: int
+    status: int
+    fetched: datetime
+    refresh_requested: datetime | None
+    digest: str
+    upload_times: list[int] | None  # read only when the organization holds fresh files back
+
+
+_orgs, _projects, _pages = Organization.__table__, Project.__table__, UpstreamPage.__table__
+# One statement, one snapshot: the organization's proxy settings, whether a
+# private project has the name (never proxied), and the stored page's state.
+_PROXY_STATE = (
+    select(_orgs.c.upstream_url, _orgs.c.upstream_credentials_sealed, _orgs.c.reserved_names,
+           _orgs.c.upstream_min_age, _projects.c.id, _pages.c.id, _pages.c.status, _pages.c.fetched,
+           _pages.c.refresh_requested, _pages.c.digest,
+           type_coerce(case((_orgs.c.upstream_min_age > 0, _pages.c.upload_times)), _pages.c.upload_times.type))
+    .select_from(_orgs.outerjoin(_projects, and_(
+        _projects.c.organization_id == _orgs.c.id, _projects.c.normalized_name == bindparam("name"),
+    )).outerjoin(_pages, and_(
+        _pages.c.organization_id == _orgs.c.id, _pages.c.upstream_url == _orgs.c.upstream_url,
+        _pages.c.normalized_name == bindparam("name"),
+    )))
+    .where(_orgs.c.id == bindparam("organization_id"))
+)
+
+
+def _proxy_state(rt: Runtime, organization_id: int, normalized_name: str) -> tuple[Proxy | None, StoredPage | None]:
+    """proxy_for's answer and the stored page (or None), in one statement:
+    on a warm page this is all the database a request costs."""
+    with rt.db.autocommit() as connection:
+        row = connection.execute(_PROXY_STATE, {"organization_id": organization_id, "name": normalized_name}).first()
+    if row is None or row[0] is None or row[4] is not None:  # no such organization, proxy off, or a private project
+        return None, None
+    proxy = settings_proxy(organization_id, row[0], row[1], row[2], row[3], rt.settings.secret_key)
+    if not proxy.proxies(normalized_name):
+        return None, None
+    return proxy, (StoredPage(*row[5:]) if row[5] is not None else None)
+
+
+def _url_tag(proxy: Proxy) -> str:
+    """The upstream's URL in a page's serial: the page names it (PEP 708
+    tracks), and the page of another upstream may have the same files and
+    even the same row id (pages are dropped when the upstream changes)."""
+    return hashlib.sha256(proxy.index.url.encode()).hexdigest()[:12]
 
 
 def _fill_upload_times(rt: Runtime, page_id: int) -> list[int]:
@@ -161,8 +217,9 @@ def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
 REFRESH_GRACE = 60  # seconds: a refresh asked for longer ago than this is taken as lost, and asked again
 
 
-def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files: bool = True,
-                 stored: UpstreamPage | None = None) -> UpstreamPage:
+def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *,
+                 stored: UpstreamPage | StoredPage | None = None,
+                 wait: bool = True) -> UpstreamPage | StoredPage | None:
     """The organization's stored page; only one never fetched before (or a
     stored "no such page" past its shorter freshness) waits for the upstream.
 
@@ -175,13 +232,12 @@ def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files:
     slow or this organization already has MAX_FETCHES_PER_ORGANIZATION
     fetches under way: UpstreamError or UpstreamBusy.
 
-    Without `with_files`, the row's files are not loaded (a page served
-    from the page cache needs only its digest); `stored` is the row when
-    the caller has read it already."""
+    `stored` is the page when the caller has read it already (_proxy_state).
+    Without `wait`, None where the upstream would be asked."""
     row = stored
     if row is None:
         with rt.db.read() as session:
-            row = _page_row(session, proxy, normalized_name, with_files=with_files)
+            row = _page_row(session, proxy, normalized_name)
     now = utcnow()
     if row is not None:
         ttl = rt.settings.upstream_ttl if row.status == 200 else min(NEGATIVE_TTL, rt.settings.upstream_ttl)
@@ -190,6 +246,8 @@ def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files:
         if row.status == 200:
             request_refresh(rt, row, now)
             return row
+    if not wait:
+        return None
     with fetch_slots.take(proxy.organization_id) as granted:
         if not granted:
             raise UpstreamBusy(
@@ -204,7 +262,7 @@ def current_page(rt: Runtime, proxy: Proxy, normalized_name: str, *, with_files:
     return _store_page(rt, proxy, normalized_name, fetched)
 
 
-def request_refresh(rt: Runtime, row: UpstreamPage, now: datetime) -> bool:
+def request_refresh(rt: Runtime, row: UpstreamPage | StoredPage, now: datetime) -> bool:
     """Ask the worker to refresh a stale page, unless a refresh is already
     under way: one conditional UPDATE decides, so a burst of requests on any
     number of web processes queues one task. True when this call queued it."""
@@ -253,18 +311,9 @@ def refresh_page(rt: Runtime, page_id: int) -> int | None:
             session.execute(update(UpstreamPage).where(UpstreamPage.id == page_id).values(refresh_requested=None))
 
 
-def _page_row(session: Session, proxy: Proxy, normalized_name: str, *,
-              with_files: bool = True) -> UpstreamPage | None:
-    query = select(UpstreamPage)
-    if not with_files:
-        # A page served from the page cache needs only its digest, and its
-        # upload times when the organization holds fresh files back.
-        deferred = [UpstreamPage.files, UpstreamPage.project_meta, UpstreamPage.held]
-        if not proxy.min_age:
-            deferred.append(UpstreamPage.upload_times)
-        query = query.options(*(defer(column) for column in deferred))
+def _page_row(session: Session, proxy: Proxy, normalized_name: str) -> UpstreamPage | None:
     return session.scalar(
-        query.where(UpstreamPage.organization_id == proxy.organization_id,
+        select(UpstreamPage).where(UpstreamPage.organization_id == proxy.organization_id,
                                    UpstreamPage.upstream_url == proxy.index.url,
                                    UpstreamPage.normalized_name == normalized_name)
     )

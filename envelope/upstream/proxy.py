@@ -201,12 +201,20 @@ def _forget_pages(session: Session, organization: Organization) -> None:
 def organization_proxy(organization: Organization, secret_key: str) -> Proxy | None:
     if organization.upstream_url is None:
         return None
+    return settings_proxy(organization.id, organization.upstream_url, organization.upstream_credentials_sealed,
+                          organization.reserved_names, organization.upstream_min_age, secret_key)
+
+
+def settings_proxy(organization_id: int, upstream_url: str, credentials_sealed: str | None,
+                   reserved_names: list[str] | None, min_age: int | None, secret_key: str) -> Proxy:
+    """The Proxy an organization's upstream columns describe (read by one
+    statement on the index's hot path, envelope.upstream.pages)."""
     credentials = None
-    if organization.upstream_credentials_sealed:
-        user, password = json.loads(unseal(secret_key, organization.upstream_credentials_sealed))
+    if credentials_sealed:
+        user, password = json.loads(unseal(secret_key, credentials_sealed))
         credentials = (user, password)
-    return Proxy(organization.id, UpstreamIndex(organization.upstream_url, credentials),
-                 tuple(organization.reserved_names or ()), organization.upstream_min_age or 0)
+    return Proxy(organization_id, UpstreamIndex(upstream_url, credentials), tuple(reserved_names or ()),
+                 min_age or 0)
 
 
 def proxy_for(session: Session, organization_id: int, normalized_name: str, secret_key: str) -> Proxy | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from flask import Request, request
 from flask_limiter.util import get_remote_address
@@ -67,6 +68,11 @@ def basic_auth(org_name: str, *, fresh: bool = False) -> Caller:
     if credentials is None or credentials.type != "basic" or not credentials.password:
         raise Unauthorized("Authentication required: use __token__ and an access token.")
     return caller_for(org_name, credentials.username or "", credentials.password, fresh=fresh)
+
+
+# Confirms a cached Caller against the organization's current auth epoch: confirm() below in
+# Flask's views, web.machine.thin's in the thin path (a moved epoch goes to Flask).
+Confirm = Callable[[Caller, int], Caller]
 
 
 def confirm(org_name: str, caller: Caller, auth_epoch: int) -> Caller:

@@ -6,19 +6,24 @@ after X-Accel-Redirect), so every answer says `Accept-Ranges: bytes`, and a
 HEAD answers with exactly the headers a GET would carry."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import BinaryIO
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, request
+from werkzeug import Request
+from werkzeug.utils import redirect
 from werkzeug.wsgi import wrap_file
 
 from envelope import quotas, usage
 from envelope.errors import NotFound
 from envelope.index.download_urls import accel_redirect_uri, redirect_url
 from envelope.index.downloads import Download, download_for, lookup_file
+from envelope.orgs.identity import Caller
+from envelope.runtime import Runtime
 from envelope.storage.media_types import IMMUTABLE
 from envelope.upstream import files as upstream_files
-from web.machine.auth import basic_auth, confirm
+from web.machine.auth import Confirm, basic_auth, confirm
 from web.machine.conditional import ByteRange, Unsatisfiable, Validators, not_modified, requested_range
 from web.runtime import runtime
 
@@ -31,14 +36,29 @@ STREAM_CHUNK = 256 * 1024  # bytes
 def download(org: str, sha256: str, filename: str) -> Response:
     caller = basic_auth(org)
     rt = runtime()
-    with rt.db.autocommit() as connection:
+
+    def upstream(confirmed: Caller) -> Download:
+        # Not a private file: a file of the organization's upstream, if it proxies that name.
+        return upstream_files.find_download(rt, confirmed.organization_id, confirmed, sha256, filename)
+
+    return file_answer(rt, caller, lambda c, epoch: confirm(org, c, epoch), request, sha256, filename, upstream)
+
+
+def file_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, request: Request, sha256: str,
+                filename: str, upstream: Callable[[Caller], Download]) -> Response:
+    """The answer to GET or HEAD of /files/{sha256}/{filename}, without
+    Flask: the view above calls it, and so does web/machine/thin.py for
+    credentials in the auth cache, so both send the same bytes and count
+    the same downloads. The caller is confirmed in the statement that finds
+    the file; `upstream` answers, with the confirmed caller, for a file that
+    is not this caller's to read here."""
+    with rt.db.hot() as connection:
         lookup = lookup_file(connection, caller.organization_id, filename)
-    caller = confirm(org, caller, lookup.auth_epoch)
+    caller = confirm_caller(caller, lookup.auth_epoch)
     try:
         item = download_for(lookup, caller, sha256, filename)
     except NotFound:
-        # Not a private file: a file of the organization's upstream, if it proxies that name.
-        item = upstream_files.find_download(rt, caller.organization_id, caller, sha256, filename)
+        item = upstream(caller)
     validators = Validators(item.etag, item.modified)
     if not_modified(request, validators):
         # Before any redirect: the client's copy is good, and S3's own ETag is not the sha256.
@@ -46,26 +66,35 @@ def download(org: str, sha256: str, filename: str) -> Response:
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item, validators)
-    if item.file_id is not None:  # what download counts measure: the organization's own files, not .metadata
+    counted = item.file_id is not None  # what download counts measure: the organization's own files, not .metadata
+    if counted:
         quotas.check_download(rt.db, caller.organization_id)  # cached figures: no SUM per download
-    if item.file_id is not None and "Range" not in request.headers:
+    response = _deliver(rt, request, item, validators, caller.expires)
+    if counted and "Range" not in request.headers:
+        # Once the answer is ready: a file missing from storage (404) is not a download.
         usage.record_download(rt.db, item.file_id, caller.token_id, caller.user_id, item.size)
-    accel = accel_redirect_uri(rt, item, caller.expires)
+    return response
+
+
+def _deliver(rt: Runtime, request: Request, item: Download, validators: Validators,
+             token_expires: datetime | None) -> Response:
+    """The bytes, or where to get them: nginx's internal location, a redirect, or this process."""
+    accel = accel_redirect_uri(rt, item, token_expires)
     if accel is not None:
         # nginx in front serves the bytes (and ranges) from its internal location; we only authorised.
         response = Response(status=200, content_type=item.content_type)
         response.headers.update({"X-Accel-Redirect": accel, **validators.headers(), "Cache-Control": IMMUTABLE})
         return response
-    target = redirect_url(rt, item, caller.expires)
+    target = redirect_url(rt, item, token_expires)
     if target is not None:
-        response = redirect(target, code=302)  # S3 and CDNs answer the Range header themselves
+        response = redirect(target, code=302, Response=Response)  # S3 and CDNs answer the Range header themselves
         response.headers["Cache-Control"] = "private, no-store"
         return response
     try:
         byte_range = requested_range(request, validators, item.size)
     except Unsatisfiable:
         return _unsatisfiable(item, validators)
-    return _serve(item, validators, byte_range)
+    return _serve(rt, request.environ, item, validators, byte_range)
 
 
 def _file_headers(item: Download, validators: Validators) -> dict[str, str]:
@@ -93,14 +122,15 @@ def _unsatisfiable(item: Download, validators: Validators) -> Response:
     return response
 
 
-def _serve(item: Download, validators: Validators, byte_range: ByteRange | None) -> Response:
+def _serve(rt: Runtime, environ: dict, item: Download, validators: Validators,
+           byte_range: ByteRange | None) -> Response:
     """The whole file (200) or one range of it (206), from local disk or streamed from storage."""
-    storage = runtime().storage
+    storage = rt.storage
     start, length = (byte_range.start, byte_range.length) if byte_range else (0, item.size)
     try:
         path = storage.local_path(item.key)
         if path is not None and byte_range is None:
-            body = wrap_file(request.environ, open(path, "rb"), STREAM_CHUNK)  # the server's file wrapper where it has one
+            body = wrap_file(environ, open(path, "rb"), STREAM_CHUNK)  # the server's file wrapper where it has one
         else:
             body = _chunks(storage.open(item.key, start=start, length=length if byte_range else None), length)
     except FileNotFoundError:

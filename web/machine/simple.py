@@ -22,15 +22,11 @@ from envelope.orgs.identity import Caller
 from envelope.runtime import Runtime
 from envelope.upstream import pages as upstream_pages
 from web.errors import error_response
-from web.machine.auth import basic_auth, confirm
+from web.machine.auth import Confirm, basic_auth, confirm
 from web.machine.negotiation import accepts_gzip, choose_format, is_json
 from web.runtime import runtime
 
 bp = Blueprint("simple", __name__)
-
-# Confirms a cached Caller against the organization's current auth epoch (web.machine.auth.confirm's shape).
-Confirm = Callable[[Caller, int], Caller]
-
 
 @bp.get("/<org>/simple/")
 def project_list(org: str) -> Response:
@@ -57,14 +53,8 @@ def project_detail(org: str, project: str) -> Response:
     rt = runtime()
     accept_encoding, if_none_match = request.headers.get("Accept-Encoding"), request.headers.get("If-None-Match")
 
-    def upstream(confirmed: Caller) -> Response:
-        # Not a project this caller may read here: the organization's upstream, if it proxies the name.
-        page = upstream_pages.project_page(rt, confirmed.organization_id, confirmed, project)
-        gz = accepts_gzip(accept_encoding)
-        etag = f"upstream.{page.serial}-{confirmed.restriction_key}-{content_type}"
-        if _fresh(etag, gz, if_none_match):
-            return _not_modified(etag, gz)
-        return _page(page.body(is_json(content_type), gz), content_type, etag, gz)
+    def upstream(confirmed: Caller) -> Response | None:
+        return upstream_answer(rt, confirmed, project, content_type, accept_encoding, if_none_match)
 
     return detail_answer(rt, caller, lambda c, epoch: confirm(org, c, epoch), normalized, content_type,
                          accept_encoding, if_none_match, upstream)
@@ -88,17 +78,19 @@ def list_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, content_ty
 
 def detail_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, normalized: str, content_type: str,
                   accept_encoding: str | None, if_none_match: str | None,
-                  upstream: Callable[[Caller], Response]) -> Response:
+                  upstream: Callable[[Caller], Response | None]) -> Response | None:
     """A private project page (or its 304); `upstream` answers, with the
-    confirmed caller, for a name this caller may not read here."""
+    confirmed caller, for a name this caller may not read here, or returns
+    None to leave the request unanswered (the thin path leaves it to Flask,
+    which counts it then)."""
     gz = accepts_gzip(accept_encoding)
     with rt.db.hot() as connection:
         state = index.project_state(connection, caller.organization_id, normalized)
     caller = confirm_caller(caller, state.auth_epoch)
-    usage.record_index_request(rt.db, caller.organization_id)
     project_id, serial = state.project_id, state.serial
     if project_id is None or not caller.may_read_project(normalized):
-        return upstream(caller)
+        return _counted(rt, caller, upstream)
+    usage.record_index_request(rt.db, caller.organization_id)
     body = None
     if caller.sees_every_version(normalized):
         tag = str(serial)
@@ -111,6 +103,36 @@ def detail_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, normaliz
     if body is None:
         body = index.cached_detail_page(rt.db, rt.cache, project_id, serial, caller, is_json(content_type), gz)
     return _page(body, content_type, etag, gz)
+
+
+def upstream_answer(rt: Runtime, caller: Caller, normalized: str, content_type: str, accept_encoding: str | None,
+                    if_none_match: str | None, *, stored_only: bool = False) -> Response | None:
+    """The organization's upstream page for a name this caller may not read
+    here (or its 304), cached like a private page (ProxiedPage.body). With
+    `stored_only`, None when it would wait for the upstream (a page never
+    fetched, or a "no such page" past its freshness); a stale stored page is
+    answered, and the worker asked to refresh it."""
+    page = upstream_pages.project_page(rt, caller.organization_id, caller, normalized, wait=not stored_only)
+    if page is None:
+        return None
+    gz = accepts_gzip(accept_encoding)
+    etag = f"upstream.{page.serial}-{caller.restriction_key}-{content_type}"
+    if _fresh(etag, gz, if_none_match):
+        return _not_modified(etag, gz)
+    return _page(page.body(is_json(content_type), gz), content_type, etag, gz)
+
+
+def _counted(rt: Runtime, caller: Caller, upstream: Callable[[Caller], Response | None]) -> Response | None:
+    """`upstream`'s answer, counted as an index request (its 404 too) unless
+    it left the request to another path, which counts it."""
+    answered = True
+    try:
+        response = upstream(caller)
+        answered = response is not None
+        return response
+    finally:
+        if answered:
+            usage.record_index_request(rt.db, caller.organization_id)
 
 
 def _quoted(etag: str, gz: bool) -> str:

@@ -1,34 +1,44 @@
-"""The index pages' thin path: GET and HEAD of /{org}/simple/ and
-/{org}/simple/{project}/ answered straight from WSGI, without Flask's
-request context, sessions, limiter and routing hooks.
+"""The thin path: GET and HEAD of index pages (/{org}/simple/ and
+/{org}/simple/{project}/) and of files (/{org}/files/{sha256}/{filename},
+`.metadata` included) answered straight from WSGI, without Flask's request
+context, sessions, limiter and routing hooks.
 
-On an index page, Flask's machinery cost more than the page itself (about
-half of a request's CPU, bench/README.md). Only the common case takes this
-path: Basic credentials the auth cache already verified, a private page, an
-acceptable format. It calls the views' own functions (web.machine.simple's
-list_answer and detail_answer, the auth cache, the serial lookup, the page
-cache, gzip, ETags), and the answer is the same Response object, finished
-as Flask finishes it, so both paths send the same bytes (tests/web/
-test_thin_index.py). Anything else goes to Flask, which answers as before:
-unknown or failing credentials (rate limits, 401, the last-used record),
-an auth epoch that moved (a revocation: verified again on this very
-request), a proxied name, a redirect, a 406, an untrusted Host.
+On an index page or a file's authorisation (nginx then sends the bytes),
+Flask's machinery cost more than the answer itself (bench/README.md). Only
+the common case takes this path: Basic credentials the auth cache already
+verified, a private page or file or a stored proxied page, an acceptable
+format, local storage. It calls the views' own functions (web.machine.simple's
+list_answer, detail_answer and upstream_answer, web.machine.files'
+file_answer: the auth cache, the serial and file lookups, the page cache,
+gzip, ETags, quotas and download counts), and the answer is the same
+Response object, finished as Flask finishes it, so both paths send the same
+bytes (tests/webui/test_thin_index.py, test_thin_files.py,
+test_thin_proxied.py). Anything else goes to Flask, which answers as before:
+unknown or failing credentials (rate limits, 401, the last-used record), an
+auth epoch that moved (a revocation: verified again on this very request), a
+proxied file, a proxied page not stored yet, a 404, a redirect, a 406, an
+exceeded download quota, files on S3, an untrusted Host.
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
 from flask import Flask, Response
+from werkzeug import Request
 from werkzeug.datastructures import Authorization
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wsgi import get_host
 
+from envelope.errors import EnvelopeError
 from envelope.names import normalize
 from envelope.orgs.authentication import cached_caller
 from envelope.orgs.identity import Caller
+from envelope.storage.local import LocalStorage
+from envelope.runtime import Runtime
 from web.app import no_sniffing
-from web.machine import simple
+from web.machine import files, simple
 from web.machine.negotiation import choose_format
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -38,8 +48,8 @@ class Fallback(Exception):
     """This request is Flask's to answer."""
 
 
-class ThinIndex:
-    """WSGI middleware: index pages from the thin path, the rest from `flask`."""
+class ThinPath:
+    """WSGI middleware: index pages and files from the thin path, the rest from `flask`."""
 
     def __init__(self, app: Flask, flask: WSGIApp) -> None:
         self.flask = flask
@@ -47,12 +57,13 @@ class ThinIndex:
         self.trusted_hosts = app.config.get("TRUSTED_HOSTS")
         self.secret_key = self.runtime.settings.secret_key
         self.cached = self.runtime.settings.auth_cache_seconds > 0
+        self.local_files = isinstance(self.runtime.storage, LocalStorage)
         adapter = app.url_map.bind("localhost")
 
         @functools.lru_cache(maxsize=4096)
         def route(path: str) -> tuple[str, dict] | None:
             """Flask's own routing, once per path: the thin path answers
-            exactly the URLs Flask sends to the simple views."""
+            exactly the URLs Flask sends to the simple and files views."""
             try:
                 endpoint, args = adapter.match(path, method="GET")
             except HTTPException:
@@ -84,6 +95,12 @@ class ThinIndex:
         endpoint, args = matched
         org = args["org"]
         caller = self.caller(org, environ.get("HTTP_AUTHORIZATION"))
+        if endpoint == "files.download":
+            if not self.local_files:
+                return None  # S3 and CDNs: presigned URLs and streamed objects stay Flask's
+            response = files.file_answer(self.runtime, caller, _confirmed, Request(environ), args["sha256"],
+                                         args["filename"], _not_here)
+            return _as_flask_finishes(response)
         content_type = choose_format(environ.get("HTTP_ACCEPT"))
         if content_type is None:
             return None
@@ -95,9 +112,11 @@ class ThinIndex:
             project = args["project"]
             if normalize(project) != project:
                 return None  # Flask's view redirects to the normal spelling
+            upstream = functools.partial(_upstream, self.runtime, project, content_type, accept_encoding,
+                                         if_none_match)
             response = simple.detail_answer(self.runtime, caller, _confirmed, project, content_type,
-                                            accept_encoding, if_none_match, _upstream)
-        return _as_flask_finishes(response)
+                                            accept_encoding, if_none_match, upstream)
+        return _as_flask_finishes(response) if response is not None else None
 
     def caller(self, org: str, header: str | None) -> Caller:
         """The Caller the auth cache holds for these Basic credentials."""
@@ -114,7 +133,7 @@ class ThinIndex:
         return caller
 
 
-_ENDPOINTS = ("simple.project_list", "simple.project_detail")
+_ENDPOINTS = ("simple.project_list", "simple.project_detail", "files.download")
 
 
 def _confirmed(caller: Caller, auth_epoch: int) -> Caller:
@@ -124,12 +143,24 @@ def _confirmed(caller: Caller, auth_epoch: int) -> Caller:
     return caller
 
 
-def _upstream(_caller: Caller) -> Response:
-    raise Fallback  # proxied names: Flask's view, which reaches the upstream machinery
+def _not_here(_caller: Caller) -> NoReturn:
+    raise Fallback  # proxied files and 404s: Flask's view, which reaches the upstream machinery
+
+
+def _upstream(rt: Runtime, project: str, content_type: str, accept_encoding: str | None,
+              if_none_match: str | None, caller: Caller) -> Response | None:
+    """A proxied name whose page is stored (warm, or stale: the worker is
+    asked to refresh it), answered as Flask's view answers it; a page that
+    would wait for the upstream, and any error (a 404), are Flask's."""
+    try:
+        return simple.upstream_answer(rt, caller, project, content_type, accept_encoding, if_none_match,
+                                      stored_only=True)
+    except EnvelopeError:
+        return None
 
 
 def _as_flask_finishes(response: Response) -> Response:
-    """What Flask adds after a simple view returns: web.app's after-request
+    """What Flask adds after a simple or files view returns: web.app's after-request
     headers, and Cookie in Vary (Flask's session interface adds it whenever
     the session was read, which Flask-Login's after-request does every time)."""
     no_sniffing(response)
@@ -139,4 +170,4 @@ def _as_flask_finishes(response: Response) -> Response:
 
 def install(app: Flask) -> None:
     """Put the thin path in front of Flask (inside any ProxyFix added later)."""
-    app.wsgi_app = ThinIndex(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = ThinPath(app, app.wsgi_app)  # type: ignore[method-assign]
