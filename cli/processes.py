@@ -30,6 +30,7 @@ DEFAULT_WEB_WORKERS = 2  # `envelope process web`; `envelope serve` runs SERVE_W
 SERVE_WEB_WORKERS = 2  # about 193 MB PSS for make serve after light use, a third more req/s than one (bench/README.md)
 WEB_THREADS = 4  # threads per web worker (2 x 4 beat 2 x 8 here: bench/README.md); a slow request holds one
 DEFAULT_WORKER_CONCURRENCY = 2
+ROUTER_BUFFER = 256 * 1024  # bytes the HTTP router reads and writes at once (uWSGI's default: a 4 KB page)
 MAX_SOCKET_DIR = 90  # bytes: the workers' socket path, web-PORT.sock in it, must fit in sun_path (108)
 
 
@@ -83,21 +84,25 @@ def web_command(host: str, port: int, workers: int, socket_dir: Path) -> list[st
     the reason phrase that twine and pip print ("400 File already exists"):
     granian, faster still, cannot.
 
-    Clients talk to uWSGI's HTTP router (keep-alive; chunked framing for a
-    response of unknown length, such as the audit export; `Connection: close`
-    honoured), which hands requests to the workers over a Unix socket in a
-    directory only this user can enter. Not --http11-socket, the workers
-    speaking HTTP themselves: 10-15% faster here, but it honours no
-    `Connection: close` and frames no response of unknown length, so such a
-    response hangs until the socket times out. The uwsgi protocol on that
-    socket sets the whole WSGI environ (REMOTE_ADDR included): hence no TCP
-    port for it.
+    Clients talk to uWSGI's HTTP router, an event loop in C (keep-alive;
+    chunked framing for a response of unknown length, such as the audit
+    export; `Connection: close` honoured), which hands requests to the
+    workers over a Unix socket in a directory only this user can enter. Not
+    --http11-socket, the workers speaking HTTP themselves, though faster
+    here: each idle keep-alive connection holds a worker thread until the
+    socket times out (eight idle connections, a browser's and a pip's, stop
+    the index for a minute), it honours no `Connection: close` and frames no
+    response of unknown length. The uwsgi protocol on the workers' socket
+    sets the whole WSGI environ (REMOTE_ADDR included): hence no TCP port.
+    The router's buffer holds a whole index page, so a page reaches the
+    client in one write: the router sets no TCP_NODELAY, and a page written
+    in 4 KB pieces waited for the client's delayed ACK (40 ms) each time.
     """
     bind = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
     workers_socket = str(socket_dir / f"web-{port}.sock")
     return [
         sys.executable, str(Path(sysconfig.get_path("scripts")) / "pyuwsgi"),  # this interpreter, its script
-        "--http", bind, "--http-keepalive", "--http-auto-chunked",
+        "--http", bind, "--http-keepalive", "--http-auto-chunked", "--http-buffer-size", str(ROUTER_BUFFER),
         "--socket", workers_socket, "--http-to", workers_socket, "--chmod-socket=600", "--vacuum",
         "--master", "--processes", str(workers), "--threads", str(WEB_THREADS),
         # The app is imported once, in the master, before the workers fork

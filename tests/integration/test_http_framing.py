@@ -1,12 +1,13 @@
-"""HTTP/1.1 framing through the real `envelope serve` (uWSGI's HTTP router in
-front of the workers): a response of unknown length, the audit export,
-arrives chunked on a connection that stays usable; `Connection: close` is
-honoured; the workers' socket is a Unix socket only this user can reach.
+"""HTTP/1.1 through the real `envelope serve` (uWSGI's HTTP router in front
+of the workers): a response of unknown length, the audit export, arrives
+chunked on a connection that stays usable; `Connection: close` is
+honoured; idle keep-alive connections hold no worker; the workers' socket
+is a Unix socket only this user can reach.
 
-uWSGI's --http11-socket, where the workers speak HTTP themselves, fails the
-first two: it frames no response of unknown length and ignores
-`Connection: close`, so the client waits until the socket times out (60 s),
-past these tests' 20 s timeouts.
+uWSGI's --http11-socket, where the workers speak HTTP themselves, fails all
+but the last: it frames no response of unknown length, ignores
+`Connection: close` and gives each idle keep-alive connection a worker
+thread until the socket times out (60 s), past these tests' 20 s timeouts.
 """
 from __future__ import annotations
 
@@ -75,3 +76,24 @@ def test_the_workers_socket_is_private(server) -> None:
     assert [path.name for path in sockets] == [f"web-{server.port}.sock"]
     assert stat.S_IMODE(run.stat().st_mode) == 0o700
     assert stat.S_ISSOCK(sockets[0].stat().st_mode) and stat.S_IMODE(sockets[0].stat().st_mode) == 0o600
+
+
+def test_idle_keep_alive_connections_do_not_hold_the_workers(server) -> None:
+    """More idle keep-alive connections than the web server has threads
+    (2 workers x 4): a browser's and a pip's pools. A new client is answered
+    at once. (Under --http11-socket each idle one held a thread for 60 s.)"""
+    idle = []
+    for _ in range(12):
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        idle.append(conn)  # kept open, sending nothing
+    try:
+        fresh = requests.get(server.url("/healthz"), timeout=TIMEOUT)
+        assert fresh.status_code == 200
+        for conn in idle:  # and every idle connection is still usable
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().status == 200
+    finally:
+        for conn in idle:
+            conn.close()
