@@ -28,7 +28,7 @@ def one_upload(size_mb: int, workdir: Path) -> tuple[float, int, int]:
     with EnvelopeServer(workdir / f"data-{size_mb}") as server:
         server.cli("org", "create", "bench")
         token = server.token("bench", "--scope", "upload")
-        web = child_pid(server.pid, b"pyuwsgi")
+        web = child_pid(server.pid, b"gunicorn")
         time.sleep(1)
         with PeakRss(web) as rss:
             started = time.monotonic()

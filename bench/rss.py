@@ -28,7 +28,7 @@ def tree_rss_kib(root: int) -> int:
 
 
 def child_pid(parent: int, marker: bytes) -> int:
-    """The child of `parent` whose command line contains `marker` (b"pyuwsgi", b"worker")."""
+    """The child of `parent` whose command line contains `marker` (b"gunicorn", b"worker")."""
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -24,10 +24,10 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=SERVE_WEB_WORKERS, show_default=True, help="web server (uWSGI) worker processes")
+@click.option("--workers", default=SERVE_WEB_WORKERS, show_default=True, help="web server (gunicorn) worker processes")
 @friendly_errors
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the index with uWSGI, plus a Celery worker running beat, supervised."""
+    """Serve the index with gunicorn, plus a Celery worker running beat, supervised."""
     from cli.serve import check_port_free, exec_supervisor
     from envelope.config import served_base_url
     from envelope.migrate import upgrade
@@ -118,7 +118,7 @@ def ci_init(path: Path, kind: str | None, publish: str, private_deps: bool, forc
 @click.option("--host", default="127.0.0.1", show_default=True, help="web: address to bind")
 @click.option("--port", default=8080, show_default=True, type=int, help="web: port to bind")
 @click.option("--workers", default=DEFAULT_WEB_WORKERS, show_default=True, type=int,
-              help="web: uWSGI worker processes")
+              help="web: gunicorn worker processes")
 @click.option("--concurrency", default=2, show_default=True, type=int, help="worker: task processes")
 @click.option("--dry-run", is_flag=True, help="Print the command line (JSON) instead of running it.")
 @friendly_errors

@@ -1,4 +1,4 @@
-"""`envelope serve`: the web server (uWSGI) and a Celery worker running beat, supervised.
+"""`envelope serve`: the web server (gunicorn) and a Celery worker running beat, supervised.
 
 The children are started with the command lines of cli/processes.py,
 which the Procfile and docker-compose run too (`envelope process NAME`), so

@@ -13,9 +13,8 @@ def die_with_parent() -> None:
 
     `serve` sets it on its children, so none keeps the port or the queue
     once `serve` is gone (SIGKILL, a crash); the web app sets it where it
-    is loaded (uWSGI's master, which imports it before forking), a second
-    guard beside the workers' own (--no-orphans: they exit when their
-    master is gone).
+    is loaded (gunicorn's master, with --preload), a second guard beside
+    gunicorn's own workers, which exit when their master is gone.
     SIGKILL rather than SIGTERM, so nothing lingers in a graceful shutdown
     while a restarted parent binds the same port. Elsewhere: nothing."""
     try:

@@ -60,7 +60,7 @@ class DownloadTally:
                 self._start(db)
 
     def _start(self, db) -> None:
-        # After a fork (the web server's workers) each worker starts its own thread on its first download.
+        # After a fork (gunicorn --preload) each worker starts its own thread on its first download.
         self._db = db
         self._thread = threading.Thread(target=self._run, name="envelope-usage", daemon=True)
         self._thread.start()

@@ -3,7 +3,7 @@ middleware, so it is the same whichever server runs the app.
 
 A line keeps what a person reading the log needs (time, remote address,
 method, target, status, body bytes, duration, user agent), in the format
-gunicorn's access log had (uWSGI's own is off):
+gunicorn's access log had:
 
     [06/Dec/2026:21:11:02 +0000] 127.0.0.1 "GET /acme/simple/ HTTP/1.1" 200 1234 3ms "pip/24.0 ..."
 

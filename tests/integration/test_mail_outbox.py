@@ -59,7 +59,7 @@ def test_reset_mail_is_written_by_the_worker_with_a_working_one_line_link(envelo
     # One line on the serve console, from the worker's process.
     (line,) = [line for line in server.log_text().splitlines() if "Mail to alice@example.com" in line]
     assert line.endswith(f'Mail to alice@example.com: "Reset your Envelope password" \u2014 {link.decode()}')
-    assert "ForkPoolWorker" in line or "MainProcess" in line  # Celery's log format, not the web server's
+    assert "ForkPoolWorker" in line or "MainProcess" in line  # Celery's log format, not gunicorn's
 
 
 def test_mail_survives_a_server_that_dies_before_sending(envelope_server):

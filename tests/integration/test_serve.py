@@ -171,16 +171,16 @@ def test_a_killed_worker_is_restarted(server) -> None:
 
 
 def test_a_killed_web_server_takes_its_workers_along_and_is_restarted(server) -> None:
-    """The web server's master (uWSGI) killed outright: its workers must not keep the
+    """A gunicorn master killed outright: its workers must not keep the
     listening socket and serve unsupervised (they exit when their master is
     gone), and serve starts a new web server."""
-    (web_pid,) = [pid for pid, cmd in _children(server.pid) if "pyuwsgi" in cmd]
+    (web_pid,) = [pid for pid, cmd in _children(server.pid) if "gunicorn" in cmd]
     old_workers = [pid for pid, _cmd in _children(web_pid)]
     assert old_workers
     os.kill(web_pid, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        restarted = [pid for pid, cmd in _children(server.pid) if "pyuwsgi" in cmd and pid != web_pid]
+        restarted = [pid for pid, cmd in _children(server.pid) if "gunicorn" in cmd and pid != web_pid]
         if restarted and _children(restarted[0]) and not any(os.path.exists(f"/proc/{w}") for w in old_workers):
             break
         time.sleep(0.3)

@@ -37,7 +37,7 @@ def test_multipart_upload_is_spooled_under_the_data_dir(envelope_server, tmp_pat
     token = server.token(ORG, "--scope", "upload")
     # Incompressible, well past the 500 KB a file part may keep in memory.
     wheel = make_wheel(tmp_path, "spooled", "1.0.0", files={"spooled/blob.bin": os.urandom(3 * 1024**2)})
-    # The web server and Celery may keep files of their own in TMPDIR: only new ones count.
+    # gunicorn and Celery keep files of their own in TMPDIR: only new ones count.
     before = {path for path in open_files(server.pid) if path.startswith(str(system_tmp))}
     upload = PartialUpload(server.host, server.port, ORG, token, wheel)
     upload.send(2 * 1024**2)  # the server is now spooling the part, waiting for the rest

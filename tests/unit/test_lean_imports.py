@@ -26,7 +26,7 @@ LAZY = ("jwt", "cryptography", "pyotp", "qrcode", "requests", "urllib3", "github
         "readme_renderer", "sigstore", "pydantic")
 
 PROCESSES = {
-    "web (uWSGI master, preloaded)": "import web.wsgi",
+    "web (gunicorn master, preloaded)": "import web.wsgi",
     "celery worker": "import worker.celery_app as c; c.app.loader.import_default_modules()",
     "serve supervisor": "import cli.serve; from envelope.config import Settings; Settings.from_env()",
 }
@@ -61,4 +61,4 @@ def test_the_supervisor_loads_neither_hashlib_nor_the_app(tmp_path: Path) -> Non
 def test_the_web_app_is_frozen_for_the_collector_before_the_workers_fork(tmp_path: Path) -> None:
     # gc.freeze(): a full collection in a worker would otherwise copy most of
     # the shared pages (bench/README.md).
-    assert loaded_after(PROCESSES["web (uWSGI master, preloaded)"], tmp_path)["frozen"] > 10_000
+    assert loaded_after(PROCESSES["web (gunicorn master, preloaded)"], tmp_path)["frozen"] > 10_000

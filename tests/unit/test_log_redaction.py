@@ -46,7 +46,7 @@ def _served(environ_overrides: dict, target: str | None = "-"):
     if isinstance(holder.wsgi_app, access_log.AccessLog):
         holder.wsgi_app.stream = stream
     environ = EnvironBuilder(path="/acme/simple/", headers={"User-Agent": "pip/24.0"}).get_environ()
-    for raw in ("RAW_URI", "REQUEST_URI"):  # what gunicorn and uWSGI set and other servers may not
+    for raw in ("RAW_URI", "REQUEST_URI"):  # what gunicorn sets and other servers may not
         environ.pop(raw, None)
     environ.update(environ_overrides)
     body, status, _headers = run_wsgi_app(holder.wsgi_app, environ, buffered=True)
