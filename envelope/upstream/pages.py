@@ -16,6 +16,7 @@ project, and an installer that also sees the upstream's should refuse to
 merge the two (PEP 708's point)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -159,7 +160,13 @@ def _url_tag(proxy: Proxy) -> str:
     """The upstream's URL in a page's serial: the page names it (PEP 708
     tracks), and the page of another upstream may have the same files and
     even the same row id (pages are dropped when the upstream changes)."""
-    return hashlib.sha256(proxy.index.url.encode()).hexdigest()[:12]
+    return _digest_of(proxy.index.url)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(url: str) -> str:
+    """Hashed once per upstream URL, not once per warm page request."""
+    return hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def _fill_upload_times(rt: Runtime, page_id: int) -> list[int]:
