@@ -51,6 +51,8 @@ def redact_query(query: str) -> str:
 
 def redact_target(target: str) -> str:
     """A request target (path and query, or an absolute URL) fit for a log."""
+    if not ("?" in target or "@" in target or PREFIX in target or _SECRET_PATHS.match(target)):
+        return target  # nothing a mask below would touch (every pip and uv request): four times faster
     target = _USERINFO.sub(r"\1", target)
     path, sep, query = target.partition("?")
     path = _SECRET_PATHS.sub(r"\1" + MASK, path)

@@ -14,6 +14,7 @@ shaped like an Envelope token are masked. Headers that carry credentials
 """
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -84,11 +85,17 @@ def line(environ: dict, status: str, sent: int, started: float) -> str:
         target = environ.get("PATH_INFO", "") + ("?" + query if query else "")
     request = " ".join((environ.get("REQUEST_METHOD", "-"), redact_target(target),
                         environ.get("SERVER_PROTOCOL", "-")))
-    when = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(started))
+    when = _timestamp(int(started))
     duration = int((time.time() - started) * 1000)
     agent = environ.get("HTTP_USER_AGENT", "-")
     return redact_text(f'{when} {environ.get("REMOTE_ADDR", "-")} "{request}" {status} {sent} {duration}ms '
                        f'"{agent}"') + "\n"
+
+
+@functools.lru_cache(maxsize=4)
+def _timestamp(second: int) -> str:
+    """A second's time as the log shows it; formatted once, not on each of its requests."""
+    return time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
 
 
 def install(app, target: str | None) -> None:
