@@ -135,7 +135,8 @@ class HotReads:
         if compiled is None:
             with self._db.autocommit() as connection:
                 return _Row(connection.execute(statement, params).first())
-        raw = self._connection().execute(compiled.sql, [params[name] for name in compiled.names]).fetchone()
+        given = {**compiled.literals, **params}
+        raw = self._connection().execute(compiled.sql, [given[name] for name in compiled.names]).fetchone()
         return _Row(None if raw is None else compiled.row(raw))
 
     def _compile(self, statement: Executable) -> _Compiled | None:
@@ -143,6 +144,7 @@ class HotReads:
         result = statement.compile(dialect=dialect)
         compiled = None if result.literal_execute_params or result.post_compile_params else _Compiled(
             result.string, tuple(result.positiontup or ()),
+            {name: value for name, value in result.params.items() if value is not None},
             collections.namedtuple("HotRow", [column.keyname for column in result._result_columns], rename=True),
             tuple(column.type._cached_result_processor(dialect, None) for column in result._result_columns))
         self._compiled[statement] = compiled
@@ -165,6 +167,7 @@ class _Compiled:
 
     sql: str
     names: tuple[str, ...]  # the parameters, in order
+    literals: dict[str, Any]  # the values the statement itself carries (a literal in a CASE, say)
     row_type: type[tuple]
     processors: tuple[Callable[[Any], Any] | None, ...]  # the columns' result processors (None: as stored)
 

@@ -146,7 +146,7 @@ _PROXY_STATE = (
 def _proxy_state(rt: Runtime, organization_id: int, normalized_name: str) -> tuple[Proxy | None, StoredPage | None]:
     """proxy_for's answer and the stored page (or None), in one statement:
     on a warm page this is all the database a request costs."""
-    with rt.db.autocommit() as connection:
+    with rt.db.hot() as connection:
         row = connection.execute(_PROXY_STATE, {"organization_id": organization_id, "name": normalized_name}).first()
     if row is None or row[0] is None or row[4] is not None:  # no such organization, proxy off, or a private project
         return None, None
