@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import http.client
 import os
@@ -47,14 +48,7 @@ def pip(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
 def pip_version_python(version: str, env: dict[str, str]) -> Path:
     """The python of a venv whose pip is `version` (pip from PyPI, once; the
     venv is kept in CLIENT_CACHE between runs)."""
-    venv = CLIENT_CACHE / f"pip-{version}"
-    python = venv / "bin" / "python"
-    marker = venv / ".ready"
-    if not marker.exists():
-        run([sys.executable, "-m", "venv", "--clear", str(venv)], env)
-        run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", f"pip=={version}"], env)
-        marker.touch()
-    return python
+    return _cached_venv(f"pip-{version}", [f"pip=={version}"], env) / "bin" / "python"
 
 
 def tool_bin(name: str, requirements: list[str], env: dict[str, str]) -> Path:
@@ -62,13 +56,23 @@ def tool_bin(name: str, requirements: list[str], env: dict[str, str]) -> Path:
     made once from PyPI and kept in CLIENT_CACHE between runs. The folder's
     name carries the pins, so changing them makes a new venv."""
     key = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:10]
-    venv = CLIENT_CACHE / f"{name}-{key}"
+    return _cached_venv(f"{name}-{key}", requirements, env) / "bin"
+
+
+def _cached_venv(name: str, requirements: list[str], env: dict[str, str]) -> Path:
+    """CLIENT_CACHE/name holding `requirements`, made once. A lock file keeps
+    parallel test workers (make test runs several) from making it at once."""
+    venv = CLIENT_CACHE / name
     marker = venv / ".ready"
-    if not marker.exists():
-        run([sys.executable, "-m", "venv", "--clear", str(venv)], env)
-        run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", *requirements], env)
-        marker.touch()
-    return venv / "bin"
+    CLIENT_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CLIENT_CACHE / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            run([sys.executable, "-m", "venv", "--clear", str(venv)], env)
+            run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", *requirements],
+                env)
+            marker.touch()
+    return venv
 
 
 def uv(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
