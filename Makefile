@@ -55,7 +55,7 @@ serve: install
 	$(BIN)/envelope serve --host $(HOST) --port $(PORT)
 
 # The suite waits on servers, workers and clients more than it computes:
-# three pytest-xdist workers on two cores (16 minutes against 30 for one); a
+# three pytest-xdist workers on two cores (14 minutes against 30 for one); a
 # module's tests stay on one worker, with the servers its fixtures start.
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
