@@ -140,13 +140,19 @@ class HotReads:
         return _Row(None if raw is None else compiled.row(raw))
 
     def _compile(self, statement: Executable) -> _Compiled | None:
+        """The statement as sqlite3 runs it, built with SQLAlchemy's public
+        API only (the compiled string and parameters, the selected columns'
+        types); None for what this cannot run: not a SELECT, or a parameter
+        rendered at execution (an expanding IN)."""
         dialect = self._db.engine.dialect
+        columns = getattr(statement, "selected_columns", None)
         result = statement.compile(dialect=dialect)
-        compiled = None if result.literal_execute_params or result.post_compile_params else _Compiled(
+        runnable = columns is not None and not (result.literal_execute_params or result.post_compile_params)
+        compiled = None if not runnable else _Compiled(
             result.string, tuple(result.positiontup or ()),
             {name: value for name, value in result.params.items() if value is not None},
-            collections.namedtuple("HotRow", [column.keyname for column in result._result_columns], rename=True),
-            tuple(column.type._cached_result_processor(dialect, None) for column in result._result_columns))
+            collections.namedtuple("HotRow", columns.keys(), rename=True),
+            tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns))
         self._compiled[statement] = compiled
         return compiled
 
