@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from envelope import quotas
 from envelope.models import AccessToken, DownloadCount, File, Organization, RequestCount, UpstreamObject, User
 from envelope.orgs.capabilities import Capability
 from envelope.orgs.membership import OrgAccess
@@ -199,8 +200,21 @@ def record_upstream_use(db, object_id: int) -> None:
     tally.record_use(db, object_id)
 
 
-def record_download(db, file_id: int, token_id: int | None, user_id: int | None, size: int) -> None:
-    tally_for(db).record(db, file_id, token_id, user_id, size)
+def admit_download(db, organization_id: int, file_id: int | None) -> None:
+    """Before a file is answered: refused once the month's download quota is
+    used up (envelope.quotas, cached figures: no SUM per download). Only the
+    organization's own distribution files (a `file_id`) count; `.metadata`
+    files and cached upstream files do not."""
+    if file_id is not None:
+        quotas.check_download(db, organization_id)
+
+
+def count_download(db, file_id: int | None, token_id: int | None, user_id: int | None, size: int, *,
+                   ranged: bool) -> None:
+    """Once a GET's answer is ready: one download of the organization's own
+    file, unless the client asked for a range of it (see the module's docstring)."""
+    if file_id is not None and not ranged:
+        tally_for(db).record(db, file_id, token_id, user_id, size)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from werkzeug import Request
 from werkzeug.utils import redirect
 from werkzeug.wsgi import wrap_file
 
-from envelope import quotas, usage
+from envelope import usage
 from envelope.errors import NotFound
 from envelope.index.download_urls import accel_redirect_uri, redirect_url
 from envelope.index.downloads import Download, download_for, lookup_file
@@ -66,13 +66,11 @@ def file_answer(rt: Runtime, caller: Caller, confirm_caller: Confirm, request: R
     if request.method == "HEAD":
         # Answered here: a presigned GET URL would refuse HEAD, and uv sends one.
         return _headers_only(item, validators)
-    counted = item.file_id is not None  # what download counts measure: the organization's own files, not .metadata
-    if counted:
-        quotas.check_download(rt.db, caller.organization_id)  # cached figures: no SUM per download
+    usage.admit_download(rt.db, caller.organization_id, item.file_id)
     response = _deliver(rt, request, item, validators, caller.expires)
-    if counted and "Range" not in request.headers:
-        # Once the answer is ready: a file missing from storage (404) is not a download.
-        usage.record_download(rt.db, item.file_id, caller.token_id, caller.user_id, item.size)
+    # Once the answer is ready: a file missing from storage (404) is not a download.
+    usage.count_download(rt.db, item.file_id, caller.token_id, caller.user_id, item.size,
+                         ranged="Range" in request.headers)
     return response
 
 
