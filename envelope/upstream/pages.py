@@ -27,14 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from packaging.version import Version
-from sqlalchemy import and_, bindparam, case, or_, select, type_coerce, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from envelope.index import pages as index
 from envelope.orgs.identity import Caller
 from envelope.errors import NotFound, UpstreamBusy, UpstreamError
-from envelope.models import Organization, Project, ProjectStatus, TaskName, UpstreamPage
+from envelope.models import Organization, ProjectStatus, TaskName, UpstreamPage
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 from envelope.runtime import Runtime
@@ -44,7 +44,7 @@ from envelope.upstream.client import (
 )
 
 from envelope.upstream.proxy import (
-    MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, Proxy, address_policy, proxy_for, settings_proxy,
+    MAX_FETCHES_PER_ORGANIZATION, NEGATIVE_TTL, PROXY_STATE, Proxy, address_policy, proxy_for, proxy_from_state,
 )
 
 log = logging.getLogger(__name__)
@@ -125,33 +125,13 @@ class StoredPage:
     upload_times: list[int] | None  # read only when the organization holds fresh files back
 
 
-_orgs, _projects, _pages = Organization.__table__, Project.__table__, UpstreamPage.__table__
-# One statement, one snapshot: the organization's proxy settings, whether a
-# private project has the name (never proxied), and the stored page's state.
-_PROXY_STATE = (
-    select(_orgs.c.upstream_url, _orgs.c.upstream_credentials_sealed, _orgs.c.reserved_names,
-           _orgs.c.upstream_min_age, _projects.c.id, _pages.c.id, _pages.c.status, _pages.c.fetched,
-           _pages.c.refresh_requested, _pages.c.digest,
-           type_coerce(case((_orgs.c.upstream_min_age > 0, _pages.c.upload_times)), _pages.c.upload_times.type))
-    .select_from(_orgs.outerjoin(_projects, and_(
-        _projects.c.organization_id == _orgs.c.id, _projects.c.normalized_name == bindparam("name"),
-    )).outerjoin(_pages, and_(
-        _pages.c.organization_id == _orgs.c.id, _pages.c.upstream_url == _orgs.c.upstream_url,
-        _pages.c.normalized_name == bindparam("name"),
-    )))
-    .where(_orgs.c.id == bindparam("organization_id"))
-)
-
-
 def _proxy_state(rt: Runtime, organization_id: int, normalized_name: str) -> tuple[Proxy | None, StoredPage | None]:
     """proxy_for's answer and the stored page (or None), in one statement:
     on a warm page this is all the database a request costs."""
     with rt.db.hot() as connection:
-        row = connection.execute(_PROXY_STATE, {"organization_id": organization_id, "name": normalized_name}).first()
-    if row is None or row[0] is None or row[4] is not None:  # no such organization, proxy off, or a private project
-        return None, None
-    proxy = settings_proxy(organization_id, row[0], row[1], row[2], row[3], rt.settings.secret_key)
-    if not proxy.proxies(normalized_name):
+        row = connection.execute(PROXY_STATE, {"organization_id": organization_id, "name": normalized_name}).first()
+    proxy = proxy_from_state(row, organization_id, normalized_name, rt.settings.secret_key)
+    if proxy is None:
         return None, None
     return proxy, (StoredPage(*row[5:]) if row[5] is not None else None)
 

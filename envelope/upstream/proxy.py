@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, case, delete, select, type_coerce
 from sqlalchemy.orm import Session
 
 from envelope.audit import AuditAction, record_event
@@ -209,7 +209,7 @@ def organization_proxy(organization: Organization, secret_key: str) -> Proxy | N
 def settings_proxy(organization_id: int, upstream_url: str, credentials_sealed: str | None,
                    reserved_names: list[str] | None, min_age: int | None, secret_key: str) -> Proxy:
     """The Proxy an organization's upstream columns describe (read by one
-    statement on the index's hot path, envelope.upstream.pages)."""
+    statement, PROXY_STATE, or from an Organization row)."""
     credentials = _unsealed_credentials(secret_key, credentials_sealed) if credentials_sealed else None
     return Proxy(organization_id, UpstreamIndex(upstream_url, credentials), tuple(reserved_names or ()),
                  min_age or 0)
@@ -224,17 +224,37 @@ def _unsealed_credentials(secret_key: str, credentials_sealed: str) -> tuple[str
     return user, password
 
 
+_orgs, _projects, _pages = Organization.__table__, Project.__table__, UpstreamPage.__table__
+# One statement, one snapshot: the organization's proxy settings, whether a
+# private project has the name (never proxied), and the stored page's state
+# (envelope.upstream.pages serves a warm page from this row alone).
+PROXY_STATE = (
+    select(_orgs.c.upstream_url, _orgs.c.upstream_credentials_sealed, _orgs.c.reserved_names,
+           _orgs.c.upstream_min_age, _projects.c.id, _pages.c.id, _pages.c.status, _pages.c.fetched,
+           _pages.c.refresh_requested, _pages.c.digest,
+           type_coerce(case((_orgs.c.upstream_min_age > 0, _pages.c.upload_times)), _pages.c.upload_times.type))
+    .select_from(_orgs.outerjoin(_projects, and_(
+        _projects.c.organization_id == _orgs.c.id, _projects.c.normalized_name == bindparam("name"),
+    )).outerjoin(_pages, and_(
+        _pages.c.organization_id == _orgs.c.id, _pages.c.upstream_url == _orgs.c.upstream_url,
+        _pages.c.normalized_name == bindparam("name"),
+    )))
+    .where(_orgs.c.id == bindparam("organization_id"))
+)
+
+
 def proxy_for(session: Session, organization_id: int, normalized_name: str, secret_key: str) -> Proxy | None:
     """The proxy to ask for `normalized_name`, or None when it must not be
-    proxied: the proxy is off, a private project has the name, or it is reserved."""
-    organization = session.get(Organization, organization_id)
-    if organization is None or organization.upstream_url is None:
+    proxied (see proxy_from_state)."""
+    row = session.execute(PROXY_STATE, {"organization_id": organization_id, "name": normalized_name}).first()
+    return proxy_from_state(row, organization_id, normalized_name, secret_key)
+
+
+def proxy_from_state(row, organization_id: int, normalized_name: str, secret_key: str) -> Proxy | None:
+    """The proxy a PROXY_STATE row gives for `normalized_name`, or None when
+    it must not be proxied: no such organization, the proxy is off, a
+    private project has the name, or it is reserved."""
+    if row is None or row[0] is None or row[4] is not None:
         return None
-    private = session.scalar(
-        select(Project.id).where(Project.organization_id == organization_id,
-                                 Project.normalized_name == normalized_name)
-    )
-    if private is not None:
-        return None
-    proxy = organization_proxy(organization, secret_key)
-    return proxy if proxy is not None and proxy.proxies(normalized_name) else None
+    proxy = settings_proxy(organization_id, row[0], row[1], row[2], row[3], secret_key)
+    return proxy if proxy.proxies(normalized_name) else None

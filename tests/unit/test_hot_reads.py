@@ -15,7 +15,7 @@ from envelope.index import downloads, pages
 from envelope.models import Organization, UpstreamPage
 from envelope.sealing import seal
 from envelope.models.base import utcnow
-from envelope.upstream.pages import _PROXY_STATE
+from envelope.upstream.proxy import PROXY_STATE
 from tests.unit.archives import wheel_bytes, wheel_filename
 
 
@@ -48,12 +48,12 @@ def _both(database, statement, params: dict):
 def test_a_proxied_page_state_reads_as_sqlalchemy_reads_it(database, proxied: int, min_age: int) -> None:
     with database.write() as session:
         session.get(Organization, proxied).upstream_min_age = min_age
-    expected, hot = _both(database, _PROXY_STATE, {"organization_id": proxied, "name": "numpy"})
+    expected, hot = _both(database, PROXY_STATE, {"organization_id": proxied, "name": "numpy"})
     assert tuple(hot) == tuple(expected)
     assert hot.fetched == expected.fetched and hot.fetched.tzinfo is not None
     assert hot.reserved_names == ["acme-*"] and hot.upstream_min_age == min_age
     assert hot[10] == ([1_700_000_000, 1_700_000_100] if min_age else None)  # the CASE carries its own literal 0
-    missing, hot_missing = _both(database, _PROXY_STATE, {"organization_id": proxied, "name": "absent"})
+    missing, hot_missing = _both(database, PROXY_STATE, {"organization_id": proxied, "name": "absent"})
     assert tuple(hot_missing) == tuple(missing) and hot_missing.id_1 is None
 
 
