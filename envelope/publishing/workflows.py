@@ -5,7 +5,6 @@ ci init --private-deps` and docs/ci.md share the read step (read-step.yml)."""
 from __future__ import annotations
 
 from importlib import resources
-from urllib.parse import urlsplit
 
 from envelope.index.snippets import Snippet
 from envelope.models import TokenScope, TrustedPublisher
