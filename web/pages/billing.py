@@ -7,11 +7,9 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_login import login_required
 
 from envelope import plans, quotas
-from envelope.audit import AuditAction, record_event
 from envelope.billing import stripe_api
+from envelope.billing.checkout import checkout_url, portal_url
 from envelope.billing.subscriptions import PAYING, UNPAID, billing_state
-from envelope.errors import InvalidInput
-from envelope.models import BillingAccount
 from envelope.orgs.capabilities import Capability
 from envelope.accounts.users import user_label
 
@@ -58,24 +56,13 @@ def index(org: str) -> str:
 @bp.post("/<org>/billing/checkout")
 @login_required
 def checkout(org: str) -> Response:
-    """Send the owner to Stripe Checkout for the chosen plan; the plan changes
-    when Stripe's webhook says the subscription is paid, not here."""
+    """Send the owner to Stripe Checkout for the chosen plan."""
     rt = runtime()
-    with rt.db.read() as session:  # no write transaction held while Stripe answers
-        access = access_for(session, org, Capability.MANAGE_SETTINGS, to="subscribe")
-        org_id = access.organization.id
-        plan = plans.get_plan(session, request.form.get("plan", "")[:64])
-        if plan.stripe_price is None:
-            raise InvalidInput(f"Plan {plan.name} is not sold through Stripe.")
-        account = session.get(BillingAccount, org_id)
-        if account is not None and account.status in PAYING | UNPAID:
-            raise InvalidInput(f"{org} already has a subscription: change its plan in the customer portal.")
-        customer, price, plan_name = (account.customer_id if account else None), plan.stripe_price, plan.name
+    with rt.db.read() as session:
+        org_id = access_for(session, org, Capability.MANAGE_SETTINGS, to="subscribe").organization.id
     user = signed_in_user()
-    url = stripe_api.start_checkout(rt.settings, org_id=org_id, org_name=org, price_id=price,
-                                    customer_id=customer, email=user.email)
-    with rt.db.write() as session:
-        record_event(session, org_id, user_label(user), AuditAction.billing_checkout, org, plan=plan_name)
+    url = checkout_url(rt.db, rt.settings, organization_id=org_id, org_name=org,
+                       plan_name=request.form.get("plan", ""), actor=user_label(user), email=user.email)
     return redirect(url, code=303)
 
 
@@ -84,9 +71,5 @@ def checkout(org: str) -> Response:
 def portal(org: str) -> Response:
     rt = runtime()
     with rt.db.read() as session:
-        access = access_for(session, org, Capability.MANAGE_SETTINGS, to="manage the subscription")
-        account = session.get(BillingAccount, access.organization.id)
-        if account is None:
-            raise InvalidInput(f"{org} has no subscription yet: choose a plan first.")
-        customer = account.customer_id
-    return redirect(stripe_api.open_portal(rt.settings, org_name=org, customer_id=customer), code=303)
+        org_id = access_for(session, org, Capability.MANAGE_SETTINGS, to="manage the subscription").organization.id
+    return redirect(portal_url(rt.db, rt.settings, organization_id=org_id, org_name=org), code=303)
