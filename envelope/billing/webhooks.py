@@ -24,7 +24,7 @@ from envelope.billing.subscriptions import apply_subscription, bind_customer
 from envelope.config import Settings
 from envelope.db import Database
 from envelope.errors import InvalidInput, NotFound
-from envelope.github.webhooks import WebhookResult
+from envelope.webhook_result import WebhookResult
 from envelope.models import BillingAccount, Organization, StripeEvent
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from envelope.audit import AuditAction, record_event
 from envelope.db import Database
 from envelope.errors import Forbidden, InvalidInput, Unauthorized
-from envelope.github.webhooks import WebhookResult, decoy_sealed_secret, record_release_in, signature_matches
+from envelope.github.webhooks import decoy_sealed_secret, record_release_in, signature_matches
 from envelope.models import (
     AppDelivery,
     ConnectionStatus,
@@ -38,6 +38,7 @@ from envelope.models import (
 )
 from envelope.models.base import utcnow
 from envelope.sealing import unseal
+from envelope.webhook_result import WebhookResult
 
 log = logging.getLogger(__name__)
 REFUSED = "Webhook signature does not match this instance's GitHub App."

@@ -19,7 +19,6 @@ import hmac
 import json
 import logging
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,16 +30,11 @@ from envelope.models import ConnectionStatus, DeliveryOutcome, RepositoryConnect
 from envelope.models.base import utcnow
 from envelope.outbox import enqueue
 from envelope.sealing import seal, unseal
+from envelope.webhook_result import WebhookResult
 
 log = logging.getLogger(__name__)
 RELEASE_ACTIONS = frozenset({"published", "released", "prereleased", "edited"})
 REFUSED = "Webhook signature does not match a connected repository."
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    status: int
-    message: str
 
 
 def signature_matches(secret: str, body: bytes, header: str) -> bool:

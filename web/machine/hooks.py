@@ -9,7 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from envelope.github.app import WEBHOOK_PATH as APP_WEBHOOK_PATH
 from envelope.github.app_webhooks import receive_app_webhook
-from envelope.github.webhooks import WebhookResult, receive_webhook
+from envelope.github.webhooks import receive_webhook
+from envelope.webhook_result import WebhookResult
 from web.bodies import read_body
 from web.runtime import runtime
 
