@@ -199,17 +199,9 @@ def _forget_pages(session: Session, organization: Organization) -> None:
     session.execute(delete(UpstreamPage).where(UpstreamPage.organization_id == organization.id))
 
 
-def organization_proxy(organization: Organization, secret_key: str) -> Proxy | None:
-    if organization.upstream_url is None:
-        return None
-    return settings_proxy(organization.id, organization.upstream_url, organization.upstream_credentials_sealed,
-                          organization.reserved_names, organization.upstream_min_age, secret_key)
-
-
 def settings_proxy(organization_id: int, upstream_url: str, credentials_sealed: str | None,
                    reserved_names: list[str] | None, min_age: int | None, secret_key: str) -> Proxy:
-    """The Proxy an organization's upstream columns describe (read by one
-    statement, PROXY_STATE, or from an Organization row)."""
+    """The Proxy an organization's upstream columns describe (as PROXY_STATE reads them)."""
     credentials = _unsealed_credentials(secret_key, credentials_sealed) if credentials_sealed else None
     return Proxy(organization_id, UpstreamIndex(upstream_url, credentials), tuple(reserved_names or ()),
                  min_age or 0)
