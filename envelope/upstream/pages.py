@@ -103,7 +103,7 @@ def project_page(rt: Runtime, organization_id: int, principal: Caller, normalize
         return None
     if page.status != 200:
         raise NotFound("Not Found")
-    serial = f"{page.digest}.{_url_tag(proxy)}"
+    serial = f"{page.digest}.{_url_tag(proxy.index.url)}"
     cut_at = hold.cut(proxy.min_age, utcnow())
     if cut_at is None:
         return ProxiedPage(rt, proxy, principal, normalized_name, page.id, serial)
@@ -136,16 +136,12 @@ def _proxy_state(rt: Runtime, organization_id: int, normalized_name: str) -> tup
     return proxy, (StoredPage(*row[5:]) if row[5] is not None else None)
 
 
-def _url_tag(proxy: Proxy) -> str:
+@functools.lru_cache(maxsize=256)
+def _url_tag(url: str) -> str:
     """The upstream's URL in a page's serial: the page names it (PEP 708
     tracks), and the page of another upstream may have the same files and
-    even the same row id (pages are dropped when the upstream changes)."""
-    return _digest_of(proxy.index.url)
-
-
-@functools.lru_cache(maxsize=256)
-def _digest_of(url: str) -> str:
-    """Hashed once per upstream URL, not once per warm page request."""
+    even the same row id (pages are dropped when the upstream changes).
+    Hashed once per URL, not on every warm page request."""
     return hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
